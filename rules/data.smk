@@ -1,0 +1,91 @@
+rule download_gmd:
+    output:
+        "results/download/gmd.zip",
+    params:
+        url=gmd_url(),
+        sha256=config["gmd"]["sha256"],
+    log:
+        "results/logs/download_gmd.log",
+    conda:
+        "../envs/magenta.yaml"
+    script:
+        "../scripts/download_gmd.py"
+
+
+rule unpack_gmd:
+    input:
+        rules.download_gmd.output,
+    output:
+        directory("results/gmd"),
+    log:
+        "results/logs/unpack_gmd.log",
+    conda:
+        "../envs/magenta.yaml"
+    script:
+        "../scripts/unpack_gmd.py"
+
+
+rule build_metadata:
+    input:
+        rules.unpack_gmd.output,
+    output:
+        metadata="results/metadata/gmd.parquet",
+        rejects="results/metadata/rejects.tsv",
+    log:
+        "results/logs/build_metadata.log",
+    benchmark:
+        "results/benchmarks/build_metadata.tsv"
+    conda:
+        "../envs/magenta.yaml"
+    script:
+        "../scripts/build_metadata.py"
+
+
+rule filter_subset:
+    input:
+        rules.build_metadata.output.metadata,
+    output:
+        "results/subsets/{subset}.parquet",
+    params:
+        filters=lambda wc: config["subsets"][wc.subset]["filters"],
+    log:
+        "results/logs/filter_subset/{subset}.log",
+    conda:
+        "../envs/magenta.yaml"
+    script:
+        "../scripts/filter_subset.py"
+
+
+rule convert_tfrecord:
+    input:
+        subset=rules.filter_subset.output[0],
+        gmd=rules.unpack_gmd.output[0],
+    output:
+        expand("results/tfrecord/{{subset}}/{split}.tfrecord", split=SPLITS),
+    params:
+        splits=SPLITS,
+    log:
+        "results/logs/convert_tfrecord/{subset}.log",
+    benchmark:
+        "results/benchmarks/convert_tfrecord/{subset}.tsv"
+    conda:
+        "../envs/magenta.yaml"
+    script:
+        "../scripts/convert_tfrecord.py"
+
+
+rule tensorize:
+    input:
+        rules.convert_tfrecord.output,
+    output:
+        expand("results/tensors/{{subset}}/{split}.npz", split=SPLITS),
+    params:
+        converter=config["converter"],
+    log:
+        "results/logs/tensorize/{subset}.log",
+    benchmark:
+        "results/benchmarks/tensorize/{subset}.tsv"
+    conda:
+        "../envs/magenta.yaml"
+    script:
+        "../scripts/tensorize.py"

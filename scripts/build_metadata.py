@@ -1,0 +1,10 @@
+from beatvae.logs import redirect_to_log
+from beatvae.metadata import build_metadata, find_gmd_root
+
+with redirect_to_log(snakemake.log[0]):
+    metadata, rejects = build_metadata(find_gmd_root(snakemake.input[0]))
+    metadata.to_parquet(snakemake.output.metadata, index=False)
+    rejects.to_csv(snakemake.output.rejects, sep="\t", index=False)
+    print(f"{len(metadata)} files described, {len(rejects)} rejected")
+    for row in rejects.itertuples():
+        print(f"rejected {row.path}: {row.reason}")

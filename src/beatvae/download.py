@@ -1,0 +1,61 @@
+"""Fetch a file from a URL and accept it only if its sha256 matches."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+CHUNK_BYTES = 1 << 20
+
+
+class ChecksumMismatch(RuntimeError):
+    pass
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def resolve_url(url: str, base_dir: str | os.PathLike) -> str:
+    """Turns a bare path (relative to `base_dir`) into a file:// URL; leaves real URLs alone."""
+    if urllib.parse.urlparse(url).scheme in ("http", "https", "ftp", "file"):
+        return url
+    return Path(base_dir, url).resolve().as_uri()
+
+
+def download_verified(url: str, sha256: str, destination: str | os.PathLike, timeout_s: float = 60) -> str:
+    """Streams `url` into a temporary file beside `destination`, then renames it into place.
+
+    The rename happens only after the digest matched, so an interrupted or corrupt download
+    never leaves a file that Snakemake could mistake for a finished output.
+    Returns the digest.
+    """
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    handle, partial = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout_s) as response:
+            for chunk in iter(lambda: response.read(CHUNK_BYTES), b""):
+                digest.update(chunk)
+                out.write(chunk)
+        actual = digest.hexdigest()
+        if actual != sha256.lower():
+            raise ChecksumMismatch(
+                f"checksum mismatch for {url}: expected sha256 {sha256.lower()}, got {actual}"
+            )
+        os.replace(partial, destination)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
+    return actual
+
+

@@ -1,0 +1,135 @@
+"""One typed row per GMD MIDI file: what its path says, what info.csv says, what the MIDI says."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+# e.g. drummer1/session1/151_latin-brazilian-baiao_95_fill_4-4.mid; sessions may be "eval_session".
+FILENAME_PATTERN = re.compile(
+    r"^(?P<drummer>drummer\d+)/(?P<session>[A-Za-z_]*session\d*)/"
+    r"(?P<number>\d+)_(?P<style>[a-z]+)(?:-(?P<substyle>[a-z0-9-]+))?_(?P<bpm>\d+)_"
+    r"(?P<beat_type>beat|fill)_(?P<time_signature>\d+-\d+)\.midi?$"
+)
+
+COLUMNS = {
+    "path": "string",
+    "id": "string",
+    "drummer": "string",
+    "session": "string",
+    "style": "string",
+    "substyle": "string",
+    "bpm": "int32",
+    "beat_type": "string",
+    "time_signature": "string",
+    "split": "string",
+    "duration": "float64",
+    "notes": "int32",
+    "bars": "float64",
+}
+REJECT_COLUMNS = {"path": "string", "reason": "string"}
+
+
+class MetadataError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class ParsedName:
+    drummer: str
+    session: str
+    id: str
+    style: str
+    substyle: str | None
+    bpm: int
+    beat_type: str
+    time_signature: str
+
+
+def parse_midi_path(relative_path: str) -> ParsedName:
+    """Parses `drummerN/sessionM/ID_style[-substyle]_BPM_beat|fill_N-D.mid`; raises MetadataError."""
+    match = FILENAME_PATTERN.match(relative_path.replace(os.sep, "/"))
+    if match is None:
+        raise MetadataError(f"file name does not follow GMD's ID_style_bpm_beat|fill_TS.mid pattern")
+    fields = match.groupdict()
+    return ParsedName(
+        drummer=fields["drummer"],
+        session=f"{fields['drummer']}/{fields['session']}",
+        id=f"{fields['drummer']}/{fields['session']}/{fields['number']}",
+        style=fields["style"],
+        substyle=fields["substyle"],
+        bpm=int(fields["bpm"]),
+        beat_type=fields["beat_type"],
+        time_signature=fields["time_signature"],
+    )
+
+
+def midi_summary(path: str | os.PathLike) -> tuple[int, float]:
+    """Number of notes and length in bars, as the MIDI file itself states them."""
+    import note_seq
+
+    sequence = note_seq.midi_file_to_note_sequence(str(path))
+    qpm = sequence.tempos[0].qpm if sequence.tempos else 120.0
+    if sequence.time_signatures:
+        signature = sequence.time_signatures[0]
+        quarters_per_bar = signature.numerator * 4.0 / signature.denominator
+    else:
+        quarters_per_bar = 4.0
+    bars = sequence.total_time * qpm / 60.0 / quarters_per_bar
+    return len(sequence.notes), bars
+
+
+def build_metadata(gmd_root: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Returns (metadata, rejects) for an unpacked GMD tree (the folder holding info.csv).
+
+    A file that cannot be used is never dropped silently: it lands in `rejects` with the reason.
+    """
+    gmd_root = Path(gmd_root)
+    info_path = gmd_root / "info.csv"
+    if not info_path.is_file():
+        raise MetadataError(f"{info_path} not found: is {gmd_root} an unpacked Groove MIDI Dataset?")
+    info = pd.read_csv(info_path, dtype=str).set_index("midi_filename")
+    on_disk = sorted(p.relative_to(gmd_root).as_posix() for p in gmd_root.rglob("*.mid*"))
+
+    rows, rejects = [], []
+    for relative in on_disk:
+        try:
+            parsed = parse_midi_path(relative)
+            if relative not in info.index:
+                raise MetadataError("not listed in info.csv (no split or duration)")
+            listed = info.loc[relative]
+            try:
+                notes, bars = midi_summary(gmd_root / relative)
+            except Exception as error:  # any parser failure means an unreadable file
+                raise MetadataError(f"unreadable MIDI: {type(error).__name__}: {error}") from error
+        except MetadataError as error:
+            rejects.append({"path": relative, "reason": str(error)})
+            continue
+        rows.append(
+            {
+                "path": relative,
+                **parsed.__dict__,
+                "split": listed["split"],
+                "duration": float(listed["duration"]),
+                "notes": notes,
+                "bars": bars,
+            }
+        )
+    for missing in sorted(set(info.index) - set(on_disk)):
+        rejects.append({"path": missing, "reason": "listed in info.csv but missing from the archive"})
+
+    metadata = pd.DataFrame(rows, columns=list(COLUMNS)).astype(COLUMNS)
+    rejected = pd.DataFrame(rejects, columns=list(REJECT_COLUMNS)).astype(REJECT_COLUMNS)
+    return metadata, rejected
+
+
+def find_gmd_root(unpacked: str | os.PathLike) -> Path:
+    """The folder holding info.csv: the archive's top-level `groove/`, or `unpacked` itself."""
+    for candidate in (Path(unpacked), Path(unpacked, "groove")):
+        if (candidate / "info.csv").is_file():
+            return candidate
+    raise MetadataError(f"no info.csv in {unpacked} or {unpacked}/groove: not a Groove MIDI Dataset archive")

@@ -1,0 +1,66 @@
+"""Unpack a zip archive without letting any entry land outside the target folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import zipfile
+from pathlib import Path, PurePosixPath
+
+
+class UnsafeArchive(ValueError):
+    pass
+
+
+class CorruptArchive(ValueError):
+    pass
+
+
+def _checked_member_path(name: str) -> PurePosixPath:
+    # Zip entries use "/" whatever the platform; a backslash is treated as a separator too
+    # because Windows-made archives sometimes carry them.
+    path = PurePosixPath(name.replace("\\", "/"))
+    if path.is_absolute() or (path.parts and path.parts[0].endswith(":")):
+        raise UnsafeArchive(f"refusing absolute path in archive: {name!r}")
+    if ".." in path.parts:
+        raise UnsafeArchive(f"refusing path that escapes the target folder: {name!r}")
+    return path
+
+
+def safe_unzip(archive: str | os.PathLike, target: str | os.PathLike) -> list[str]:
+    """Extracts `archive` into `target` (created; replaced if present) and returns the member paths.
+
+    Everything is checked before anything is written, and extraction goes through a sibling
+    temporary folder, so a refused or corrupt archive leaves no partial `target` behind.
+    """
+    archive, target = Path(archive), Path(target)
+    try:
+        with zipfile.ZipFile(archive) as zipped:
+            members = zipped.infolist()
+            paths = [_checked_member_path(m.filename) for m in members]
+            for member in members:
+                if (member.external_attr >> 16) & 0o170000 == 0o120000:
+                    raise UnsafeArchive(f"refusing symbolic link in archive: {member.filename!r}")
+            broken = zipped.testzip()
+            if broken is not None:
+                raise CorruptArchive(f"{archive}: CRC check failed for member {broken!r}")
+            staging = target.with_name(f".{target.name}.unpacking")
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+            try:
+                for member, path in zip(members, paths):
+                    destination = staging.joinpath(*path.parts)
+                    if member.is_dir():
+                        destination.mkdir(parents=True, exist_ok=True)
+                        continue
+                    destination.parent.mkdir(parents=True, exist_ok=True)
+                    with zipped.open(member) as source, open(destination, "wb") as out:
+                        shutil.copyfileobj(source, out)
+                shutil.rmtree(target, ignore_errors=True)
+                staging.rename(target)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+    except zipfile.BadZipFile as error:
+        raise CorruptArchive(f"{archive} is not a readable zip archive ({error})") from error
+    return [str(p) for p in paths if not str(p).endswith("/")]

@@ -245,7 +245,9 @@ def _pack_rolls(rolls: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(packed).view(np.uint64)
 
 
-def nearest_training_windows(sample_rolls, train_rolls, max_chunk_bytes=32 * 2**20) -> NearestWindows:
+def nearest_training_windows(
+    sample_rolls, train_rolls, max_chunk_bytes=32 * 2**20
+) -> NearestWindows:
     """Nearest training window of each sample by Hamming distance over the drum roll cells.
 
     Bits are packed into uint64 words and compared with XOR + popcount (np.bitwise_count),

@@ -40,8 +40,80 @@ def gmd_url():
     return resolve_url(config["gmd"]["url"], workflow.basedir)
 
 
+def variant_setting(*keys):
+    """Params function: a section of the variant's config (only it reruns the job when edited)."""
+
+    def lookup(wildcards):
+        value = config["variants"][wildcards.variant]
+        for key in keys:
+            value = value[key]
+        return value
+
+    return lookup
+
+
+def variant_windows(*splits):
+    """Input function: the variant's subset's window files for `splits`."""
+
+    def paths(wildcards):
+        subset = config["variants"][wildcards.variant]["subset"]
+        return [f"results/tensors/{subset}/{split}.npz" for split in splits]
+
+    return paths
+
+
+def training_settings(wildcards):
+    variant = config["variants"][wildcards.variant]
+    return {key: variant[key] for key in ("model", "hparams", "training")}
+
+
+SAMPLE_NAMES = [
+    f"sample_{i:02d}" for i in range(config["generation"]["num_samples"])
+]
+INTERPOLATION_STEPS = [
+    f"step_{i:02d}" for i in range(config["generation"]["interpolation"]["num_steps"])
+]
+INTERPOLATION_BARS = (
+    config["converter"]["slice_bars"]
+    * config["generation"]["interpolation"]["num_steps"]
+)
+
+
+def interpolation_inputs(wildcards):
+    endpoints = config["generation"]["interpolation"]["endpoints"]
+    inputs = {"model": f"results/models/{wildcards.variant}"}
+    if endpoints["source"] == "samples":
+        inputs["latents"] = f"results/samples/{wildcards.variant}/latents.npy"
+    elif endpoints["source"] == "dataset":
+        inputs["metadata"] = "results/metadata/gmd.parquet"
+        inputs["gmd"] = "results/gmd"
+    else:
+        inputs["files"] = [endpoints["first"], endpoints["last"]]
+    return inputs
+
+
+def rendered(folder, extension):
+    names = [*SAMPLE_NAMES, "interpolation"]
+    return expand(
+        f"results/{folder}/{{variant}}/{{name}}.{extension}",
+        variant=VARIANTS,
+        name=names,
+    )
+
+
 def all_targets():
-    return [
+    targets = [
         "results/metadata/gmd.parquet",
-        *expand("results/tensors/{subset}/{split}.npz", subset=SUBSETS, split=SPLITS),
+        "results/eval/comparison.tsv",
+        *expand("results/losses/{variant}.{ext}", variant=VARIANTS, ext=["csv", "png"]),
+        *rendered("pianorolls", "png"),
     ]
+    if config["audio"]["enabled"]:
+        targets += rendered("audio", "wav")
+    return targets
+
+
+if config["audio"]["enabled"]:
+    from beatvae.render import check_audio_tools
+
+    check_audio_tools(config["audio"]["soundfont"])

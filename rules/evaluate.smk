@@ -1,0 +1,95 @@
+EVALUATION_SPLITS = config["evaluation"]["splits"]
+
+
+rule evaluate_model:
+    input:
+        model="results/models/{variant}",
+        held_out=variant_windows(*EVALUATION_SPLITS),
+        train=variant_windows("train"),
+    output:
+        "results/eval/{variant}.json",
+    params:
+        splits=EVALUATION_SPLITS,
+        evaluation=config["evaluation"],
+        temperature=config["generation"]["temperature"],
+    threads: 2
+    log:
+        "results/logs/evaluate_model/{variant}.log",
+    benchmark:
+        "results/benchmarks/evaluate_model/{variant}.tsv"
+    conda:
+        "../envs/magenta.yaml"
+    script:
+        "../scripts/evaluate_model.py"
+
+
+rule compare_variants:
+    input:
+        expand("results/eval/{variant}.json", variant=VARIANTS),
+    output:
+        report(
+            "results/eval/comparison.tsv",
+            caption="../report/comparison.rst",
+            category="Evaluation",
+        ),
+    params:
+        variants=VARIANTS,
+    log:
+        "results/logs/compare_variants.log",
+    conda:
+        "../envs/magenta.yaml"
+    script:
+        "../scripts/compare_variants.py"
+
+
+rule plot_piano_rolls:
+    input:
+        midi=lambda wc: [
+            *expand(f"results/samples/{wc.variant}/{{name}}.mid", name=SAMPLE_NAMES),
+            f"results/interpolations/{wc.variant}/interpolation.mid",
+        ],
+    output:
+        report(
+            expand(
+                "results/pianorolls/{{variant}}/{name}.png",
+                name=[*SAMPLE_NAMES, "interpolation"],
+            ),
+            caption="../report/pianoroll.rst",
+            category="Piano rolls",
+            subcategory="{variant}",
+        ),
+    params:
+        segment_bars={"interpolation": config["converter"]["slice_bars"]},
+    log:
+        "results/logs/plot_piano_rolls/{variant}.log",
+    conda:
+        "../envs/magenta.yaml"
+    script:
+        "../scripts/plot_piano_rolls.py"
+
+
+rule render_audio:
+    input:
+        lambda wc: [
+            *expand(f"results/samples/{wc.variant}/{{name}}.mid", name=SAMPLE_NAMES),
+            f"results/interpolations/{wc.variant}/interpolation.mid",
+        ],
+    output:
+        report(
+            expand(
+                "results/audio/{{variant}}/{name}.wav",
+                name=[*SAMPLE_NAMES, "interpolation"],
+            ),
+            caption="../report/audio.rst",
+            category="Audio",
+            subcategory="{variant}",
+        ),
+    params:
+        soundfont=config["audio"]["soundfont"],
+        sample_rate=config["audio"]["sample_rate"],
+    log:
+        "results/logs/render_audio/{variant}.log",
+    conda:
+        "../envs/magenta.yaml"
+    script:
+        "../scripts/render_audio.py"

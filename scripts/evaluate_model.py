@@ -1,0 +1,16 @@
+import json
+
+from beatvae.evaluation import evaluate_variant
+from beatvae.logs import redirect_to_log
+
+with redirect_to_log(snakemake.log[0]):
+    report = evaluate_variant(
+        snakemake.input.model,
+        dict(zip(snakemake.params.splits, snakemake.input.held_out)),
+        snakemake.input.train,
+        snakemake.params.evaluation,
+        snakemake.params.temperature,
+        threads=snakemake.threads,
+    )
+    with open(snakemake.output[0], "w") as handle:
+        json.dump(report, handle, indent=2)

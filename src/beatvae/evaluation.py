@@ -1,0 +1,150 @@
+"""Held-out reconstruction metrics of a trained model, with Magenta's own loss and metric ops."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Mapping
+
+import numpy as np
+
+from beatvae import magenta_env
+from beatvae.dataset import Windows
+from beatvae.model import build_config
+from beatvae.training import make_dataset, metric_tensors, session_config, windows_placeholders
+
+# Teacher forcing feeds the true previous step to the decoder; free running feeds its own
+# sample (Magenta's eval always does the latter when training used scheduled sampling).
+DECODING_MODES = {"teacher_forced": 0.0, "free_running": 1.0}
+
+
+def even_batch_size(num_windows: int, max_batch_size: int) -> int:
+    """Largest batch size <= max that splits `num_windows` into the fewest, most even batches.
+
+    The graph needs a fixed batch size; this drops at most (batches - 1) windows.
+    """
+    batches = math.ceil(num_windows / max_batch_size)
+    return num_windows // batches
+
+
+def reconstruction_metrics(variant: Mapping, converter: Mapping, model_dir, windows: Windows, max_batch_size: int, mode: str, seed: int, threads=None) -> dict:
+    """Mean loss, reconstruction loss, KL and accuracy over `windows` for one decoding mode."""
+    tf = magenta_env.tensorflow_v1()
+    if len(windows) == 0:
+        return {"windows": 0}
+    batch_size = even_batch_size(len(windows), max_batch_size)
+    config = build_config(
+        variant, converter, batch_size=batch_size, sampling_schedule="constant", sampling_rate=DECODING_MODES[mode]
+    )
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.set_random_seed(seed)
+        model = config.model
+        model.build(config.hparams, config.data_converter.output_depth, is_training=False)
+        placeholders = windows_placeholders(tf, windows)
+        dataset = make_dataset(tf, placeholders, batch_size, config.data_converter.output_depth, seed, shuffle=False, repeat=False)
+        iterator = tf.data.make_initializable_iterator(dataset)
+        model.eval(**iterator.get_next())
+        names = {
+            "accuracy": "metrics/accuracy",
+            "loss": "loss",
+            "r_loss": "losses/r_loss",
+            "kl_loss": "losses/kl_loss",
+            "kl_bits": "losses/kl_bits",
+        }
+        metrics = {key: metric_tensors(tf, model.metric_map, name) for key, name in names.items()}
+        updates = tf.group(*(update for _, update in metrics.values()))
+        saver = tf.train.Saver()
+        init_local = tf.local_variables_initializer()
+    with tf.Session(graph=graph, config=session_config(tf, threads)) as session:
+        saver.restore(session, tf.train.latest_checkpoint(str(model_dir)))
+        session.run(init_local)
+        session.run(iterator.initializer, dict(zip(placeholders, (windows.inputs, windows.labels, windows.lengths))))
+        batches = 0
+        while True:
+            try:
+                session.run(updates)
+                batches += 1
+            except tf.errors.OutOfRangeError:
+                break
+        values = {key: float(session.run(value)) for key, (value, _) in metrics.items()}
+    values["kl_nats"] = values["kl_bits"] * math.log(2.0)
+    # ELBO per window in nats: -(expected reconstruction NLL + KL(q(z|x) || p(z))).
+    values["elbo"] = -(values["r_loss"] + values["kl_nats"])
+    values["windows"] = batches * batch_size
+    return values
+
+
+def evaluate_splits(variant, converter, model_dir, split_paths: Mapping[str, str | os.PathLike], max_batch_size: int, seed: int, threads=None) -> dict:
+    """{split: {mode: metrics}} for every held-out split file."""
+    results = {}
+    for split, path in split_paths.items():
+        windows = Windows.load(path)
+        results[split] = {
+            mode: reconstruction_metrics(variant, converter, model_dir, windows, max_batch_size, mode, seed, threads)
+            for mode in DECODING_MODES
+        }
+    return results
+
+
+def sample_rolls(variant, converter, model_dir, num_samples: int, temperature: float, seed: int, num_classes: int = 9) -> np.ndarray:
+    """bool [n, steps, classes] drum rolls of `num_samples` fresh samples (no MIDI round trip)."""
+    from beatvae.dataset import window_steps
+    from beatvae.generation import load_trained_model, sample_latents
+
+    model = load_trained_model(variant, converter, model_dir, batch_size=min(num_samples, 64), seed=seed)
+    z = sample_latents(num_samples, variant["hparams"]["z_size"], seed)
+    outputs = model.decode_to_tensors(z, length=window_steps(converter), temperature=temperature)
+    labels = np.argmax(np.asarray(outputs), axis=-1)
+    return ((labels[..., None] >> np.arange(num_classes)) & 1).astype(bool)
+
+
+def evaluate_variant(model_dir, split_paths: Mapping[str, str], train_path: str, evaluation: Mapping, temperature: float, threads=None) -> dict:
+    """Held-out reconstruction, sample statistics against held-out playing, and memorization."""
+    from beatvae.generation import trained_settings
+    from beatvae.metrics import distribution_distance, nearest_training_windows, sample_statistics
+
+    settings, converter = trained_settings(model_dir)
+    seed = evaluation["seed"]
+    report = {
+        "reconstruction": evaluate_splits(settings, converter, model_dir, split_paths, evaluation["batch_size"], seed, threads)
+    }
+    samples = sample_rolls(settings, converter, model_dir, evaluation["num_samples"], temperature, seed)
+    held_out = [Windows.load(path).drum_rolls() for path in split_paths.values()]
+    real = np.concatenate(held_out) if held_out else np.zeros((0,) + samples.shape[1:], bool)
+    report["samples"] = {
+        "count": len(samples),
+        "temperature": temperature,
+        "statistics": sample_statistics(samples),
+        "held_out_statistics": sample_statistics(real) if len(real) else None,
+        "distance_to_held_out": distribution_distance(samples, real) if len(real) else None,
+    }
+    nearest = nearest_training_windows(samples, Windows.load(train_path).drum_rolls())
+    cells = samples.shape[1] * samples.shape[2]
+    report["memorization"] = {
+        "exact_copies": int(np.sum(nearest.distance == 0)),
+        "min_hamming": int(nearest.distance.min()),
+        "mean_hamming": float(nearest.distance.mean()),
+        "mean_hamming_fraction": float(nearest.distance.mean() / cells),
+        "nearest_training_index": nearest.index.tolist(),
+        "nearest_hamming": nearest.distance.tolist(),
+    }
+    return report
+
+
+def comparison_row(variant: str, report: Mapping) -> dict:
+    """One line of the comparison table over variants."""
+    row = {"variant": variant}
+    for split, modes in report["reconstruction"].items():
+        for mode, values in modes.items():
+            if values.get("windows"):
+                row[f"{split}_{mode}_accuracy"] = values["accuracy"]
+        if modes["teacher_forced"].get("windows"):
+            row[f"{split}_kl_bits"] = modes["teacher_forced"]["kl_bits"]
+            row[f"{split}_elbo"] = modes["teacher_forced"]["elbo"]
+    distance = report["samples"]["distance_to_held_out"]
+    row["sample_distance"] = distance["overall"] if distance else float("nan")
+    row["sample_notes_per_bar"] = report["samples"]["statistics"]["notes_per_bar"]
+    row["exact_copies"] = report["memorization"]["exact_copies"]
+    row["mean_nearest_hamming"] = report["memorization"]["mean_hamming"]
+    return row

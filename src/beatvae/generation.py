@@ -1,0 +1,167 @@
+"""4-bar samples and 32-bar latent interpolations from a trained model, as General MIDI drums."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from beatvae import magenta_env
+from beatvae.dataset import midi_to_note_sequence, window_steps
+from beatvae.model import build_config
+
+DRUM_PROGRAM_CHANNEL = 9  # General MIDI channel 10, zero-based
+
+
+@contextlib.contextmanager
+def seeded_graphs(tf, seed: int):
+    """Gives every tf.Graph created inside the block the graph-level seed `seed`.
+
+    TrainedModel builds its own graph, so a seed set on the default graph never reaches its
+    sampling ops; without this, two runs with the same seed would produce different beats.
+    """
+    original_init = tf.Graph.__init__
+
+    def init_with_seed(graph, *args, **kwargs):
+        original_init(graph, *args, **kwargs)
+        graph.seed = seed
+
+    tf.Graph.__init__ = init_with_seed
+    try:
+        yield
+    finally:
+        tf.Graph.__init__ = original_init
+
+
+def trained_settings(model_dir: str | os.PathLike) -> tuple[dict, dict]:
+    """The variant settings and converter a model was trained with (stored by train_model)."""
+    summary = json.loads(Path(model_dir, "training.json").read_text())
+    return summary["variant"], summary["converter"]
+
+
+def load_trained_model(variant: Mapping, converter: Mapping, model_dir: str | os.PathLike, batch_size: int, seed: int):
+    """Magenta's TrainedModel over the exported checkpoint, with seeded sampling."""
+    tf = magenta_env.tensorflow_v1()
+    from magenta.models.music_vae import TrainedModel
+
+    with seeded_graphs(tf, seed):
+        return TrainedModel(build_config(variant, converter), batch_size=batch_size, checkpoint_dir_or_path=str(model_dir))
+
+
+def retimed(sequence, qpm: float, quarters_per_bar: int = 4):
+    """The sequence at tempo `qpm` (Magenta decodes at 120 qpm), marked 4/4 General MIDI drums."""
+    import note_seq
+
+    result = note_seq.NoteSequence()
+    result.CopyFrom(sequence)
+    scale = 120.0 / qpm
+    for note in result.notes:
+        note.start_time *= scale
+        note.end_time *= scale
+        note.is_drum = True
+        note.instrument = DRUM_PROGRAM_CHANNEL
+    result.total_time *= scale
+    del result.tempos[:]
+    result.tempos.add(qpm=qpm, time=0.0)
+    del result.time_signatures[:]
+    result.time_signatures.add(numerator=quarters_per_bar, denominator=4, time=0.0)
+    return result
+
+
+def write_midi(sequence, path: str | os.PathLike) -> None:
+    import note_seq
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    note_seq.sequence_proto_to_midi_file(sequence, str(path))
+
+
+def sample_latents(num_samples: int, z_size: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((num_samples, z_size)).astype(np.float32)
+
+
+def slerp(first: np.ndarray, last: np.ndarray, fractions: Sequence[float]) -> np.ndarray:
+    """Spherical interpolation between two latent vectors (linear when they are parallel)."""
+    first, last = np.asarray(first, np.float64), np.asarray(last, np.float64)
+    cosine = np.dot(first, last) / (np.linalg.norm(first) * np.linalg.norm(last))
+    omega = np.arccos(np.clip(cosine, -1.0, 1.0))
+    points = []
+    for t in fractions:
+        if np.sin(omega) < 1e-6:
+            points.append((1 - t) * first + t * last)
+        else:
+            points.append((np.sin((1 - t) * omega) * first + np.sin(t * omega) * last) / np.sin(omega))
+    return np.asarray(points, np.float32)
+
+
+def generate_samples(variant, converter, generation, model_dir, sample_paths, latents_path) -> np.ndarray:
+    """Decodes `len(sample_paths)` random latents into 4-bar MIDIs; saves the latents too."""
+    steps = window_steps(converter)
+    model = load_trained_model(variant, converter, model_dir, batch_size=len(sample_paths), seed=generation["seed"])
+    z = sample_latents(len(sample_paths), variant["hparams"]["z_size"], generation["seed"])
+    sequences = model.decode(z, length=steps, temperature=generation["temperature"])
+    for sequence, path in zip(sequences, sample_paths):
+        write_midi(retimed(sequence, generation["qpm"], converter["quarters_per_bar"]), path)
+    np.save(latents_path, z)
+    return z
+
+
+def first_window_inputs(sequence, converter_settings: Mapping):
+    """Encoder inputs of the first `slice_bars` bars of a performance (its opening groove)."""
+    import note_seq
+    from beatvae.dataset import make_drums_converter
+
+    converter = make_drums_converter(converter_settings)
+    qpm = sequence.tempos[0].qpm if sequence.tempos else 120.0
+    window_seconds = converter_settings["slice_bars"] * converter_settings["quarters_per_bar"] * 60.0 / qpm
+    opening = note_seq.sequences_lib.extract_subsequence(sequence, 0.0, window_seconds)
+    tensors = converter.to_tensors(opening)
+    if not tensors.inputs:
+        raise ValueError(f"{sequence.filename or 'sequence'}: no {converter_settings['slice_bars']}-bar 4/4 drum window in its opening")
+    return tensors.inputs[0], tensors.lengths[0]
+
+
+def endpoint_latents(model, endpoints: Mapping, converter: Mapping, sample_latents_path=None, metadata=None, gmd_root=None, workflow_dir="."):
+    """The two latent vectors to interpolate between, as `generation.interpolation.endpoints` says."""
+    source = endpoints["source"]
+    if source == "samples":
+        z = np.load(sample_latents_path)
+        picks = [int(endpoints["first"]), int(endpoints["last"])]
+        if max(picks) >= len(z):
+            raise ValueError(f"interpolation endpoints {picks} name samples beyond the {len(z)} generated")
+        return z[picks[0]], z[picks[1]]
+    if source == "files":
+        import note_seq
+
+        sequences = [note_seq.midi_file_to_note_sequence(str(Path(workflow_dir, endpoints[k]))) for k in ("first", "last")]
+    elif source == "dataset":
+        rows = metadata.set_index("id")
+        missing = [endpoints[k] for k in ("first", "last") if endpoints[k] not in rows.index]
+        if missing:
+            raise ValueError(f"interpolation endpoints {missing} are not GMD ids in the metadata (e.g. {rows.index[0]})")
+        sequences = [midi_to_note_sequence(gmd_root, rows.loc[endpoints[k], "path"]) for k in ("first", "last")]
+    else:
+        raise ValueError(f"unknown interpolation endpoint source {source!r}")
+    inputs, lengths = zip(*(first_window_inputs(s, converter) for s in sequences))
+    _, mu, _ = model.encode_tensors(list(inputs), list(lengths))
+    return mu[0], mu[1]
+
+
+def interpolate(model, first_z, last_z, interpolation: Mapping, converter: Mapping, qpm: float, midi_path, step_paths):
+    """Decodes `num_steps` slerp points into one long MIDI plus one MIDI per step."""
+    import note_seq
+
+    num_steps = interpolation["num_steps"]
+    z = slerp(first_z, last_z, np.linspace(0.0, 1.0, num_steps))
+    steps = window_steps(converter)
+    segments = model.decode(z, length=steps, temperature=interpolation["temperature"])
+    segments = [retimed(s, qpm, converter["quarters_per_bar"]) for s in segments]
+    segment_seconds = steps / converter["steps_per_quarter"] * 60.0 / qpm
+    for segment, path in zip(segments, step_paths):
+        write_midi(segment, path)
+    joined = note_seq.sequences_lib.concatenate_sequences(segments, [segment_seconds] * num_steps)
+    write_midi(joined, midi_path)
+    return z

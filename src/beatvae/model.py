@@ -1,0 +1,78 @@
+"""Magenta MusicVAE Configs built from a variant of the workflow config."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+from typing import Mapping
+
+from beatvae import magenta_env  # noqa: F401  (must precede the TensorFlow import)
+from beatvae.dataset import make_drums_converter, window_steps
+from magenta.common import merge_hparams
+from magenta.contrib import training as contrib_training
+from magenta.models.music_vae import configs, lstm_models
+from magenta.models.music_vae.base_model import MusicVAE
+
+# What changes the trained weights; resource requests and descriptions do not.
+TRAINING_KEYS = ("model", "hparams", "training")
+
+
+class VariantError(ValueError):
+    pass
+
+
+class ObservedMusicVAE(MusicVAE):
+    """Magenta's MusicVAE, keeping the metric and scalar tensors its loss computation builds.
+
+    `MusicVAE.train` discards the decoder's accuracy metrics; the training loop logs them, and
+    evaluation reads both maps, so they are kept on the instance.
+    """
+
+    def _compute_model_loss(self, *args, **kwargs):
+        self.metric_map, self.scalars = super()._compute_model_loss(*args, **kwargs)
+        return self.metric_map, self.scalars
+
+
+def training_settings(variant: Mapping) -> dict:
+    return {key: copy.deepcopy(variant[key]) for key in TRAINING_KEYS}
+
+
+def fingerprint(variant: Mapping, converter: Mapping) -> str:
+    """Identifies the weights a checkpoint holds; `num_steps` is left out so a run can be extended."""
+    settings = training_settings(variant)
+    settings["training"] = {k: v for k, v in settings["training"].items() if k == "seed"}
+    settings["converter"] = dict(converter)
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def build_config(variant: Mapping, converter: Mapping, **hparam_overrides) -> configs.Config:
+    """A fresh Magenta Config for `variant` (TrainedModel deep-copies Configs, so never reuse one)."""
+    structure = variant["model"]
+    hparams = dict(variant["hparams"], **hparam_overrides)
+    steps = window_steps(converter)
+    if hparams["max_seq_len"] != steps:
+        raise VariantError(f"hparams.max_seq_len is {hparams['max_seq_len']} but the converter's windows are {steps} steps")
+    level_lengths = structure.get("level_lengths")
+    core_decoder = getattr(lstm_models, structure["decoder"])()
+    if level_lengths:
+        if math.prod(level_lengths) != steps:
+            raise VariantError(f"model.level_lengths {level_lengths} must multiply to the window length {steps}")
+        decoder = lstm_models.HierarchicalLstmDecoder(
+            core_decoder,
+            level_lengths=list(level_lengths),
+            disable_autoregression=structure.get("disable_autoregression", False),
+        )
+    else:
+        decoder = core_decoder
+    encoder = getattr(lstm_models, structure["encoder"])()
+    return configs.Config(
+        model=ObservedMusicVAE(encoder, decoder),
+        hparams=merge_hparams(lstm_models.get_default_hparams(), contrib_training.HParams(**hparams)),
+        note_sequence_augmenter=None,
+        data_converter=make_drums_converter(converter),
+        # music_vae_train writes this into a summary; our loop reads precomputed tensors instead.
+        train_examples_path="precomputed-tensors",
+        eval_examples_path="precomputed-tensors",
+    )

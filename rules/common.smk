@@ -8,8 +8,9 @@ min_version("9.0")
 # Magenta is TF1-style code on tf-keras; jobs (local or on a cluster node) inherit these.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Jobs import the beatvae package from src/ whether or not it is installed (conda envs, clusters).
 os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (f"{workflow.basedir}/src", os.environ.get("PYTHONPATH")) if p
+    filter(None, [f"{workflow.basedir}/src", os.getenv("PYTHONPATH")])
 )
 
 
@@ -67,9 +68,7 @@ def training_settings(wildcards):
     return {key: variant[key] for key in ("model", "hparams", "training")}
 
 
-SAMPLE_NAMES = [
-    f"sample_{i:02d}" for i in range(config["generation"]["num_samples"])
-]
+SAMPLE_NAMES = [f"sample_{i:02d}" for i in range(config["generation"]["num_samples"])]
 INTERPOLATION_STEPS = [
     f"step_{i:02d}" for i in range(config["generation"]["interpolation"]["num_steps"])
 ]

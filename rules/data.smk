@@ -1,13 +1,13 @@
 rule download_gmd:
     output:
         "results/download/gmd.zip",
-    params:
-        url=gmd_url(),
-        sha256=config["gmd"]["sha256"],
     log:
         "results/logs/download_gmd.log",
     conda:
         "../envs/magenta.yaml"
+    params:
+        url=gmd_url(),
+        sha256=config["gmd"]["sha256"],
     script:
         "../scripts/download_gmd.py"
 
@@ -46,12 +46,12 @@ rule filter_subset:
         rules.build_metadata.output.metadata,
     output:
         "results/subsets/{subset}.parquet",
-    params:
-        filters=lambda wc: config["subsets"][wc.subset]["filters"],
     log:
         "results/logs/filter_subset/{subset}.log",
     conda:
         "../envs/magenta.yaml"
+    params:
+        filters=lambda wc: config["subsets"][wc.subset]["filters"],
     script:
         "../scripts/filter_subset.py"
 
@@ -62,14 +62,14 @@ rule convert_tfrecord:
         gmd=rules.unpack_gmd.output[0],
     output:
         expand("results/tfrecord/{{subset}}/{split}.tfrecord", split=SPLITS),
-    params:
-        splits=SPLITS,
     log:
         "results/logs/convert_tfrecord/{subset}.log",
     benchmark:
         "results/benchmarks/convert_tfrecord/{subset}.tsv"
     conda:
         "../envs/magenta.yaml"
+    params:
+        splits=SPLITS,
     script:
         "../scripts/convert_tfrecord.py"
 
@@ -79,13 +79,13 @@ rule tensorize:
         rules.convert_tfrecord.output,
     output:
         expand("results/tensors/{{subset}}/{split}.npz", split=SPLITS),
-    params:
-        converter=config["converter"],
     log:
         "results/logs/tensorize/{subset}.log",
     benchmark:
         "results/benchmarks/tensorize/{subset}.tsv"
     conda:
         "../envs/magenta.yaml"
+    params:
+        converter=config["converter"],
     script:
         "../scripts/tensorize.py"

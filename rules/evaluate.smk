@@ -8,17 +8,17 @@ rule evaluate_model:
         train=variant_windows("train"),
     output:
         "results/eval/{variant}.json",
-    params:
-        splits=EVALUATION_SPLITS,
-        evaluation=config["evaluation"],
-        temperature=config["generation"]["temperature"],
-    threads: 2
     log:
         "results/logs/evaluate_model/{variant}.log",
     benchmark:
         "results/benchmarks/evaluate_model/{variant}.tsv"
     conda:
         "../envs/magenta.yaml"
+    threads: 2
+    params:
+        splits=EVALUATION_SPLITS,
+        evaluation=config["evaluation"],
+        temperature=config["generation"]["temperature"],
     script:
         "../scripts/evaluate_model.py"
 
@@ -32,12 +32,12 @@ rule compare_variants:
             caption="../report/comparison.rst",
             category="Evaluation",
         ),
-    params:
-        variants=VARIANTS,
     log:
         "results/logs/compare_variants.log",
     conda:
         "../envs/magenta.yaml"
+    params:
+        variants=VARIANTS,
     script:
         "../scripts/compare_variants.py"
 
@@ -58,12 +58,12 @@ rule plot_piano_rolls:
             category="Piano rolls",
             subcategory="{variant}",
         ),
-    params:
-        segment_bars={"interpolation": config["converter"]["slice_bars"]},
     log:
         "results/logs/plot_piano_rolls/{variant}.log",
     conda:
         "../envs/magenta.yaml"
+    params:
+        segment_bars={"interpolation": config["converter"]["slice_bars"]},
     script:
         "../scripts/plot_piano_rolls.py"
 
@@ -84,12 +84,12 @@ rule render_audio:
             category="Audio",
             subcategory="{variant}",
         ),
-    params:
-        soundfont=config["audio"]["soundfont"],
-        sample_rate=config["audio"]["sample_rate"],
     log:
         "results/logs/render_audio/{variant}.log",
     conda:
         "../envs/magenta.yaml"
+    params:
+        soundfont=config["audio"]["soundfont"],
+        sample_rate=config["audio"]["sample_rate"],
     script:
         "../scripts/render_audio.py"

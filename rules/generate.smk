@@ -4,17 +4,17 @@ rule sample_beats:
     output:
         midi=expand("results/samples/{{variant}}/{name}.mid", name=SAMPLE_NAMES),
         latents="results/samples/{variant}/latents.npy",
-    params:
-        generation={
-            key: config["generation"][key]
-            for key in ("num_samples", "temperature", "seed", "qpm")
-        },
     log:
         "results/logs/sample_beats/{variant}.log",
     benchmark:
         "results/benchmarks/sample_beats/{variant}.tsv"
     conda:
         "../envs/magenta.yaml"
+    params:
+        generation={
+            key: config["generation"][key]
+            for key in ("num_samples", "temperature", "seed", "qpm")
+        },
     script:
         "../scripts/sample_beats.py"
 
@@ -27,14 +27,14 @@ rule interpolate_beats:
         steps=expand(
             "results/interpolations/{{variant}}/{step}.mid", step=INTERPOLATION_STEPS
         ),
-    params:
-        generation=config["generation"],
-        workflow_dir=workflow.basedir,
     log:
         "results/logs/interpolate_beats/{variant}.log",
     benchmark:
         "results/benchmarks/interpolate_beats/{variant}.tsv"
     conda:
         "../envs/magenta.yaml"
+    params:
+        generation=config["generation"],
+        workflow_dir=workflow.basedir,
     script:
         "../scripts/interpolate_beats.py"

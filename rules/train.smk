@@ -3,22 +3,22 @@ rule train_model:
         windows=variant_windows("train"),
     output:
         directory("results/models/{variant}"),
-    params:
-        settings=training_settings,
-        converter=config["converter"],
-        # Outside Snakemake's outputs on purpose: a failed or killed job keeps its checkpoints.
-        checkpoint_dir=lambda wc: f"results/checkpoints/{wc.variant}",
-    threads: lambda wc: config["variants"][wc.variant]["resources"]["threads"]
-    resources:
-        gpu=variant_setting("resources", "gpus"),
-        mem_mb=variant_setting("resources", "mem_mb"),
-        runtime=variant_setting("resources", "runtime_min"),
     log:
         "results/logs/train_model/{variant}.log",
     benchmark:
         "results/benchmarks/train_model/{variant}.tsv"
     conda:
         "../envs/magenta.yaml"
+    threads: lambda wc: config["variants"][wc.variant]["resources"]["threads"]
+    resources:
+        gpu=variant_setting("resources", "gpus"),
+        mem_mb=variant_setting("resources", "mem_mb"),
+        runtime=variant_setting("resources", "runtime_min"),
+    params:
+        settings=training_settings,
+        converter=config["converter"],
+        # Outside Snakemake's outputs on purpose: a failed or killed job keeps its checkpoints.
+        checkpoint_dir=lambda wc: f"results/checkpoints/{wc.variant}",
     script:
         "../scripts/train_model.py"
 

@@ -1,7 +1,8 @@
 from beatvae.logs import redirect_to_log
-from beatvae.metadata import build_metadata, find_gmd_root
 
 with redirect_to_log(snakemake.log[0]):
+    from beatvae.metadata import build_metadata, find_gmd_root
+
     metadata, rejects = build_metadata(find_gmd_root(snakemake.input[0]))
     metadata.to_parquet(snakemake.output.metadata, index=False)
     rejects.to_csv(snakemake.output.rejects, sep="\t", index=False)

@@ -1,13 +1,13 @@
-import json
-
-from beatvae.evaluation import evaluate_variant
 from beatvae.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
+    import json
+    from beatvae.evaluation import evaluate_variant
+
     report = evaluate_variant(
         snakemake.input.model,
         dict(zip(snakemake.params.splits, snakemake.input.held_out)),
-        snakemake.input.train,
+        snakemake.input.train[0],
         snakemake.params.evaluation,
         snakemake.params.temperature,
         threads=snakemake.threads,

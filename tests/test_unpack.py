@@ -230,3 +230,13 @@ def test_directory_entries_become_folders(tmp_path):
 def test_returned_members_exclude_directories(tmp_path):
     archive = build_zip(tmp_path / "dirs.zip", [("groove/", b""), ("groove/x.mid", MIDI)])
     assert safe_unzip(archive, tmp_path / "gmd") == ["groove/x.mid"]
+
+
+def test_failure_while_extracting_leaves_no_staging_folder(tmp_path):
+    # A file and a folder of the same name: passes the checks, fails half-way through writing.
+    archive = build_zip(tmp_path / "clash.zip", [("groove/x", b"file"), ("groove/x/y.mid", MIDI)])
+    before = sorted(os.listdir(tmp_path))
+    target = tmp_path / "gmd"
+    with pytest.raises((OSError, CorruptArchive, UnsafeArchive)):
+        safe_unzip(archive, target)
+    assert_nothing_left(tmp_path, target, before)

@@ -165,3 +165,24 @@ def interpolate(model, first_z, last_z, interpolation: Mapping, converter: Mappi
     joined = note_seq.sequences_lib.concatenate_sequences(segments, [segment_seconds] * num_steps)
     write_midi(joined, midi_path)
     return z
+
+
+def interpolate_variant(model_dir, generation: Mapping, midi_path, step_paths, latents_path=None, metadata_path=None, gmd_dir=None, workflow_dir="."):
+    """The interpolate_beats job: endpoints as configured, slerp, decode, write MIDIs."""
+    import pandas as pd
+
+    from beatvae.metadata import find_gmd_root
+
+    settings, converter = trained_settings(model_dir)
+    interpolation = generation["interpolation"]
+    model = load_trained_model(settings, converter, model_dir, batch_size=interpolation["num_steps"], seed=generation["seed"])
+    first_z, last_z = endpoint_latents(
+        model,
+        interpolation["endpoints"],
+        converter,
+        sample_latents_path=latents_path,
+        metadata=pd.read_parquet(metadata_path) if metadata_path else None,
+        gmd_root=find_gmd_root(gmd_dir) if gmd_dir else None,
+        workflow_dir=workflow_dir,
+    )
+    return interpolate(model, first_z, last_z, interpolation, converter, generation["qpm"], midi_path, step_paths)

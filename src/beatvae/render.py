@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 
-from beatvae.metrics import DRUM_CLASS_NAMES, roll_from_note_sequence
 
 INSTALL_HINT = (
     "install it with `apt-get install fluidsynth fluid-soundfont-gm` (as root), "
@@ -62,6 +61,9 @@ def plot_piano_roll(
     # A bare Figure draws with Agg and leaves pyplot's global backend and state alone.
     from matplotlib import colormaps, colors
     from matplotlib.figure import Figure
+
+    # note_seq is slow to import; the workflow imports this module at parse time for its checks.
+    from beatvae.metrics import DRUM_CLASS_NAMES, roll_from_note_sequence
 
     note_sequence = _load_note_sequence(note_sequence_or_midi_path)
     steps_per_bar = steps_per_quarter * quarters_per_bar

@@ -1,0 +1,216 @@
+"""Training, resuming, sampling and interpolation with Magenta's MusicVAE on the real GMD sample."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from beatvae.dataset import make_drums_converter, read_note_sequences, window_steps, windows_from_note_sequences, write_note_sequences
+from beatvae.metadata import build_metadata, find_gmd_root
+from beatvae.subsets import filter_subset
+from beatvae.unpack import safe_unzip
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_ZIP = REPO / "data/gmd-sample/groove-v1.0.0-midionly-sample.zip"
+CONVERTER = {"steps_per_quarter": 4, "quarters_per_bar": 4, "slice_bars": 4, "roll_input": True, "max_bars": None, "gap_bars": 1.0, "max_tensors_per_notesequence": None}
+
+
+def tiny_variant(num_steps, seed=1, checkpoint_every=50):
+    """A hierdec MusicVAE small enough to learn something on 2 CPU cores in under a minute."""
+    return {
+        "model": {"encoder": "BidirectionalLstmEncoder", "decoder": "CategoricalLstmDecoder", "level_lengths": [4, 16], "disable_autoregression": False},
+        "hparams": {
+            "batch_size": 32, "max_seq_len": 64, "z_size": 32, "enc_rnn_size": [64], "dec_rnn_size": [64, 64],
+            "free_bits": 48, "max_beta": 0.2, "beta_rate": 0.0, "sampling_schedule": "inverse_sigmoid", "sampling_rate": 1000,
+            "learning_rate": 0.003, "decay_rate": 0.999, "min_learning_rate": 0.0001, "dropout_keep_prob": 1.0,
+            "grad_clip": 1.0, "clip_mode": "global_norm", "grad_norm_clip_to_zero": 10000,
+            "residual_encoder": False, "residual_decoder": False, "use_cudnn": False,
+        },
+        "training": {"num_steps": num_steps, "seed": seed, "checkpoint_every_steps": checkpoint_every, "checkpoints_to_keep": 3, "log_every_steps": 10},
+    }
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """Rock-beat windows of the embedded sample, through the real data stages."""
+    root = tmp_path_factory.mktemp("gmd")
+    safe_unzip(SAMPLE_ZIP, root / "gmd")
+    gmd_root = find_gmd_root(root / "gmd")
+    metadata, _ = build_metadata(gmd_root)
+    subset = filter_subset(metadata, "rock", {"style": "rock", "beat_type": "beat", "time_signature": "4-4"})
+    converter = make_drums_converter(CONVERTER)
+    paths = {}
+    for split in ("train", "validation"):
+        tfrecord = root / f"{split}.tfrecord"
+        write_note_sequences(gmd_root, subset.loc[subset["split"] == split, "path"], tfrecord)
+        windows = windows_from_note_sequences(read_note_sequences(tfrecord), converter, window_steps(CONVERTER))
+        paths[split] = root / f"{split}.npz"
+        windows.save(paths[split])
+    return {"root": root, "gmd_root": gmd_root, "metadata": metadata, "windows": paths}
+
+
+def run_training(variant, windows, checkpoint_dir, model_dir, **popen):
+    """Trains in a child process, as the Snakemake job does (and so it can be killed)."""
+    script = textwrap.dedent(
+        f"""
+        import json, logging, sys
+        logging.basicConfig(level=logging.INFO)
+        from beatvae.training import train_variant
+        summary = train_variant(json.loads(sys.argv[1]), json.loads(sys.argv[2]), {str(windows)!r}, {str(checkpoint_dir)!r}, {str(model_dir)!r}, threads=2)
+        print("SUMMARY", json.dumps(summary))
+        """
+    )
+    return subprocess.Popen([sys.executable, "-c", script, json.dumps(variant), json.dumps(CONVERTER)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
+
+
+def finished_summary(process, timeout=600):
+    output, _ = process.communicate(timeout=timeout)
+    assert process.returncode == 0, output[-3000:]
+    return json.loads(next(line for line in output.splitlines() if line.startswith("SUMMARY"))[len("SUMMARY "):])
+
+
+@pytest.fixture(scope="module")
+def trained(data, tmp_path_factory):
+    root = tmp_path_factory.mktemp("trained")
+    variant = tiny_variant(num_steps=200)
+    summary = finished_summary(run_training(variant, data["windows"]["train"], root / "checkpoints", root / "model"))
+    return {"variant": variant, "model_dir": root / "model", "summary": summary}
+
+
+def test_training_lowers_the_loss_and_exports_the_final_checkpoint(trained):
+    scalars = pd.read_csv(trained["model_dir"] / "scalars.csv")
+    assert scalars["step"].tolist() == list(range(10, 201, 10))
+    first, last = scalars["r_loss"].iloc[:3].mean(), scalars["r_loss"].iloc[-3:].mean()
+    assert last < 0.8 * first, (first, last)
+    assert scalars["accuracy"].iloc[-3:].mean() > scalars["accuracy"].iloc[:3].mean()
+    assert (trained["model_dir"] / "model.ckpt-200.index").exists()
+    assert trained["summary"]["steps"] == 200 and trained["summary"]["resumed_from_step"] == 0
+
+
+def test_checkpoint_reloads_in_a_fresh_process(trained, data):
+    script = textwrap.dedent(
+        f"""
+        import numpy as np
+        from beatvae.dataset import Windows
+        from beatvae.generation import load_trained_model, trained_settings
+        settings, converter = trained_settings({str(trained['model_dir'])!r})
+        model = load_trained_model(settings, converter, {str(trained['model_dir'])!r}, batch_size=4, seed=0)
+        windows = Windows.load({str(data['windows']['validation'])!r})
+        z, mu, sigma = model.encode_tensors(list(windows.inputs[:4]), list(windows.lengths[:4]))
+        print("MU", mu.shape, float(np.abs(mu).sum()))
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    shape_and_norm = next(line for line in result.stdout.splitlines() if line.startswith("MU"))
+    assert "(4, 32)" in shape_and_norm and float(shape_and_norm.split()[-1]) > 0
+
+
+def wait_for_checkpoint(checkpoint_dir, min_step, process, timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert process.poll() is None, process.stdout.read()[-3000:]
+        steps = [int(p.name.split("-")[1].split(".")[0]) for p in Path(checkpoint_dir).glob("model.ckpt-*.index")]
+        if steps and max(steps) >= min_step:
+            return max(steps)
+        time.sleep(0.5)
+    raise AssertionError("no checkpoint appeared")
+
+
+@pytest.mark.parametrize("kill_signal", [signal.SIGKILL, signal.SIGTERM])
+def test_killed_training_resumes_from_its_last_checkpoint(data, tmp_path, kill_signal):
+    checkpoints, model_dir = tmp_path / "checkpoints", tmp_path / "model"
+    process = run_training(tiny_variant(num_steps=100_000, checkpoint_every=20), data["windows"]["train"], checkpoints, model_dir)
+    saved = wait_for_checkpoint(checkpoints, 20, process)
+    process.send_signal(kill_signal)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode != 0
+    assert not model_dir.exists(), "the declared output must not appear for an unfinished run"
+    if kill_signal == signal.SIGTERM:
+        assert "checkpoint saved" in output
+    last_saved = max(int(p.name.split("-")[1].split(".")[0]) for p in checkpoints.glob("model.ckpt-*.index"))
+    assert last_saved >= saved
+
+    summary = finished_summary(run_training(tiny_variant(num_steps=last_saved + 20, checkpoint_every=20), data["windows"]["train"], checkpoints, model_dir))
+    assert summary["resumed_from_step"] == last_saved
+    assert summary["steps"] == last_saved + 20 and summary["steps_this_run"] == 20
+    steps = pd.read_csv(model_dir / "scalars.csv")["step"]
+    assert steps.is_monotonic_increasing and steps.is_unique and steps.iloc[-1] == last_saved + 20
+
+
+def test_changed_settings_start_over_instead_of_resuming(data, trained, tmp_path):
+    checkpoints = tmp_path / "checkpoints"
+    finished_summary(run_training(tiny_variant(num_steps=20, checkpoint_every=10), data["windows"]["train"], checkpoints, tmp_path / "a"))
+    other_seed = finished_summary(run_training(tiny_variant(num_steps=30, seed=2, checkpoint_every=10), data["windows"]["train"], checkpoints, tmp_path / "b"))
+    assert other_seed["resumed_from_step"] == 0 and other_seed["steps"] == 30
+
+
+GENERATION = {"num_samples": 8, "temperature": 0.5, "seed": 11, "qpm": 100}
+
+
+def read_midi(path):
+    import note_seq
+
+    return note_seq.midi_file_to_note_sequence(str(path))
+
+
+def test_samples_are_reproducible_four_bar_general_midi_drums(trained, tmp_path):
+    import mido
+
+    from beatvae.generation import generate_samples
+
+    runs = {}
+    for name, seed in (("a", 11), ("b", 11), ("c", 12)):
+        paths = [tmp_path / name / f"sample_{i}.mid" for i in range(8)]
+        generate_samples(trained["summary"]["variant"], CONVERTER, dict(GENERATION, seed=seed), trained["model_dir"], paths, tmp_path / f"{name}.npy")
+        runs[name] = [p.read_bytes() for p in paths]
+    assert runs["a"] == runs["b"], "same seed must give the same MIDI files"
+    assert runs["a"] != runs["c"]
+
+    bar_seconds = 4 * 60 / GENERATION["qpm"]
+    for path in sorted((tmp_path / "a").glob("*.mid")):
+        sequence = read_midi(path)
+        assert sequence.notes, f"{path.name} is silent"
+        assert all(note.is_drum for note in sequence.notes)
+        assert max(note.start_time for note in sequence.notes) < 4 * bar_seconds
+        assert sequence.tempos[0].qpm == pytest.approx(GENERATION["qpm"])
+        channels = {m.channel for m in mido.MidiFile(path).tracks[-1] if m.type == "note_on"} | {
+            m.channel for t in mido.MidiFile(path).tracks for m in t if m.type == "note_on"
+        }
+        assert channels == {9}, "General MIDI drums play on channel 10"
+
+
+def test_interpolation_is_32_bars_and_its_ends_encode_near_the_endpoints(trained, data, tmp_path):
+    from beatvae.dataset import midi_to_note_sequence
+    from beatvae.generation import endpoint_latents, first_window_inputs, interpolate, load_trained_model
+
+    ids = data["metadata"].query("style == 'rock' and beat_type == 'beat'")["id"].tolist()
+    model = load_trained_model(trained["summary"]["variant"], CONVERTER, trained["model_dir"], batch_size=8, seed=3)
+    endpoints = {"source": "dataset", "first": ids[0], "last": ids[-1]}
+    first_z, last_z = endpoint_latents(model, endpoints, CONVERTER, metadata=data["metadata"], gmd_root=data["gmd_root"])
+    interpolation = {"num_steps": 8, "temperature": 0.01}
+    steps = [tmp_path / f"step_{i}.mid" for i in range(8)]
+    interpolate(model, first_z, last_z, interpolation, CONVERTER, 120, tmp_path / "interpolation.mid", steps)
+
+    joined = read_midi(tmp_path / "interpolation.mid")
+    bar_seconds = 2.0
+    assert 31 * bar_seconds < max(n.start_time for n in joined.notes) < 32 * bar_seconds
+    assert len(joined.notes) == sum(len(read_midi(p).notes) for p in steps)
+
+    encoded = []
+    for path in (steps[0], steps[-1]):
+        inputs, length = first_window_inputs(read_midi(path), CONVERTER)
+        encoded.append(model.encode_tensors([inputs], [length])[1][0])
+    assert np.linalg.norm(encoded[0] - first_z) < np.linalg.norm(encoded[0] - last_z)
+    assert np.linalg.norm(encoded[1] - last_z) < np.linalg.norm(encoded[1] - first_z)

@@ -3,7 +3,7 @@
 #       snakemake --cores all --configfile config/gmd.yaml   (full GMD, reference models)
 
 
-configfile: "config/config.yaml"
+configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 report: "report/workflow.rst"

@@ -44,7 +44,10 @@ def filter_subset(metadata: pd.DataFrame, name: str, filters: Mapping[str, Any])
         )
     mask = pd.Series(True, index=metadata.index)
     for column, condition in filters.items():
-        mask &= _column_mask(metadata, column, condition)
+        try:
+            mask &= _column_mask(metadata, column, condition)
+        except TypeError as error:
+            raise SubsetError(f"subset {name!r}: filter {column}: {condition!r} does not fit the column's values ({error})") from error
     selected = metadata[mask].reset_index(drop=True)
     if selected.empty:
         raise SubsetError(f"subset {name!r} selects no files with filters {dict(filters)}")

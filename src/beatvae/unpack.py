@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 
@@ -30,8 +31,9 @@ def _checked_member_path(name: str) -> PurePosixPath:
 def safe_unzip(archive: str | os.PathLike, target: str | os.PathLike) -> list[str]:
     """Extracts `archive` into `target` (created; replaced if present) and returns the member paths.
 
-    Everything is checked before anything is written, and extraction goes through a sibling
-    temporary folder, so a refused or corrupt archive leaves no partial `target` behind.
+    Paths are checked before anything is written, and extraction (which verifies every
+    member's CRC) goes through a sibling temporary folder, so a refused or corrupt archive
+    leaves no partial `target` behind.
     """
     archive, target = Path(archive), Path(target)
     try:
@@ -41,9 +43,6 @@ def safe_unzip(archive: str | os.PathLike, target: str | os.PathLike) -> list[st
             for member in members:
                 if (member.external_attr >> 16) & 0o170000 == 0o120000:
                     raise UnsafeArchive(f"refusing symbolic link in archive: {member.filename!r}")
-            broken = zipped.testzip()
-            if broken is not None:
-                raise CorruptArchive(f"{archive}: CRC check failed for member {broken!r}")
             staging = target.with_name(f".{target.name}.unpacking")
             shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir(parents=True)
@@ -54,13 +53,16 @@ def safe_unzip(archive: str | os.PathLike, target: str | os.PathLike) -> list[st
                         destination.mkdir(parents=True, exist_ok=True)
                         continue
                     destination.parent.mkdir(parents=True, exist_ok=True)
-                    with zipped.open(member) as source, open(destination, "wb") as out:
-                        shutil.copyfileobj(source, out)
+                    try:
+                        with zipped.open(member) as source, open(destination, "wb") as out:
+                            shutil.copyfileobj(source, out)  # zipfile checks each member's CRC
+                    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+                        raise CorruptArchive(f"{archive}: member {member.filename!r} is damaged ({error})") from error
                 shutil.rmtree(target, ignore_errors=True)
                 staging.rename(target)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
-    except zipfile.BadZipFile as error:
+    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
         raise CorruptArchive(f"{archive} is not a readable zip archive ({error})") from error
-    return [str(p) for p in paths if not str(p).endswith("/")]
+    return [str(path) for member, path in zip(members, paths) if not member.is_dir()]

@@ -1,0 +1,127 @@
+"""Benchmark 1: MIDI -> NoteSequences -> DrumsConverter windows at GMD scale, ours vs Magenta's.
+
+The vendored 138-file sample is replicated (distinct, GMD-conformant names, matching info.csv
+rows) to `--files` files. Both paths run in this process after a warm-up that imports
+TensorFlow/note_seq/magenta, so import cost is excluded from both equally.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import shutil
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+from common import SAMPLE_ZIP, WORK, converter, log, save, summary
+
+
+def build_tree(root: Path, num_files: int) -> int:
+    """Writes `num_files` MIDI files (copies of the sample under new ids) plus info.csv into root."""
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    with zipfile.ZipFile(SAMPLE_ZIP) as archive:
+        rows = list(csv.DictReader(io.StringIO(archive.read("groove/info.csv").decode())))
+        midi = {row["midi_filename"]: archive.read("groove/" + row["midi_filename"]) for row in rows}
+    fields = list(rows[0])
+    out_rows = []
+    copy = 0
+    while len(out_rows) < num_files:
+        for row in rows:
+            if len(out_rows) == num_files:
+                break
+            folder, name = row["midi_filename"].rsplit("/", 1)
+            number, rest = name.split("_", 1)
+            new_number = str(copy * 10000 + int(number))
+            new_name = f"{folder}/{new_number}_{rest}"
+            (root / folder).mkdir(parents=True, exist_ok=True)
+            (root / new_name).write_bytes(midi[row["midi_filename"]])
+            new_row = dict(row, midi_filename=new_name, id=f"{folder}/{new_number}", audio_filename=new_name.replace(".mid", ".wav"))
+            out_rows.append(new_row)
+        copy += 1
+    with open(root / "info.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fields)
+        writer.writeheader()
+        writer.writerows(out_rows)
+    return len(out_rows)
+
+
+def ours_path(root: Path, scratch: Path, settings: dict) -> dict:
+    from beatvae.dataset import make_drums_converter, read_note_sequences, window_steps, windows_from_note_sequences, write_note_sequences
+    from beatvae.metadata import build_metadata
+
+    start = time.perf_counter()
+    metadata, rejects = build_metadata(root)
+    t_meta = time.perf_counter()
+    tfrecord = scratch / "ours.tfrecord"
+    written = write_note_sequences(root, metadata["path"], tfrecord)
+    t_ns = time.perf_counter()
+    windows = windows_from_note_sequences(read_note_sequences(tfrecord), make_drums_converter(settings), window_steps(settings))
+    end = time.perf_counter()
+    return {"seconds": end - start, "metadata_s": t_meta - start, "note_sequences_s": t_ns - t_meta, "windows_s": end - t_ns,
+            "files": written, "rejects": len(rejects), "windows": len(windows)}
+
+
+def magenta_path(root: Path, scratch: Path, settings: dict) -> dict:
+    import note_seq
+    import tensorflow as tf
+    from magenta.scripts import convert_dir_to_note_sequences
+
+    from beatvae.dataset import make_drums_converter
+
+    start = time.perf_counter()
+    tfrecord = scratch / "magenta.tfrecord"
+    convert_dir_to_note_sequences.convert_directory(str(root), str(tfrecord), recursive=True)
+    t_ns = time.perf_counter()
+    drums = make_drums_converter(settings)  # the same DrumsConverter arguments as ours
+    sequences = windows = 0
+    for record in tf.compat.v1.io.tf_record_iterator(str(tfrecord)):
+        tensors = drums.to_tensors(note_seq.NoteSequence.FromString(record))
+        sequences += 1
+        windows += len(tensors.inputs)
+    end = time.perf_counter()
+    return {"seconds": end - start, "note_sequences_s": t_ns - start, "windows_s": end - t_ns, "files": sequences, "windows": windows}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--files", type=int, default=1150)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
+    import magenta.scripts.convert_dir_to_note_sequences  # noqa: F401  (warm imports)
+    import beatvae.metadata  # noqa: F401
+    from beatvae.dataset import make_drums_converter
+
+    settings = converter()
+    make_drums_converter(settings)
+    root = WORK / "gmd-replicated" / "groove"
+    files = build_tree(root, args.files)
+    log(f"data: {files} MIDI files in {root}")
+    runs = {"ours": [], "magenta": []}
+    for repeat in range(args.repeats):
+        for name, function in (("ours", ours_path), ("magenta", magenta_path)):  # interleaved: same machine state
+            with tempfile.TemporaryDirectory(dir=WORK) as scratch:
+                result = function(root, Path(scratch), settings)
+            result["files_per_s"] = files / result["seconds"]
+            runs[name].append(result)
+            log(f"data: run {repeat + 1}/{args.repeats} {name}: {result['seconds']:.1f} s ({result['files_per_s']:.1f} files/s, {result['windows']} windows)")
+    ratios = [o["files_per_s"] / m["files_per_s"] for o, m in zip(runs["ours"], runs["magenta"])]
+    save("b1_data", {
+        "files": files,
+        "repeats": args.repeats,
+        "converter": settings,
+        "ours": {"files_per_s": summary([r["files_per_s"] for r in runs["ours"]]), "seconds": summary([r["seconds"] for r in runs["ours"]]), "runs": runs["ours"]},
+        "magenta": {"files_per_s": summary([r["files_per_s"] for r in runs["magenta"]]), "seconds": summary([r["seconds"] for r in runs["magenta"]]), "runs": runs["magenta"]},
+        "ratio_ours_over_magenta": summary(ratios),
+    })
+
+
+if __name__ == "__main__":
+    main()

@@ -9,9 +9,7 @@ min_version("9.0")
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Jobs import the beatvae package from src/ whether or not it is installed (conda envs, clusters).
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    filter(None, [f"{workflow.basedir}/src", os.getenv("PYTHONPATH")])
-)
+os.environ.update(PYTHONPATH=f"{workflow.basedir}/src")
 
 
 validate(config, schema="../config/schema.yaml", set_default=True)

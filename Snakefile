@@ -3,7 +3,11 @@
 #       snakemake --cores all --configfile config/gmd.yaml   (full GMD, reference models)
 
 
-configfile: f"{workflow.basedir}/config/config.yaml"
+# The default config only when none is given: --configfile would otherwise be merged over it,
+# and its variants would run too.
+if not config:
+
+    configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 report: "report/workflow.rst"

@@ -92,15 +92,16 @@ def input_pipeline(batch_size: int, batches: int) -> dict:
 
 
 def get_dataset_check() -> dict:
-    run = run_python(["bench/worker.py", "get_dataset", TFRECORD], timeout=300)
+    run = run_python(["-X", "faulthandler", "bench/worker.py", "get_dataset", TFRECORD], timeout=300)
     rc = run["rc"]
     outcome = {"rc": rc, "wall": run["wall"]}
     if isinstance(rc, int) and rc < 0:
         outcome["signal"] = signal.Signals(-rc).name
     outcome["ok"] = rc == 0
     outcome["result"] = run["result"]
-    lines = [l for l in (run["err"] or "").splitlines() if l.strip() and "Warning" not in l]
-    outcome["stderr_tail"] = lines[-15:]
+    lines = [l for l in (run["err"] or "").splitlines() if l.strip() and "Warning" not in l and not l.startswith("Extension modules")]
+    fatal = [i for i, l in enumerate(lines) if l.startswith("Fatal Python error")]
+    outcome["stderr_tail"] = lines[fatal[0]:fatal[0] + 25] if fatal else lines[-15:]  # faulthandler's Python stacks
     log(f"train: magenta data.get_dataset for drums: rc {rc} {outcome.get('signal', '')}")
     return outcome
 

@@ -112,7 +112,15 @@ def main():
             add(f"| stock, from ({th['steps']}-step wall − 1-step wall) | {th['stock']['examples_per_s_from_wall_difference']:.2f} (cross-check) |")
         add(f"| input pipeline alone (make_dataset, batch {th['input_pipeline']['batch_size']}) | {mm(th['input_pipeline']['examples_per_s'], '{:.0f}')} |")
         add("")
-        add(f"Ratio ours/stock (median): {th['ratio_ours_over_stock']:.2f}. Input pipeline / model (pipeline min over model median): "
+        stock_steps = th["stock"]["examples_per_s"].get("all") or []
+        ours_steps = th["ours"]["examples_per_s"].get("all") or []
+        add(f"Per-step values after warm-up — ours: {', '.join(f'{x:.1f}' for x in ours_steps)}; stock: {', '.join(f'{x:.1f}' for x in stock_steps)}. "
+            "The stock loop's second `session.run` carries a one-off cost of its tf_slim/MonitoredTrainingSession hooks (seen at both sizes: "
+            "at tiny size that step takes seconds instead of ~50 ms), so its steady state is its last step; the 1-step vs 3-step wall difference "
+            "is distorted by the run-to-run spread of the first step (tens of seconds here) and is only a cross-check.")
+        if len(stock_steps) > 1:
+            add(f"Ratio ours (median) / stock (last step): **{th['ours']['examples_per_s']['median'] / stock_steps[-1]:.2f}**.")
+        add(f"Ratio ours/stock (medians, including the stock loop's slow second step): {th['ratio_ours_over_stock']:.2f}. Input pipeline / model (pipeline min over model median): "
             f"**{th['pipeline_over_model']:.0f}x** ({'meets' if th['pipeline_over_model'] >= 10 else 'does NOT meet'} the ≥10x requirement).")
         add("")
         g = t["magenta_get_dataset"]
@@ -122,7 +130,7 @@ def main():
         if not g["ok"]:
             add("")
             add("```")
-            lines.extend(l[:300] for l in g["stderr_tail"][-8:])
+            lines.extend(l[:300] for l in g["stderr_tail"][-25:])
             add("```")
         add("")
         add("No GPU machine was available in this session: all throughput figures are CPU-only (2 shared cores).")

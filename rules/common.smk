@@ -89,12 +89,22 @@ def interpolation_inputs(wildcards):
     return inputs
 
 
+RENDERED_NAMES = [*SAMPLE_NAMES, "interpolation"]
+
+
+def generated_midi(wildcards):
+    """Every MIDI a variant generates: its samples, then its interpolation."""
+    return [
+        *expand(f"results/samples/{wildcards.variant}/{{name}}.mid", name=SAMPLE_NAMES),
+        f"results/interpolations/{wildcards.variant}/interpolation.mid",
+    ]
+
+
 def rendered(folder, extension):
-    names = [*SAMPLE_NAMES, "interpolation"]
     return expand(
         f"results/{folder}/{{variant}}/{{name}}.{extension}",
         variant=VARIANTS,
-        name=names,
+        name=RENDERED_NAMES,
     )
 
 

@@ -44,15 +44,12 @@ rule compare_variants:
 
 rule plot_piano_rolls:
     input:
-        midi=lambda wc: [
-            *expand(f"results/samples/{wc.variant}/{{name}}.mid", name=SAMPLE_NAMES),
-            f"results/interpolations/{wc.variant}/interpolation.mid",
-        ],
+        midi=generated_midi,
     output:
         report(
             expand(
                 "results/pianorolls/{{variant}}/{name}.png",
-                name=[*SAMPLE_NAMES, "interpolation"],
+                name=RENDERED_NAMES,
             ),
             caption="../report/pianoroll.rst",
             category="Piano rolls",
@@ -70,15 +67,12 @@ rule plot_piano_rolls:
 
 rule render_audio:
     input:
-        lambda wc: [
-            *expand(f"results/samples/{wc.variant}/{{name}}.mid", name=SAMPLE_NAMES),
-            f"results/interpolations/{wc.variant}/interpolation.mid",
-        ],
+        generated_midi,
     output:
         report(
             expand(
                 "results/audio/{{variant}}/{name}.wav",
-                name=[*SAMPLE_NAMES, "interpolation"],
+                name=RENDERED_NAMES,
             ),
             caption="../report/audio.rst",
             category="Audio",

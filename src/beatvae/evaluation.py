@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import math
-import os
 from typing import Mapping
 
 import numpy as np
 
 from beatvae import magenta_env
-from beatvae.dataset import Windows
+from beatvae.dataset import Windows, window_steps
 from beatvae.model import build_config
 from beatvae.training import make_dataset, metric_tensors, session_config, windows_placeholders
 
@@ -75,11 +74,10 @@ def reconstruction_metrics(variant: Mapping, converter: Mapping, model_dir, wind
     return values
 
 
-def evaluate_splits(variant, converter, model_dir, split_paths: Mapping[str, str | os.PathLike], max_batch_size: int, seed: int, threads=None) -> dict:
-    """{split: {mode: metrics}} for every held-out split file."""
+def evaluate_splits(variant, converter, model_dir, splits: Mapping[str, Windows], max_batch_size: int, seed: int, threads=None) -> dict:
+    """{split: {mode: metrics}} for every held-out split."""
     results = {}
-    for split, path in split_paths.items():
-        windows = Windows.load(path)
+    for split, windows in splits.items():
         results[split] = {
             mode: reconstruction_metrics(variant, converter, model_dir, windows, max_batch_size, mode, seed, threads)
             for mode in DECODING_MODES
@@ -89,7 +87,6 @@ def evaluate_splits(variant, converter, model_dir, split_paths: Mapping[str, str
 
 def sample_rolls(variant, converter, model_dir, num_samples: int, temperature: float, seed: int, num_classes: int = 9) -> np.ndarray:
     """bool [n, steps, classes] drum rolls of `num_samples` fresh samples (no MIDI round trip)."""
-    from beatvae.dataset import window_steps
     from beatvae.generation import load_trained_model, sample_latents
 
     model = load_trained_model(variant, converter, model_dir, batch_size=min(num_samples, 64), seed=seed)
@@ -106,11 +103,10 @@ def evaluate_variant(model_dir, split_paths: Mapping[str, str], train_path: str,
 
     settings, converter = trained_settings(model_dir)
     seed = evaluation["seed"]
-    report = {
-        "reconstruction": evaluate_splits(settings, converter, model_dir, split_paths, evaluation["batch_size"], seed, threads)
-    }
+    splits = {split: Windows.load(path) for split, path in split_paths.items()}
+    report = {"reconstruction": evaluate_splits(settings, converter, model_dir, splits, evaluation["batch_size"], seed, threads)}
     samples = sample_rolls(settings, converter, model_dir, evaluation["num_samples"], temperature, seed)
-    held_out = [Windows.load(path).drum_rolls() for path in split_paths.values()]
+    held_out = [windows.drum_rolls() for windows in splits.values()]
     real = np.concatenate(held_out) if held_out else np.zeros((0,) + samples.shape[1:], bool)
     report["samples"] = {
         "count": len(samples),

@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from beatvae import magenta_env
-from beatvae.dataset import midi_to_note_sequence, window_steps
+from beatvae.dataset import make_drums_converter, midi_to_note_sequence, window_steps
 from beatvae.model import build_config
 
 DRUM_PROGRAM_CHANNEL = 9  # General MIDI channel 10, zero-based
@@ -112,7 +112,6 @@ def generate_samples(variant, converter, generation, model_dir, sample_paths, la
 def first_window_inputs(sequence, converter_settings: Mapping):
     """Encoder inputs of the first `slice_bars` bars of a performance (its opening groove)."""
     import note_seq
-    from beatvae.dataset import make_drums_converter
 
     converter = make_drums_converter(converter_settings)
     qpm = sequence.tempos[0].qpm if sequence.tempos else 120.0

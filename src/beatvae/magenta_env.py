@@ -18,15 +18,3 @@ def tensorflow_v1():
     tf.logging.set_verbosity(tf.logging.ERROR)
     return tf
 
-
-def set_threads(threads: int | None) -> None:
-    """Caps TensorFlow's thread pools (so a job uses the cores its scheduler gave it)."""
-    if not threads:
-        return
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(max(1, min(threads, 2)))
-    except RuntimeError:  # already initialised in this process; keep what it has
-        pass

@@ -17,8 +17,6 @@ import time
 from pathlib import Path
 from typing import Mapping
 
-import numpy as np
-
 from beatvae import magenta_env
 from beatvae.dataset import Windows
 from beatvae.model import build_config, fingerprint, training_settings
@@ -181,6 +179,8 @@ def train_variant(
     """
     process_start = process_start or time.time()
     tf = magenta_env.tensorflow_v1()
+    from magenta.models.music_vae import lstm_utils
+
     settings = variant["training"]
     checkpoint_dir, model_dir = Path(checkpoint_dir), Path(model_dir)
     windows = Windows.load(train_windows)
@@ -207,8 +207,6 @@ def train_variant(
         iterator = tf.data.make_initializable_iterator(dataset)
         optimizer = model.train(**iterator.get_next())
         train_op, global_norm = clipped_train_op(tf, model, optimizer, hparams)
-        from magenta.models.music_vae import lstm_utils
-
         accuracy, accuracy_update = metric_tensors(tf, model.metric_map, "metrics/accuracy")
         logged = {
             "loss": model.loss,
@@ -262,10 +260,7 @@ def train_variant(
                     saver.save(session, str(checkpoint_dir / CHECKPOINT_PREFIX), global_step=step, write_meta_graph=False)
                 if stop.signal:
                     raise TrainingInterrupted(f"stopped by signal {stop.signal} at step {step}; checkpoint saved, rerun to resume")
-        if resume_from is None or start_step < num_steps:
-            final_checkpoint = tf.train.latest_checkpoint(str(checkpoint_dir))
-        else:
-            final_checkpoint = resume_from
+        final_checkpoint = tf.train.latest_checkpoint(str(checkpoint_dir))
     train_seconds = time.time() - train_start
     summary = {
         "steps": int(step),

@@ -19,22 +19,33 @@ DRUM_PROGRAM_CHANNEL = 9  # General MIDI channel 10, zero-based
 
 @contextlib.contextmanager
 def seeded_graphs(tf, seed: int):
-    """Gives every tf.Graph created inside the block the graph-level seed `seed`.
+    """Makes the graphs built inside the block sample reproducibly from `seed`.
 
     TrainedModel builds its own graph, so a seed set on the default graph never reaches its
-    sampling ops; without this, two runs with the same seed would produce different beats.
+    sampling ops: every tf.Graph created here gets `seed` as its graph-level seed. That alone
+    is not enough: Magenta's decoder draws a fresh stateful sampler seed at every step of a
+    tf.while_loop that runs up to 32 iterations in parallel, so the draws reach the steps in
+    a different order on each run; decoding is made sequential while the graph is built.
     """
+    from magenta.contrib import seq2seq
+
     original_init = tf.Graph.__init__
+    original_decode = seq2seq.dynamic_decode
 
     def init_with_seed(graph, *args, **kwargs):
         original_init(graph, *args, **kwargs)
         graph.seed = seed
 
+    def sequential_decode(*args, **kwargs):
+        return original_decode(*args, **dict(kwargs, parallel_iterations=1))
+
     tf.Graph.__init__ = init_with_seed
+    seq2seq.dynamic_decode = sequential_decode
     try:
         yield
     finally:
         tf.Graph.__init__ = original_init
+        seq2seq.dynamic_decode = original_decode
 
 
 def trained_settings(model_dir: str | os.PathLike) -> tuple[dict, dict]:

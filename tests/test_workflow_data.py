@@ -20,6 +20,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from beatvae.dataset import read_note_sequences
+
 # Magenta is TF1 code on tf-keras: this must be set before TensorFlow is first imported.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -123,8 +125,8 @@ def magenta():
     return note_seq, tf, data, convert_dir_to_note_sequences
 
 
-def read_records(tf, note_seq, path):
-    return [note_seq.NoteSequence.FromString(r) for r in tf.data.TFRecordDataset(str(path)).as_numpy_iterator()]
+def read_records(path):
+    return list(read_note_sequences(path))
 
 
 def magenta_converter(data):
@@ -188,7 +190,7 @@ def test_tfrecords_hold_magenta_note_sequences(data_run, magenta, subset):
     table = pd.read_parquet(data_run / f"results/subsets/{subset}.parquet")
     gmd_root = data_run / "results/gmd/groove"
     for split in SPLITS:
-        records = read_records(tf, note_seq, data_run / f"results/tfrecord/{subset}/{split}.tfrecord")
+        records = read_records(data_run / f"results/tfrecord/{subset}/{split}.tfrecord")
         expected_paths = list(table.loc[table["split"] == split, "path"])
         assert len(records) == len(expected_paths) > 0, (subset, split)
         assert [r.filename for r in records] == expected_paths
@@ -217,7 +219,7 @@ def test_tensor_files_shape_and_content(data_run, magenta, subset):
         assert labels.min() >= 0 and labels.max() < 512
         assert lengths.shape == (n,) and (lengths == 64).all()
         assert len(np.unique(labels, axis=0)) == n, "duplicate windows"
-        ids = {r.id for r in read_records(tf, note_seq, data_run / f"results/tfrecord/{subset}/{split}.tfrecord")}
+        ids = {r.id for r in read_records(data_run / f"results/tfrecord/{subset}/{split}.tfrecord")}
         assert set(sources) <= ids
 
 
@@ -226,7 +228,7 @@ def test_windows_of_one_sequence_equal_magenta_drums_converter(data_run, magenta
     converter = magenta_converter(data)
     with np.load(data_run / "results/tensors/v1/train.npz", allow_pickle=False) as stored:
         inputs, labels, sources = stored["inputs"], stored["labels"], stored["sources"]
-    records = read_records(tf, note_seq, data_run / "results/tfrecord/v1/train.tfrecord")
+    records = read_records(data_run / "results/tfrecord/v1/train.tfrecord")
     # The first sequence that yields windows: no window of it can have been seen before.
     for sequence in records:
         tensors = converter.to_tensors(sequence)
@@ -253,7 +255,7 @@ def test_split_windows_equal_magenta_windows(data_run, magenta, subset, split):
     note_seq, tf, data, _ = magenta
     converter = magenta_converter(data)
     expected = set()
-    for sequence in read_records(tf, note_seq, data_run / f"results/tfrecord/{subset}/{split}.tfrecord"):
+    for sequence in read_records(data_run / f"results/tfrecord/{subset}/{split}.tfrecord"):
         for window in converter.to_tensors(sequence).outputs:
             expected.add(np.argmax(window, axis=-1).astype(np.int16).tobytes())
     with np.load(data_run / f"results/tensors/{subset}/{split}.npz", allow_pickle=False) as stored:

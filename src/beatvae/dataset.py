@@ -46,10 +46,15 @@ def write_note_sequences(gmd_root: str | os.PathLike, relative_paths: Iterable[s
 
 
 def read_note_sequences(tfrecord_path: str | os.PathLike):
+    """NoteSequences of a TFRecord file.
+
+    A plain record iterator, not tf.data's eager iterator: it works whether or not the process
+    has already switched to graph mode for Magenta's model code.
+    """
     import note_seq
     import tensorflow as tf
 
-    for record in tf.data.TFRecordDataset(str(tfrecord_path)).as_numpy_iterator():
+    for record in tf.compat.v1.io.tf_record_iterator(str(tfrecord_path)):
         yield note_seq.NoteSequence.FromString(record)
 
 

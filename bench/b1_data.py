@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import io
+import os
 import shutil
 import tempfile
 import time
@@ -49,20 +51,21 @@ def build_tree(root: Path, num_files: int) -> int:
     return len(out_rows)
 
 
-def ours_path(root: Path, scratch: Path, settings: dict) -> dict:
-    from beatvae.dataset import make_drums_converter, read_note_sequences, window_steps, windows_from_note_sequences, write_note_sequences
+def ours_path(root: Path, scratch: Path, settings: dict, workers: int = 1) -> dict:
+    """What build_metadata -> convert_tfrecord -> tensorize do, for one subset holding every file."""
+    from beatvae.dataset import make_drums_converter, read_note_sequences, select_note_sequences, window_steps, windows_from_note_sequences
     from beatvae.metadata import build_metadata
 
     start = time.perf_counter()
-    metadata, rejects = build_metadata(root)
+    metadata, rejects = build_metadata(root, workers=workers, note_sequences_path=scratch / "all.tfrecord")
     t_meta = time.perf_counter()
     tfrecord = scratch / "ours.tfrecord"
-    written = write_note_sequences(root, metadata["path"], tfrecord)
+    written = select_note_sequences(scratch / "all.tfrecord", metadata["path"], tfrecord)
     t_ns = time.perf_counter()
     windows = windows_from_note_sequences(read_note_sequences(tfrecord), make_drums_converter(settings), window_steps(settings))
     end = time.perf_counter()
     return {"seconds": end - start, "metadata_s": t_meta - start, "note_sequences_s": t_ns - t_meta, "windows_s": end - t_ns,
-            "files": written, "rejects": len(rejects), "windows": len(windows)}
+            "files": written, "rejects": len(rejects), "windows": len(windows), "workers": workers}
 
 
 def magenta_path(root: Path, scratch: Path, settings: dict) -> dict:
@@ -104,24 +107,32 @@ def main():
     root = WORK / "gmd-replicated" / "groove"
     files = build_tree(root, args.files)
     log(f"data: {files} MIDI files in {root}")
-    runs = {"ours": [], "magenta": []}
+    workers = os.cpu_count() or 1
+    paths = {"ours": ours_path, f"ours_{workers}_workers": functools.partial(ours_path, workers=workers), "magenta": magenta_path}
+    runs = {name: [] for name in paths}
     for repeat in range(args.repeats):
-        for name, function in (("ours", ours_path), ("magenta", magenta_path)):  # interleaved: same machine state
+        for name, function in paths.items():  # interleaved: same machine state
             with tempfile.TemporaryDirectory(dir=WORK) as scratch:
                 result = function(root, Path(scratch), settings)
             result["files_per_s"] = files / result["seconds"]
             runs[name].append(result)
             log(f"data: run {repeat + 1}/{args.repeats} {name}: {result['seconds']:.1f} s ({result['files_per_s']:.1f} files/s, {result['windows']} windows)")
-    ratios = [o["files_per_s"] / m["files_per_s"] for o, m in zip(runs["ours"], runs["magenta"])]
+
+    def ratio(ours):
+        return summary([o["files_per_s"] / m["files_per_s"] for o, m in zip(runs[ours], runs["magenta"])])
+
+    results = {name: {"files_per_s": summary([r["files_per_s"] for r in rs]), "seconds": summary([r["seconds"] for r in rs]), "runs": rs} for name, rs in runs.items()}
     save("b1_data", {
         "files": files,
         "repeats": args.repeats,
         "converter": settings,
-        "ours": {"files_per_s": summary([r["files_per_s"] for r in runs["ours"]]), "seconds": summary([r["seconds"] for r in runs["ours"]]), "runs": runs["ours"]},
-        "magenta": {"files_per_s": summary([r["files_per_s"] for r in runs["magenta"]]), "seconds": summary([r["seconds"] for r in runs["magenta"]]), "runs": runs["magenta"]},
-        "ratio_ours_over_magenta": summary(ratios),
+        "workers": workers,
+        "ours": results["ours"],
+        "ours_parallel": results[f"ours_{workers}_workers"],
+        "magenta": results["magenta"],
+        "ratio_ours_over_magenta": ratio("ours"),
+        "ratio_ours_parallel_over_magenta": ratio(f"ours_{workers}_workers"),
     })
-
 
 if __name__ == "__main__":
     main()

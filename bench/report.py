@@ -44,6 +44,12 @@ def one(value, fmt="{:.1f}"):
     return "n/a" if value is None else f"{fmt.format(value)} (n=1)"
 
 
+def table(header, *rows):
+    """Markdown table lines: a header row, its rule, then one line per row."""
+    line = lambda cells: "| " + " | ".join(str(c) for c in cells) + " |"  # noqa: E731
+    return [line(header), "|" + "---|" * len(header), *(line(row) for row in rows)]
+
+
 def main():
     smoke = "--smoke" in sys.argv
     lines = []
@@ -65,15 +71,21 @@ def main():
     if d:
         add(f"{d['files']} MIDI files (the 138-file sample replicated under distinct ids), {d['repeats']} run(s) each, interleaved.")
         add("")
-        add("| path | files/s | seconds | windows |")
-        add("|---|---|---|---|")
-        add(f"| ours: build_metadata -> write_note_sequences -> windows_from_note_sequences | {mm(d['ours']['files_per_s'])} | {mm(d['ours']['seconds'])} | {d['ours']['runs'][0]['windows']} (de-duplicated) |")
-        add(f"| Magenta: convert_directory -> DrumsConverter.to_tensors | {mm(d['magenta']['files_per_s'])} | {mm(d['magenta']['seconds'])} | {d['magenta']['runs'][0]['windows']} |")
+        ours, parallel, magenta = d["ours"], d["ours_parallel"], d["magenta"]
+        lines.extend(table(
+            ["path", "files/s", "seconds", "windows"],
+            ["ours, 1 process: build_metadata (parses each MIDI once) -> select_note_sequences -> windows_from_note_sequences",
+             mm(ours["files_per_s"]), mm(ours["seconds"]), f"{ours['runs'][0]['windows']} (de-duplicated)"],
+            [f"ours, build_metadata over {d['workers']} processes", mm(parallel["files_per_s"]), mm(parallel["seconds"]), parallel["runs"][0]["windows"]],
+            ["Magenta: convert_directory -> DrumsConverter.to_tensors", mm(magenta["files_per_s"]), mm(magenta["seconds"]), magenta["runs"][0]["windows"]],
+        ))
         add("")
-        add(f"Ratio ours/Magenta (files/s): {mm(d['ratio_ours_over_magenta'], '{:.2f}')}.")
-        r = d["ours"]["runs"][0]
-        add(f"Ours, first run, by stage: metadata {r['metadata_s']:.1f} s, NoteSequences {r['note_sequences_s']:.1f} s, windows {r['windows_s']:.1f} s. "
-            "Ours additionally produces the typed metadata table (parsing every MIDI once more for notes/bars) and de-duplicates windows across the split; "
+        add(f"Ratio ours/Magenta (files/s, same run): 1 process {mm(d['ratio_ours_over_magenta'], '{:.2f}')}; "
+            f"{d['workers']} processes **{mm(d['ratio_ours_parallel_over_magenta'], '{:.2f}')}**.")
+        for label, result in (("1 process", ours), (f"{d['workers']} processes", parallel)):
+            r = result["runs"][0]
+            add(f"Ours, {label}, first run, by stage: metadata + parse {r['metadata_s']:.1f} s, subset TFRecord {r['note_sequences_s']:.1f} s, windows {r['windows_s']:.1f} s.")
+        add("Ours additionally produces the typed metadata table and de-duplicates windows across the split; "
             "Magenta's path produces neither (its window count includes the duplicates the replication creates).")
     else:
         add("not run")
@@ -86,14 +98,13 @@ def main():
         s = t["startup_tiny"]
         add(f"Training windows: {t['windows']} (every 4-bar window of the sample). Tiny model: enc [32], dec [32, 32], z 16, batch 8, level_lengths [4, 16].")
         add("")
-        add("| model | ours: first step | stock: first step (timing hook) | stock: whole subprocess, num_steps=1 (upper bound) | ours/stock (first step) | ours/stock-wall |")
-        add("|---|---|---|---|---|---|")
-        add(f"| tiny | {mm(s['ours']['first_step'])} | {mm(s['stock']['first_step'])} | {mm(s['stock']['wall'])} | {mm(s['ratio_first_step'], '{:.2f}')} | {mm(s['ratio_ours_first_step_over_stock_wall'], '{:.2f}')} |")
         r = t.get("startup_reference")
-        if r:
-            add(f"| reference | {one(r['ours']['first_step'])} | {one(r['stock']['first_step'])} | {one(r['stock']['wall'])} | {r['ratio_first_step']:.2f} | {r['ratio_ours_first_step_over_stock_wall']:.2f} |")
-        else:
-            add("| reference | not run | not run | not run | | |")
+        lines.extend(table(
+            ["model", "ours: first step", "stock: first step (timing hook)", "stock: whole subprocess, num_steps=1 (upper bound)", "ours/stock (first step)", "ours/stock-wall"],
+            ["tiny", mm(s["ours"]["first_step"]), mm(s["stock"]["first_step"]), mm(s["stock"]["wall"]), mm(s["ratio_first_step"], "{:.2f}"), mm(s["ratio_ours_first_step_over_stock_wall"], "{:.2f}")],
+            ["reference", one(r["ours"]["first_step"]), one(r["stock"]["first_step"]), one(r["stock"]["wall"]), f"{r['ratio_first_step']:.2f}", f"{r['ratio_ours_first_step_over_stock_wall']:.2f}"]
+            if r else ["reference", "not run", "not run", "not run", "", ""],
+        ))
         add("")
         goal = s["ours"]["first_step"]["median"]
         add(f"Goal: under 20 s for the tiny model — median measured {goal:.1f} s: **{'met' if goal < 20 else 'NOT met'}** on this (shared, loaded) machine. "
@@ -104,13 +115,14 @@ def main():
         th = t["throughput"]
         add(f"Size: **{th['size']}**, {th['steps']} steps per run, first step treated as warm-up; steady-state examples/s per later step, one run per loop.")
         add("")
-        add("| what | examples/s |")
-        add("|---|---|")
-        add(f"| ours (train_variant) | {mm(th['ours']['examples_per_s'], '{:.2f}')} (per-step values, n = steps) |")
-        add(f"| stock music_vae_train.train | {mm(th['stock']['examples_per_s'], '{:.2f}')} (per-step values) |")
-        if th["stock"].get("examples_per_s_from_wall_difference"):
-            add(f"| stock, from ({th['steps']}-step wall − 1-step wall) | {th['stock']['examples_per_s_from_wall_difference']:.2f} (cross-check) |")
-        add(f"| input pipeline alone (make_dataset, batch {th['input_pipeline']['batch_size']}) | {mm(th['input_pipeline']['examples_per_s'], '{:.0f}')} |")
+        wall_difference = th["stock"].get("examples_per_s_from_wall_difference")
+        lines.extend(table(
+            ["what", "examples/s"],
+            ["ours (train_variant)", f"{mm(th['ours']['examples_per_s'], '{:.2f}')} (per-step values, n = steps)"],
+            ["stock music_vae_train.train", f"{mm(th['stock']['examples_per_s'], '{:.2f}')} (per-step values)"],
+            *([[f"stock, from ({th['steps']}-step wall − 1-step wall)", f"{wall_difference:.2f} (cross-check)"]] if wall_difference else []),
+            [f"input pipeline alone (make_dataset, batch {th['input_pipeline']['batch_size']})", mm(th["input_pipeline"]["examples_per_s"], "{:.0f}")],
+        ))
         add("")
         stock_steps = th["stock"]["examples_per_s"].get("all") or []
         ours_steps = th["ours"]["examples_per_s"].get("all") or []
@@ -144,11 +156,12 @@ def main():
     if g:
         add(f"Model: {g['model']}" + (f" ({g['train_wall']:.0f} s)" if g.get('train_wall') else "") + f". {g['repeats']} fresh process(es).")
         add("")
-        add("| measure | seconds |")
-        add("|---|---|")
-        add(f"| process start -> 8 samples written | {mm(g['to_samples'])} |")
-        add(f"| process start -> samples + interpolation written | {mm(g['to_all_written'])} |")
-        add(f"| CPU time of the process | {mm(g['cpu'])} |")
+        lines.extend(table(
+            ["measure", "seconds"],
+            ["process start -> 8 samples written", mm(g["to_samples"])],
+            ["process start -> samples + interpolation written", mm(g["to_all_written"])],
+            ["CPU time of the process", mm(g["cpu"])],
+        ))
     else:
         add("not run")
     add("")
@@ -157,15 +170,13 @@ def main():
     add("## 5. Workflow overhead (`snakemake -n`, tests/config/smoke.yaml)")
     add("")
     if w:
-        add("| tree | seconds |")
-        add("|---|---|")
-        add(f"| empty (plans the whole DAG) | {mm(w['empty_tree']['seconds'], '{:.2f}')} |")
         if "complete_tree" in w:
-            add(f"| complete (after a full smoke.yaml run, {w['full_run']['seconds']:.0f} s) | {mm(w['complete_tree']['seconds'], '{:.2f}')} |")
+            complete = [f"complete (after a full smoke.yaml run, {w['full_run']['seconds']:.0f} s)", mm(w["complete_tree"]["seconds"], "{:.2f}")]
         elif "full_run" in w:
-            add(f"| complete | the smoke.yaml run failed (rc {w['full_run']['rc']}), so not measured |")
+            complete = ["complete", f"the smoke.yaml run failed (rc {w['full_run']['rc']}), so not measured"]
         else:
-            add("| complete | not run (smoke mode skips the full workflow run) |")
+            complete = ["complete", "not run (smoke mode skips the full workflow run)"]
+        lines.extend(table(["tree", "seconds"], ["empty (plans the whole DAG)", mm(w["empty_tree"]["seconds"], "{:.2f}")], complete))
     else:
         add("not run")
     add("")

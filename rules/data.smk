@@ -31,12 +31,14 @@ rule build_metadata:
     output:
         metadata="results/metadata/gmd.parquet",
         rejects="results/metadata/rejects.tsv",
+        note_sequences="results/metadata/gmd.tfrecord",
     log:
         "results/logs/build_metadata.log",
     benchmark:
         "results/benchmarks/build_metadata.tsv"
     conda:
         "../envs/magenta.yaml"
+    threads: 8
     script:
         "../scripts/build_metadata.py"
 
@@ -59,7 +61,7 @@ rule filter_subset:
 rule convert_tfrecord:
     input:
         subset=rules.filter_subset.output[0],
-        gmd=rules.unpack_gmd.output[0],
+        note_sequences=rules.build_metadata.output.note_sequences,
     output:
         expand("results/tfrecord/{{subset}}/{split}.tfrecord", split=SPLITS),
     log:

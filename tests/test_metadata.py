@@ -172,6 +172,29 @@ def test_metadata_is_deterministic(sample_root, sample_metadata):
     pd.testing.assert_frame_equal(again, sample_metadata[0])
 
 
+def test_parallel_parse_gives_the_same_table_and_the_magenta_note_sequences(sample_root, sample_metadata, tmp_path):
+    from beatvae.dataset import read_note_sequences, select_note_sequences, write_note_sequences
+
+    metadata, rejects = build_metadata(sample_root, workers=2, note_sequences_path=tmp_path / "all.tfrecord")
+    pd.testing.assert_frame_equal(metadata, sample_metadata[0])
+    pd.testing.assert_frame_equal(rejects, sample_metadata[1])
+    parsed_once = list(read_note_sequences(tmp_path / "all.tfrecord"))
+    assert [s.filename for s in parsed_once] == metadata["path"].tolist()
+
+    some = metadata["path"].iloc[[7, 2, 40]].tolist()  # not in file order: the subset's order is kept
+    assert select_note_sequences(tmp_path / "all.tfrecord", some, tmp_path / "some.tfrecord") == 3
+    write_note_sequences(sample_root, some, tmp_path / "parsed_again.tfrecord")
+    selected, parsed_again = list(read_note_sequences(tmp_path / "some.tfrecord")), list(read_note_sequences(tmp_path / "parsed_again.tfrecord"))
+    assert [s.filename for s in selected] == some
+    assert selected == parsed_again
+    assert all(s.id.startswith("/id/midi/groove/") and s.collection_name == "groove" for s in selected)
+    assert sum(len(s.notes) for s in selected) == metadata.set_index("path").loc[some, "notes"].sum()
+
+    with pytest.raises(ValueError, match="not among the NoteSequences.*no_such_file"):
+        select_note_sequences(tmp_path / "all.tfrecord", [some[0], "drummer1/no_such_file.mid"], tmp_path / "bad.tfrecord")
+    assert not (tmp_path / "bad.tfrecord").exists()
+
+
 def test_find_gmd_root(sample_root, tmp_path):
     assert find_gmd_root(sample_root.parent) == sample_root.parent / "groove"
     assert find_gmd_root(sample_root) == sample_root

@@ -104,24 +104,8 @@ def test_rock_beat_features():
 
 
 def test_metrical_weights_of_a_16th_note_bar():
-    assert metrical_weights(16).tolist() == [
-        0,
-        -4,
-        -3,
-        -4,
-        -2,
-        -4,
-        -3,
-        -4,
-        -1,
-        -4,
-        -3,
-        -4,
-        -2,
-        -4,
-        -3,
-        -4,
-    ]
+    quarter = [-4, -3, -4]  # 16th, 8th, 16th after each quarter-note beat
+    assert metrical_weights(16).tolist() == [0, *quarter, -2, *quarter, -1, *quarter, -2, *quarter]
     assert metrical_weights(8).tolist() == [0, -3, -2, -3, -1, -3, -2, -3]
     with pytest.raises(ValueError):
         metrical_weights(12)

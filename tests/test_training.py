@@ -191,25 +191,62 @@ def test_samples_are_reproducible_four_bar_general_midi_drums(trained, tmp_path)
         assert channels == {9}, "General MIDI drums play on channel 10"
 
 
-def test_interpolation_is_32_bars_from_endpoint_to_endpoint(trained, data, tmp_path):
-    """32 bars of 8 decoded slerp steps whose ends are the decodings of the encoded endpoints.
+def opening_windows(data, paths):
+    from beatvae.dataset import Windows, midi_to_note_sequence
+    from beatvae.generation import opening_window
 
-    Re-encoding the end segments close to the endpoints needs a decoder that already uses z;
-    the CPU-sized model trained here does not reliably, so the test checks the latent path
-    exactly instead: the first and last slerp points are the encoded endpoints.
+    tensors = [opening_window(midi_to_note_sequence(data["gmd_root"], path), CONVERTER) for path in paths]
+    return Windows(
+        np.stack([np.asarray(t.inputs[0], bool) for t in tensors]),
+        np.stack([np.argmax(t.outputs[0], axis=-1).astype(np.int16) for t in tensors]),
+        np.asarray([t.lengths[0] for t in tensors], np.int32),
+        np.asarray(list(paths)),
+    )
+
+
+@pytest.fixture(scope="module")
+def autoencoder(data, tmp_path_factory):
+    """A model that reconstructs the opening beats of eight rock performances.
+
+    Re-encoding decoded beats lands near their latent only once the decoder uses z, which the
+    few hundred CPU steps of `trained` do not reach on all rock beats (the decoder still plays
+    one average groove). Eight beats at a higher learning rate are reconstructed at ~99%
+    accuracy within 800 steps, which is what the interpolation test needs.
     """
+    root = tmp_path_factory.mktemp("autoencoder")
+    performances = data["metadata"].query("style == 'rock' and beat_type == 'beat' and time_signature == '4-4' and split == 'train' and bars >= 8").head(8)
+    opening_windows(data, performances["path"]).save(root / "openings.npz")
+    variant = tiny_variant(num_steps=800, checkpoint_every=800)
+    variant["hparams"].update(learning_rate=0.01, decay_rate=0.9995)
+    summary = finished_summary(run_training(variant, root / "openings.npz", root / "checkpoints", root / "model"))
+    return {"model_dir": root / "model", "summary": summary, "ids": performances["id"].tolist()}
+
+
+def test_autoencoder_reconstructs_its_beats(autoencoder):
+    accuracy = pd.read_csv(autoencoder["model_dir"] / "scalars.csv")["accuracy"]
+    assert accuracy.iloc[-3:].mean() > 0.9, accuracy.tail().tolist()
+
+
+def encode_midi(model, path):
+    from beatvae.generation import opening_window
+
+    window = opening_window(read_midi(path), CONVERTER)
+    _, mu, _ = model.encode_tensors([window.inputs[0]], [window.lengths[0]])
+    return mu[0]
+
+
+@pytest.mark.parametrize("temperature", [0.5, 0.01])
+def test_interpolation_is_32_bars_whose_ends_encode_close_to_the_endpoints(autoencoder, data, tmp_path, temperature):
     from beatvae.generation import endpoint_latents, interpolate, load_trained_model
 
-    ids = data["metadata"].query("style == 'rock' and beat_type == 'beat' and time_signature == '4-4'")["id"].tolist()
-    endpoints = {"source": "dataset", "first": ids[0], "last": ids[-1]}
-    interpolation = {"num_steps": 8, "temperature": 0.5}
+    ids = autoencoder["ids"]
+    endpoints = {"source": "dataset", "first": ids[0], "last": ids[3]}
+    interpolation = {"num_steps": 8, "temperature": temperature}
     steps = [tmp_path / f"step_{i}.mid" for i in range(8)]
-    model = load_trained_model(trained["summary"]["variant"], CONVERTER, trained["model_dir"], batch_size=8, seed=3)
+    model = load_trained_model(autoencoder["summary"]["variant"], CONVERTER, autoencoder["model_dir"], batch_size=8, seed=3)
     first_z, last_z = endpoint_latents(model, endpoints, CONVERTER, metadata=data["metadata"], gmd_root=data["gmd_root"])
-    assert not np.allclose(first_z, last_z)
     z = interpolate(model, first_z, last_z, interpolation, CONVERTER, 120, tmp_path / "interpolation.mid", steps)
-    np.testing.assert_allclose(z[0], first_z, atol=1e-5)
-    np.testing.assert_allclose(z[-1], last_z, atol=1e-5)
+    np.testing.assert_allclose(z[[0, -1]], [first_z, last_z], atol=1e-5)
     norms = np.linalg.norm(z, axis=1)
     assert np.all(norms >= min(norms[0], norms[-1]) - 1e-3), "slerp keeps the radius, unlike a straight line"
 
@@ -217,3 +254,32 @@ def test_interpolation_is_32_bars_from_endpoint_to_endpoint(trained, data, tmp_p
     bar_seconds = 2.0
     assert 31 * bar_seconds < max(n.start_time for n in joined.notes) < 32 * bar_seconds
     assert len(joined.notes) == sum(len(read_midi(p).notes) for p in steps)
+
+    first_segment, last_segment = encode_midi(model, steps[0]), encode_midi(model, steps[-1])
+    distance = lambda a, b: float(np.linalg.norm(a - b))  # noqa: E731
+    assert distance(first_segment, first_z) < distance(first_segment, last_z) / 2
+    assert distance(last_segment, last_z) < distance(last_segment, first_z) / 2
+
+
+def test_opening_window_skips_a_silent_count_in_and_rejects_a_too_short_performance(data):
+    import note_seq
+
+    from beatvae.dataset import midi_to_note_sequence
+    from beatvae.generation import opening_window
+
+    rows = data["metadata"].query("style == 'rock' and beat_type == 'beat' and time_signature == '4-4' and bars >= 8")
+    sequence = midi_to_note_sequence(data["gmd_root"], rows["path"].iloc[0])
+    bar_seconds = 4 * 60.0 / sequence.tempos[0].qpm
+    delayed = note_seq.NoteSequence()
+    delayed.CopyFrom(sequence)
+    for note in delayed.notes:  # two silent bars before the first hit; the tempo still starts at 0
+        note.start_time += 2 * bar_seconds
+        note.end_time += 2 * bar_seconds
+    delayed.total_time += 2 * bar_seconds
+    opening, delayed_opening = opening_window(sequence, CONVERTER), opening_window(delayed, CONVERTER)
+    assert len(opening.inputs) == len(delayed_opening.inputs) == 1, "one window, not also the one a bar later"
+    np.testing.assert_array_equal(delayed_opening.inputs[0], opening.inputs[0])
+
+    short = data["metadata"].query("bars < 1").iloc[0]
+    with pytest.raises(ValueError, match="no 4-bar 4/4 drum window"):
+        opening_window(midi_to_note_sequence(data["gmd_root"], short["path"]), CONVERTER)

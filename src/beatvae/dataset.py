@@ -32,17 +32,42 @@ def midi_to_note_sequence(gmd_root: str | os.PathLike, relative_path: str, colle
     return sequence
 
 
-def write_note_sequences(gmd_root: str | os.PathLike, relative_paths: Iterable[str], tfrecord_path: str | os.PathLike) -> int:
-    """Writes one serialized NoteSequence per MIDI file; returns how many were written."""
+def write_records(records: Iterable[bytes], tfrecord_path: str | os.PathLike) -> int:
+    """Writes serialized records to a TFRecord file (via a temporary name); returns how many."""
     import tensorflow as tf
 
     Path(tfrecord_path).parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tfrecord_path).with_name(Path(tfrecord_path).name + ".tmp")
     count = 0
-    with tf.io.TFRecordWriter(str(tfrecord_path)) as writer:
-        for relative in relative_paths:
-            writer.write(midi_to_note_sequence(gmd_root, relative).SerializeToString())
+    with tf.io.TFRecordWriter(str(temporary)) as writer:
+        for record in records:
+            writer.write(record)
             count += 1
+    os.replace(temporary, tfrecord_path)
     return count
+
+
+def write_note_sequences(gmd_root: str | os.PathLike, relative_paths: Iterable[str], tfrecord_path: str | os.PathLike) -> int:
+    """Parses MIDI files and writes one serialized NoteSequence per file; returns how many."""
+    return write_records((midi_to_note_sequence(gmd_root, relative).SerializeToString() for relative in relative_paths), tfrecord_path)
+
+
+def select_note_sequences(source_tfrecord: str | os.PathLike, relative_paths: Iterable[str], tfrecord_path: str | os.PathLike) -> int:
+    """Copies the NoteSequences of `relative_paths`, in that order, from an already parsed TFRecord."""
+    import note_seq
+    import tensorflow as tf
+
+    wanted = list(relative_paths)
+    wanted_set = set(wanted)
+    found = {}
+    for record in tf.compat.v1.io.tf_record_iterator(str(source_tfrecord)):
+        filename = note_seq.NoteSequence.FromString(record).filename
+        if filename in wanted_set:
+            found[filename] = record
+    missing = [path for path in wanted if path not in found]
+    if missing:
+        raise ValueError(f"{len(missing)} files are not among the NoteSequences in {source_tfrecord}, e.g. {missing[0]}")
+    return write_records((found[path] for path in wanted), tfrecord_path)
 
 
 def read_note_sequences(tfrecord_path: str | os.PathLike):

@@ -120,18 +120,29 @@ def generate_samples(variant, converter, generation, model_dir, sample_paths, la
     return z
 
 
-def first_window_inputs(sequence, converter_settings: Mapping):
-    """Encoder inputs of the first `slice_bars` bars of a performance (its opening groove)."""
+def opening_window(sequence, converter_settings: Mapping):
+    """The converter's tensors for the earliest `slice_bars`-bar drum window of a performance.
+
+    The converter de-duplicates windows through a set, so their order is lost: windows are
+    cut bar by bar from the start instead, which also skips count-ins and opening gaps. Each cut
+    ends half a step early, as a hit there quantizes onto the next bar and would make the
+    converter return two windows.
+    """
     import note_seq
 
     converter = make_drums_converter(converter_settings)
     qpm = sequence.tempos[0].qpm if sequence.tempos else 120.0
-    window_seconds = converter_settings["slice_bars"] * converter_settings["quarters_per_bar"] * 60.0 / qpm
-    opening = note_seq.sequences_lib.extract_subsequence(sequence, 0.0, window_seconds)
-    tensors = converter.to_tensors(opening)
-    if not tensors.inputs:
-        raise ValueError(f"{sequence.filename or 'sequence'}: no {converter_settings['slice_bars']}-bar 4/4 drum window in its opening")
-    return tensors.inputs[0], tensors.lengths[0]
+    step_seconds = 60.0 / qpm / converter_settings["steps_per_quarter"]
+    bar_seconds = converter_settings["quarters_per_bar"] * 60.0 / qpm
+    window_seconds = converter_settings["slice_bars"] * bar_seconds
+    start = 0.0
+    while start + window_seconds <= sequence.total_time + bar_seconds:
+        window = note_seq.sequences_lib.extract_subsequence(sequence, start, start + window_seconds - step_seconds / 2)
+        tensors = converter.to_tensors(window)
+        if tensors.inputs:
+            return tensors
+        start += bar_seconds
+    raise ValueError(f"{sequence.filename or 'sequence'}: no {converter_settings['slice_bars']}-bar 4/4 drum window")
 
 
 def endpoint_latents(model, endpoints: Mapping, converter: Mapping, sample_latents_path=None, metadata=None, gmd_root=None, workflow_dir="."):
@@ -155,8 +166,8 @@ def endpoint_latents(model, endpoints: Mapping, converter: Mapping, sample_laten
         sequences = [midi_to_note_sequence(gmd_root, rows.loc[endpoints[k], "path"]) for k in ("first", "last")]
     else:
         raise ValueError(f"unknown interpolation endpoint source {source!r}")
-    inputs, lengths = zip(*(first_window_inputs(s, converter) for s in sequences))
-    _, mu, _ = model.encode_tensors(list(inputs), list(lengths))
+    windows = [opening_window(s, converter) for s in sequences]
+    _, mu, _ = model.encode_tensors([w.inputs[0] for w in windows], [w.lengths[0] for w in windows])
     return mu[0], mu[1]
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,25 +70,48 @@ def parse_midi_path(relative_path: str) -> ParsedName:
     )
 
 
-def midi_summary(path: str | os.PathLike) -> tuple[int, float]:
-    """Number of notes and length in bars, as the MIDI file itself states them."""
-    import note_seq
-
-    sequence = note_seq.midi_file_to_note_sequence(str(path))
+def length_in_bars(sequence) -> float:
+    """Length of a NoteSequence in bars, at its first tempo and time signature (4/4 if none)."""
     qpm = sequence.tempos[0].qpm if sequence.tempos else 120.0
     if sequence.time_signatures:
         signature = sequence.time_signatures[0]
         quarters_per_bar = signature.numerator * 4.0 / signature.denominator
     else:
         quarters_per_bar = 4.0
-    bars = sequence.total_time * qpm / 60.0 / quarters_per_bar
-    return len(sequence.notes), bars
+    return sequence.total_time * qpm / 60.0 / quarters_per_bar
 
 
-def build_metadata(gmd_root: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
+def read_performance(gmd_root: str | os.PathLike, relative_path: str) -> tuple[bytes, int, float] | str:
+    """Parses one MIDI file: (serialized NoteSequence, notes, bars), or why it is unreadable.
+
+    Runs in worker processes, so a parser failure comes back as text instead of an exception.
+    """
+    from beatvae.dataset import midi_to_note_sequence
+
+    try:
+        sequence = midi_to_note_sequence(gmd_root, relative_path)
+    except Exception as error:  # any parser failure means an unreadable file
+        return f"unreadable MIDI: {type(error).__name__}: {error}"
+    return sequence.SerializeToString(), len(sequence.notes), length_in_bars(sequence)
+
+
+def read_performances(gmd_root: Path, relative_paths: list[str], workers: int) -> list:
+    """read_performance for every path, in order, over `workers` processes."""
+    if workers <= 1 or len(relative_paths) < 2 * workers:
+        return [read_performance(gmd_root, path) for path in relative_paths]
+    # spawn, not fork: the caller may already hold TensorFlow's threads
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        chunk = max(1, len(relative_paths) // (8 * workers))
+        return list(pool.map(read_performance, [gmd_root] * len(relative_paths), relative_paths, chunksize=chunk))
+
+
+def build_metadata(gmd_root: str | os.PathLike, workers: int = 1, note_sequences_path: str | os.PathLike | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Returns (metadata, rejects) for an unpacked GMD tree (the folder holding info.csv).
 
     A file that cannot be used is never dropped silently: it lands in `rejects` with the reason.
+    Every MIDI file is parsed once, over `workers` processes; with `note_sequences_path` the
+    NoteSequences of the accepted files are written there too, so no later step parses MIDI again.
     """
     gmd_root = Path(gmd_root)
     info_path = gmd_root / "info.csv"
@@ -95,35 +120,35 @@ def build_metadata(gmd_root: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFr
     info = pd.read_csv(info_path, dtype=str).set_index("midi_filename")
     on_disk = sorted(p.relative_to(gmd_root).as_posix() for p in gmd_root.rglob("*.mid*"))
 
-    rows, rejects = [], []
+    rows, rejects, named = [], [], []
     for relative in on_disk:
         try:
             parsed = parse_midi_path(relative)
             if relative not in info.index:
                 raise MetadataError("not listed in info.csv (no split or duration)")
-            listed = info.loc[relative]
-            try:
-                notes, bars = midi_summary(gmd_root / relative)
-            except Exception as error:  # any parser failure means an unreadable file
-                raise MetadataError(f"unreadable MIDI: {type(error).__name__}: {error}") from error
         except MetadataError as error:
             rejects.append({"path": relative, "reason": str(error)})
             continue
-        rows.append(
-            {
-                "path": relative,
-                **parsed.__dict__,
-                "split": listed["split"],
-                "duration": float(listed["duration"]),
-                "notes": notes,
-                "bars": bars,
-            }
-        )
+        named.append((relative, parsed))
+
+    serialized = []
+    for (relative, parsed), performance in zip(named, read_performances(gmd_root, [r for r, _ in named], workers)):
+        if isinstance(performance, str):
+            rejects.append({"path": relative, "reason": performance})
+            continue
+        sequence, notes, bars = performance
+        listed = info.loc[relative]
+        rows.append({"path": relative, **parsed.__dict__, "split": listed["split"], "duration": float(listed["duration"]), "notes": notes, "bars": bars})
+        serialized.append(sequence)
     for missing in sorted(set(info.index) - set(on_disk)):
         rejects.append({"path": missing, "reason": "listed in info.csv but missing from the archive"})
 
+    if note_sequences_path is not None:
+        from beatvae.dataset import write_records
+
+        write_records(serialized, note_sequences_path)
     metadata = pd.DataFrame(rows, columns=list(COLUMNS)).astype(COLUMNS)
-    rejected = pd.DataFrame(rejects, columns=list(REJECT_COLUMNS)).astype(REJECT_COLUMNS)
+    rejected = pd.DataFrame(rejects, columns=list(REJECT_COLUMNS)).astype(REJECT_COLUMNS).sort_values("path", ignore_index=True)
     return metadata, rejected
 
 

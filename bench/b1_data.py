@@ -68,6 +68,21 @@ def ours_path(root: Path, scratch: Path, settings: dict, workers: int = 1) -> di
             "files": written, "rejects": len(rejects), "windows": len(windows), "workers": workers}
 
 
+def before_path(root: Path, scratch: Path, settings: dict) -> dict:
+    """The previous design, for before/after: metadata parsed every MIDI, then convert_tfrecord parsed it again."""
+    from beatvae.dataset import make_drums_converter, read_note_sequences, window_steps, windows_from_note_sequences, write_note_sequences
+    from beatvae.metadata import build_metadata
+
+    start = time.perf_counter()
+    metadata, _ = build_metadata(root)
+    t_meta = time.perf_counter()
+    written = write_note_sequences(root, metadata["path"], scratch / "before.tfrecord")
+    t_ns = time.perf_counter()
+    windows = windows_from_note_sequences(read_note_sequences(scratch / "before.tfrecord"), make_drums_converter(settings), window_steps(settings))
+    end = time.perf_counter()
+    return {"seconds": end - start, "metadata_s": t_meta - start, "note_sequences_s": t_ns - t_meta, "windows_s": end - t_ns, "files": written, "windows": len(windows)}
+
+
 def magenta_path(root: Path, scratch: Path, settings: dict) -> dict:
     import note_seq
     import tensorflow as tf
@@ -108,7 +123,7 @@ def main():
     files = build_tree(root, args.files)
     log(f"data: {files} MIDI files in {root}")
     workers = os.cpu_count() or 1
-    paths = {"ours": ours_path, f"ours_{workers}_workers": functools.partial(ours_path, workers=workers), "magenta": magenta_path}
+    paths = {"before": before_path, "ours": ours_path, f"ours_{workers}_workers": functools.partial(ours_path, workers=workers), "magenta": magenta_path}
     runs = {name: [] for name in paths}
     for repeat in range(args.repeats):
         for name, function in paths.items():  # interleaved: same machine state
@@ -127,10 +142,13 @@ def main():
         "repeats": args.repeats,
         "converter": settings,
         "workers": workers,
+        "before": results["before"],
         "ours": results["ours"],
         "ours_parallel": results[f"ours_{workers}_workers"],
         "magenta": results["magenta"],
+        "ratio_before_over_magenta": ratio("before"),
         "ratio_ours_over_magenta": ratio("ours"),
+        "ratio_ours_over_before": summary([o["files_per_s"] / b["files_per_s"] for o, b in zip(runs["ours"], runs["before"])]),
         "ratio_ours_parallel_over_magenta": ratio(f"ours_{workers}_workers"),
     })
 

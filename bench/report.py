@@ -74,12 +74,15 @@ def main():
         ours, parallel, magenta = d["ours"], d["ours_parallel"], d["magenta"]
         lines.extend(table(
             ["path", "files/s", "seconds", "windows"],
+            ["before (parsed every MIDI twice: metadata, then convert_tfrecord)", mm(d["before"]["files_per_s"]), mm(d["before"]["seconds"]), d["before"]["runs"][0]["windows"]],
             ["ours, 1 process: build_metadata (parses each MIDI once) -> select_note_sequences -> windows_from_note_sequences",
              mm(ours["files_per_s"]), mm(ours["seconds"]), f"{ours['runs'][0]['windows']} (de-duplicated)"],
             [f"ours, build_metadata over {d['workers']} processes", mm(parallel["files_per_s"]), mm(parallel["seconds"]), parallel["runs"][0]["windows"]],
             ["Magenta: convert_directory -> DrumsConverter.to_tensors", mm(magenta["files_per_s"]), mm(magenta["seconds"]), magenta["runs"][0]["windows"]],
         ))
         add("")
+        add(f"Before/after (files/s, same run): parse once / parse twice = **{mm(d['ratio_ours_over_before'], '{:.2f}')}**; "
+            f"before/Magenta was {mm(d['ratio_before_over_magenta'], '{:.2f}')}.")
         add(f"Ratio ours/Magenta (files/s, same run): 1 process {mm(d['ratio_ours_over_magenta'], '{:.2f}')}; "
             f"{d['workers']} processes **{mm(d['ratio_ours_parallel_over_magenta'], '{:.2f}')}**.")
         for label, result in (("1 process", ours), (f"{d['workers']} processes", parallel)):

@@ -44,6 +44,12 @@ def one(value, fmt="{:.1f}"):
     return "n/a" if value is None else f"{fmt.format(value)} (n=1)"
 
 
+def section(lines, title, result):
+    """Starts a report section; says "not run" where its benchmark left no result."""
+    lines.extend([title, ""] if result else [title, "", "not run"])
+    return result
+
+
 def table(header, *rows):
     """Markdown table lines: a header row, its rule, then one line per row."""
     line = lambda cells: "| " + " | ".join(str(c) for c in cells) + " |"  # noqa: E731
@@ -65,9 +71,7 @@ def main():
     add("- Figures are **min / median (n = number of runs)**; times in seconds, rates per second. Ratios are ours/theirs from the same `bench/run` invocation.")
     add("")
 
-    d = load("b1_data")
-    add("## 1. Data preparation (MIDI -> NoteSequences -> DrumsConverter windows)")
-    add("")
+    d = section(lines, "## 1. Data preparation (MIDI -> NoteSequences -> DrumsConverter windows)", load("b1_data"))
     if d:
         add(f"{d['files']} MIDI files (the 138-file sample replicated under distinct ids), {d['repeats']} run(s) each, interleaved.")
         add("")
@@ -90,13 +94,9 @@ def main():
             add(f"Ours, {label}, first run, by stage: metadata + parse {r['metadata_s']:.1f} s, subset TFRecord {r['note_sequences_s']:.1f} s, windows {r['windows_s']:.1f} s.")
         add("Ours additionally produces the typed metadata table and de-duplicates windows across the split; "
             "Magenta's path produces neither (its window count includes the duplicates the replication creates).")
-    else:
-        add("not run")
     add("")
 
-    t = load("b2_training")
-    add("## 2. Training start-up (process start -> end of first training step)")
-    add("")
+    t = section(lines, "## 2. Training start-up (process start -> end of first training step)", load("b2_training"))
     if t:
         s = t["startup_tiny"]
         add(f"Training windows: {t['windows']} (every 4-bar window of the sample). Tiny model: enc [32], dec [32, 32], z 16, batch 8, level_lengths [4, 16].")
@@ -149,13 +149,9 @@ def main():
             add("```")
         add("")
         add("No GPU machine was available in this session: all throughput figures are CPU-only (2 shared cores).")
-    else:
-        add("not run")
     add("")
 
-    g = load("b4_generation")
-    add("## 4. Generation (process start -> 8 samples + one 32-bar interpolation written)")
-    add("")
+    g = section(lines, "## 4. Generation (process start -> 8 samples + one 32-bar interpolation written)", load("b4_generation"))
     if g:
         add(f"Model: {g['model']}" + (f" ({g['train_wall']:.0f} s)" if g.get('train_wall') else "") + f". {g['repeats']} fresh process(es).")
         add("")
@@ -165,13 +161,9 @@ def main():
             ["process start -> samples + interpolation written", mm(g["to_all_written"])],
             ["CPU time of the process", mm(g["cpu"])],
         ))
-    else:
-        add("not run")
     add("")
 
-    w = load("b5_workflow")
-    add("## 5. Workflow overhead (`snakemake -n`, tests/config/smoke.yaml)")
-    add("")
+    w = section(lines, "## 5. Workflow overhead (`snakemake -n`, tests/config/smoke.yaml)", load("b5_workflow"))
     if w:
         if "complete_tree" in w:
             complete = [f"complete (after a full smoke.yaml run, {w['full_run']['seconds']:.0f} s)", mm(w["complete_tree"]["seconds"], "{:.2f}")]
@@ -180,8 +172,6 @@ def main():
         else:
             complete = ["complete", "not run (smoke mode skips the full workflow run)"]
         lines.extend(table(["tree", "seconds"], ["empty (plans the whole DAG)", mm(w["empty_tree"]["seconds"], "{:.2f}")], complete))
-    else:
-        add("not run")
     add("")
     (BENCH / "RESULTS.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -39,6 +39,8 @@ rule build_metadata:
     conda:
         "../envs/magenta.yaml"
     threads: 8
+    params:
+        min_files_per_worker=config["gmd"]["min_files_per_worker"],
     script:
         "../scripts/build_metadata.py"
 

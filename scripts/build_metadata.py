@@ -9,9 +9,10 @@ if __name__ == "__main__":
             find_gmd_root(snakemake.input[0]),
             workers=snakemake.threads,
             note_sequences_path=snakemake.output.note_sequences,
+            min_files_per_worker=snakemake.params.min_files_per_worker,
         )
         metadata.to_parquet(snakemake.output.metadata, index=False)
         rejects.to_csv(snakemake.output.rejects, sep="\t", index=False)
-        print(f"{len(metadata)} files described and parsed over {snakemake.threads} processes, {len(rejects)} rejected")
+        print(f"{len(metadata)} files described, {len(rejects)} rejected (up to {snakemake.threads} parsing processes)")
         for row in rejects.itertuples():
             print(f"rejected {row.path}: {row.reason}")

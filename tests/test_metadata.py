@@ -175,7 +175,7 @@ def test_metadata_is_deterministic(sample_root, sample_metadata):
 def test_parallel_parse_gives_the_same_table_and_the_magenta_note_sequences(sample_root, sample_metadata, tmp_path):
     from beatvae.dataset import read_note_sequences, select_note_sequences, write_note_sequences
 
-    metadata, rejects = build_metadata(sample_root, workers=2, note_sequences_path=tmp_path / "all.tfrecord")
+    metadata, rejects = build_metadata(sample_root, workers=2, note_sequences_path=tmp_path / "all.tfrecord", min_files_per_worker=1)
     pd.testing.assert_frame_equal(metadata, sample_metadata[0])
     pd.testing.assert_frame_equal(rejects, sample_metadata[1])
     parsed_once = list(read_note_sequences(tmp_path / "all.tfrecord"))

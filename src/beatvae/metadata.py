@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import re
@@ -10,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+
+log = logging.getLogger(__name__)
 
 # e.g. drummer1/session1/151_latin-brazilian-baiao_95_fill_4-4.mid; sessions may be "eval_session".
 FILENAME_PATTERN = re.compile(
@@ -95,9 +98,15 @@ def read_performance(gmd_root: str | os.PathLike, relative_path: str) -> tuple[b
     return sequence.SerializeToString(), len(sequence.notes), length_in_bars(sequence)
 
 
-def read_performances(gmd_root: Path, relative_paths: list[str], workers: int) -> list:
-    """read_performance for every path, in order, over `workers` processes."""
-    if workers <= 1 or len(relative_paths) < 2 * workers:
+def read_performances(gmd_root: Path, relative_paths: list[str], workers: int, min_files_per_worker: int = 100) -> list:
+    """read_performance for every path, in order, over up to `workers` processes.
+
+    A spawned worker costs about as much as parsing 40 files (importing note_seq), so each one
+    gets at least `min_files_per_worker` files: the 138-file sample is parsed in-process.
+    """
+    workers = min(workers, len(relative_paths) // max(1, min_files_per_worker))
+    log.info("parsing %d MIDI files in %d process(es)", len(relative_paths), max(1, workers))
+    if workers <= 1:
         return [read_performance(gmd_root, path) for path in relative_paths]
     # spawn, not fork: the caller may already hold TensorFlow's threads
     context = multiprocessing.get_context("spawn")
@@ -106,7 +115,9 @@ def read_performances(gmd_root: Path, relative_paths: list[str], workers: int) -
         return list(pool.map(read_performance, [gmd_root] * len(relative_paths), relative_paths, chunksize=chunk))
 
 
-def build_metadata(gmd_root: str | os.PathLike, workers: int = 1, note_sequences_path: str | os.PathLike | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def build_metadata(
+    gmd_root: str | os.PathLike, workers: int = 1, note_sequences_path: str | os.PathLike | None = None, min_files_per_worker: int = 100
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Returns (metadata, rejects) for an unpacked GMD tree (the folder holding info.csv).
 
     A file that cannot be used is never dropped silently: it lands in `rejects` with the reason.
@@ -132,7 +143,7 @@ def build_metadata(gmd_root: str | os.PathLike, workers: int = 1, note_sequences
         named.append((relative, parsed))
 
     serialized = []
-    for (relative, parsed), performance in zip(named, read_performances(gmd_root, [r for r, _ in named], workers)):
+    for (relative, parsed), performance in zip(named, read_performances(gmd_root, [r for r, _ in named], workers, min_files_per_worker)):
         if isinstance(performance, str):
             rejects.append({"path": relative, "reason": performance})
             continue

@@ -70,10 +70,6 @@ SAMPLE_NAMES = [f"sample_{i:02d}" for i in range(config["generation"]["num_sampl
 INTERPOLATION_STEPS = [
     f"step_{i:02d}" for i in range(config["generation"]["interpolation"]["num_steps"])
 ]
-INTERPOLATION_BARS = (
-    config["converter"]["slice_bars"]
-    * config["generation"]["interpolation"]["num_steps"]
-)
 
 
 def interpolation_inputs(wildcards):

@@ -55,12 +55,11 @@ def write_note_sequences(gmd_root: str | os.PathLike, relative_paths: Iterable[s
 def select_note_sequences(source_tfrecord: str | os.PathLike, relative_paths: Iterable[str], tfrecord_path: str | os.PathLike) -> int:
     """Copies the NoteSequences of `relative_paths`, in that order, from an already parsed TFRecord."""
     import note_seq
-    import tensorflow as tf
 
     wanted = list(relative_paths)
     wanted_set = set(wanted)
     found = {}
-    for record in tf.compat.v1.io.tf_record_iterator(str(source_tfrecord)):
+    for record in read_records(source_tfrecord):
         filename = note_seq.NoteSequence.FromString(record).filename
         if filename in wanted_set:
             found[filename] = record
@@ -70,16 +69,22 @@ def select_note_sequences(source_tfrecord: str | os.PathLike, relative_paths: It
     return write_records((found[path] for path in wanted), tfrecord_path)
 
 
-def read_note_sequences(tfrecord_path: str | os.PathLike):
-    """NoteSequences of a TFRecord file.
+def read_records(tfrecord_path: str | os.PathLike):
+    """Serialized records of a TFRecord file.
 
     A plain record iterator, not tf.data's eager iterator: it works whether or not the process
     has already switched to graph mode for Magenta's model code.
     """
-    import note_seq
     import tensorflow as tf
 
-    for record in tf.compat.v1.io.tf_record_iterator(str(tfrecord_path)):
+    yield from tf.compat.v1.io.tf_record_iterator(str(tfrecord_path))
+
+
+def read_note_sequences(tfrecord_path: str | os.PathLike):
+    """NoteSequences of a TFRecord file."""
+    import note_seq
+
+    for record in read_records(tfrecord_path):
         yield note_seq.NoteSequence.FromString(record)
 
 

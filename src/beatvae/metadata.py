@@ -98,7 +98,7 @@ def read_performance(gmd_root: str | os.PathLike, relative_path: str) -> tuple[b
     return sequence.SerializeToString(), len(sequence.notes), length_in_bars(sequence)
 
 
-def read_performances(gmd_root: Path, relative_paths: list[str], workers: int, min_files_per_worker: int = 100) -> list:
+def read_performances(gmd_root: Path, relative_paths: list[str], workers: int, min_files_per_worker: int) -> list:
     """read_performance for every path, in order, over up to `workers` processes.
 
     A spawned worker costs about as much as parsing 40 files (importing note_seq), so each one

@@ -187,7 +187,8 @@ def train_variant(
     if len(windows) == 0:
         raise ValueError(f"{train_windows} holds no training windows: the subset's train split is empty")
 
-    prepare_checkpoint_dir(checkpoint_dir, fingerprint(variant, converter))
+    settings_fingerprint = fingerprint(variant, converter)
+    prepare_checkpoint_dir(checkpoint_dir, settings_fingerprint)
     resume_from = tf.train.latest_checkpoint(str(checkpoint_dir))
     start_step = checkpoint_step(resume_from)
     scalars_path = checkpoint_dir / SCALARS_FILE
@@ -270,7 +271,7 @@ def train_variant(
         "train_seconds_this_run": train_seconds,
         "windows": len(windows),
         "batch_size": batch_size,
-        "fingerprint": fingerprint(variant, converter),
+        "fingerprint": settings_fingerprint,
         "variant": training_settings(variant),
         "converter": dict(converter),
     }

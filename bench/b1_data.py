@@ -53,7 +53,8 @@ def build_tree(root: Path, num_files: int) -> int:
 
 def ours_path(root: Path, scratch: Path, settings: dict, workers: int = 1) -> dict:
     """What build_metadata -> convert_tfrecord -> tensorize do, for one subset holding every file."""
-    from beatvae.dataset import make_drums_converter, read_note_sequences, select_note_sequences, window_steps, windows_from_note_sequences
+    from beatvae.dataset import make_drums_converter, read_note_sequences, select_note_sequences, windows_from_note_sequences
+    from beatvae.settings import window_steps
     from beatvae.metadata import build_metadata
 
     start = time.perf_counter()
@@ -70,7 +71,8 @@ def ours_path(root: Path, scratch: Path, settings: dict, workers: int = 1) -> di
 
 def before_path(root: Path, scratch: Path, settings: dict) -> dict:
     """The previous design, for before/after: metadata parsed every MIDI, then convert_tfrecord parsed it again."""
-    from beatvae.dataset import make_drums_converter, read_note_sequences, window_steps, windows_from_note_sequences, write_note_sequences
+    from beatvae.dataset import make_drums_converter, read_note_sequences, windows_from_note_sequences, write_note_sequences
+    from beatvae.settings import window_steps
     from beatvae.metadata import build_metadata
 
     start = time.perf_counter()

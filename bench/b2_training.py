@@ -23,7 +23,8 @@ def prepare_inputs() -> int:
     import note_seq
     import tensorflow as tf
 
-    from beatvae.dataset import make_drums_converter, note_sequence_id, window_steps, windows_from_note_sequences
+    from beatvae.dataset import make_drums_converter, note_sequence_id, windows_from_note_sequences
+    from beatvae.settings import window_steps
 
     settings = converter()
     sequences = []

@@ -1,7 +1,12 @@
 import os
 import re
+import sys
 
 from snakemake.utils import min_version, validate
+
+# beatvae.settings is standard-library only, so planning needs nothing but Snakemake.
+sys.path.insert(0, f"{workflow.basedir}/src")
+from beatvae.settings import SPLITS, check_variant
 
 min_version("9.0")
 
@@ -14,7 +19,7 @@ os.environ.update(PYTHONPATH=f"{workflow.basedir}/src")
 
 validate(config, schema="../config/schema.yaml", set_default=True)
 
-SPLITS = ["train", "validation", "test"]
+SPLITS = list(SPLITS)
 SUBSETS = list(config["subsets"])
 VARIANTS = list(config["variants"])
 
@@ -31,6 +36,7 @@ for _name, _variant in config["variants"].items():
             f"variant {_name!r} names subset {_variant['subset']!r}, which is not declared "
             f"under `subsets` (declared: {SUBSETS})"
         )
+    check_variant(_name, _variant, config["converter"])
 
 
 def gmd_url():

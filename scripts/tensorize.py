@@ -1,7 +1,8 @@
 from beatvae.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
-    from beatvae.dataset import make_drums_converter, read_note_sequences, window_steps, windows_from_note_sequences
+    from beatvae.dataset import make_drums_converter, read_note_sequences, windows_from_note_sequences
+    from beatvae.settings import window_steps
 
     converter = make_drums_converter(snakemake.params.converter)
     steps = window_steps(snakemake.params.converter)

@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from beatvae.dataset import make_drums_converter, read_note_sequences, window_steps, windows_from_note_sequences, write_note_sequences
+from beatvae.dataset import make_drums_converter, read_note_sequences, windows_from_note_sequences, write_note_sequences
+from beatvae.settings import window_steps
 from beatvae.metadata import build_metadata, find_gmd_root
 from beatvae.subsets import filter_subset
 from beatvae.unpack import safe_unzip
@@ -31,7 +32,7 @@ def tiny_variant(num_steps, seed=1, checkpoint_every=50):
     return {
         "model": {"encoder": "BidirectionalLstmEncoder", "decoder": "CategoricalLstmDecoder", "level_lengths": [4, 16], "disable_autoregression": False},
         "hparams": {
-            "batch_size": 32, "max_seq_len": 64, "z_size": 32, "enc_rnn_size": [64], "dec_rnn_size": [64, 64],
+            "batch_size": 32, "z_size": 32, "enc_rnn_size": [64], "dec_rnn_size": [64, 64],
             "free_bits": 48, "max_beta": 0.2, "beta_rate": 0.0, "sampling_schedule": "inverse_sigmoid", "sampling_rate": 1000,
             "learning_rate": 0.003, "decay_rate": 0.999, "min_learning_rate": 0.0001, "dropout_keep_prob": 1.0,
             "grad_clip": 1.0, "clip_mode": "global_norm", "grad_norm_clip_to_zero": 10000,

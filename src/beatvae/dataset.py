@@ -11,6 +11,7 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from beatvae import magenta_env  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
+from beatvae.settings import NUM_DRUM_CLASSES
 
 COLLECTION_NAME = "groove"
 
@@ -133,13 +134,9 @@ class Windows:
         with np.load(path, allow_pickle=False) as stored:
             return cls(stored["inputs"], stored["labels"], stored["lengths"], stored["sources"])
 
-    def drum_rolls(self, num_classes: int = 9) -> np.ndarray:
+    def drum_rolls(self, num_classes: int = NUM_DRUM_CLASSES) -> np.ndarray:
         """bool [N, steps, num_classes]: which drum classes hit at each step."""
         return self.inputs[..., :num_classes].astype(bool)
-
-
-def window_steps(settings: Mapping) -> int:
-    return settings["steps_per_quarter"] * settings["quarters_per_bar"] * settings["slice_bars"]
 
 
 def windows_from_note_sequences(sequences: Iterable, converter, steps: int) -> Windows:

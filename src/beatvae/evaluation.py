@@ -8,7 +8,8 @@ from typing import Mapping
 import numpy as np
 
 from beatvae import magenta_env
-from beatvae.dataset import Windows, window_steps
+from beatvae.dataset import Windows
+from beatvae.settings import NUM_DRUM_CLASSES, window_steps
 from beatvae.model import build_config
 from beatvae.training import make_dataset, metric_tensors, session_config, windows_placeholders
 
@@ -85,7 +86,7 @@ def evaluate_splits(variant, converter, model_dir, splits: Mapping[str, Windows]
     return results
 
 
-def sample_rolls(variant, converter, model_dir, num_samples: int, temperature: float, seed: int, num_classes: int = 9) -> np.ndarray:
+def sample_rolls(variant, converter, model_dir, num_samples: int, temperature: float, seed: int, num_classes: int = NUM_DRUM_CLASSES) -> np.ndarray:
     """bool [n, steps, classes] drum rolls of `num_samples` fresh samples (no MIDI round trip)."""
     from beatvae.generation import load_trained_model, sample_latents
 

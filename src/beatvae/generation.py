@@ -11,7 +11,8 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from beatvae import magenta_env
-from beatvae.dataset import make_drums_converter, midi_to_note_sequence, window_steps
+from beatvae.dataset import make_drums_converter, midi_to_note_sequence
+from beatvae.settings import window_steps
 from beatvae.model import build_config
 
 DRUM_PROGRAM_CHANNEL = 9  # General MIDI channel 10, zero-based

@@ -5,23 +5,15 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import math
 from typing import Mapping
 
 from beatvae import magenta_env  # noqa: F401  (must precede the TensorFlow import)
-from beatvae.dataset import make_drums_converter, window_steps
+from beatvae.dataset import make_drums_converter
+from beatvae.settings import TRAINING_KEYS, check_variant, model_hparams
 from magenta.common import merge_hparams
 from magenta.contrib import training as contrib_training
 from magenta.models.music_vae import configs, lstm_models
 from magenta.models.music_vae.base_model import MusicVAE
-
-# What changes the trained weights; resource requests and descriptions do not.
-TRAINING_KEYS = ("model", "hparams", "training")
-
-
-class VariantError(ValueError):
-    pass
-
 
 class ObservedMusicVAE(MusicVAE):
     """Magenta's MusicVAE, keeping the metric and scalar tensors its loss computation builds.
@@ -49,16 +41,12 @@ def fingerprint(variant: Mapping, converter: Mapping) -> str:
 
 def build_config(variant: Mapping, converter: Mapping, **hparam_overrides) -> configs.Config:
     """A fresh Magenta Config for `variant` (TrainedModel deep-copies Configs, so never reuse one)."""
+    check_variant("(this)", variant, converter)
     structure = variant["model"]
-    hparams = dict(variant["hparams"], **hparam_overrides)
-    steps = window_steps(converter)
-    if hparams["max_seq_len"] != steps:
-        raise VariantError(f"hparams.max_seq_len is {hparams['max_seq_len']} but the converter's windows are {steps} steps")
+    hparams = dict(model_hparams(variant, converter), **hparam_overrides)
     level_lengths = structure.get("level_lengths")
     core_decoder = getattr(lstm_models, structure["decoder"])()
     if level_lengths:
-        if math.prod(level_lengths) != steps:
-            raise VariantError(f"model.level_lengths {level_lengths} must multiply to the window length {steps}")
         decoder = lstm_models.HierarchicalLstmDecoder(
             core_decoder,
             level_lengths=list(level_lengths),

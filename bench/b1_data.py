@@ -11,14 +11,13 @@ import argparse
 import csv
 import functools
 import io
-import os
 import shutil
 import tempfile
 import time
 import zipfile
 from pathlib import Path
 
-from common import SAMPLE_ZIP, WORK, converter, log, save, summary
+from common import CORES, SAMPLE_ZIP, WORK, converter, loadavg, log, save, summary
 
 
 def build_tree(root: Path, num_files: int) -> int:
@@ -41,7 +40,12 @@ def build_tree(root: Path, num_files: int) -> int:
             new_name = f"{folder}/{new_number}_{rest}"
             (root / folder).mkdir(parents=True, exist_ok=True)
             (root / new_name).write_bytes(midi[row["midi_filename"]])
-            new_row = dict(row, midi_filename=new_name, id=f"{folder}/{new_number}", audio_filename=new_name.replace(".mid", ".wav"))
+            new_row = dict(
+                row,
+                midi_filename=new_name,
+                id=f"{folder}/{new_number}",
+                audio_filename=new_name.replace(".mid", ".wav"),
+            )
             out_rows.append(new_row)
         copy += 1
     with open(root / "info.csv", "w", newline="") as handle:
@@ -53,9 +57,14 @@ def build_tree(root: Path, num_files: int) -> int:
 
 def ours_path(root: Path, scratch: Path, settings: dict, workers: int = 1) -> dict:
     """What build_metadata -> convert_tfrecord -> tensorize do, for one subset holding every file."""
-    from beatvae.dataset import make_drums_converter, read_note_sequences, select_note_sequences, windows_from_note_sequences
-    from beatvae.settings import window_steps
+    from beatvae.dataset import (
+        make_drums_converter,
+        read_note_sequences,
+        select_note_sequences,
+        windows_from_note_sequences,
+    )
     from beatvae.metadata import build_metadata
+    from beatvae.settings import window_steps
 
     start = time.perf_counter()
     metadata, rejects = build_metadata(root, workers=workers, note_sequences_path=scratch / "all.tfrecord")
@@ -63,26 +72,50 @@ def ours_path(root: Path, scratch: Path, settings: dict, workers: int = 1) -> di
     tfrecord = scratch / "ours.tfrecord"
     written = select_note_sequences(scratch / "all.tfrecord", metadata["path"], tfrecord)
     t_ns = time.perf_counter()
-    windows = windows_from_note_sequences(read_note_sequences(tfrecord), make_drums_converter(settings), window_steps(settings))
+    windows = windows_from_note_sequences(
+        read_note_sequences(tfrecord), make_drums_converter(settings), window_steps(settings)
+    )
     end = time.perf_counter()
-    return {"seconds": end - start, "metadata_s": t_meta - start, "note_sequences_s": t_ns - t_meta, "windows_s": end - t_ns,
-            "files": written, "rejects": len(rejects), "windows": len(windows), "workers": workers}
+    return {
+        "seconds": end - start,
+        "metadata_s": t_meta - start,
+        "note_sequences_s": t_ns - t_meta,
+        "windows_s": end - t_ns,
+        "files": written,
+        "rejects": len(rejects),
+        "windows": len(windows),
+        "workers": workers,
+    }
 
 
 def before_path(root: Path, scratch: Path, settings: dict) -> dict:
     """The previous design, for before/after: metadata parsed every MIDI, then convert_tfrecord parsed it again."""
-    from beatvae.dataset import make_drums_converter, read_note_sequences, windows_from_note_sequences, write_note_sequences
-    from beatvae.settings import window_steps
+    from beatvae.dataset import (
+        make_drums_converter,
+        read_note_sequences,
+        windows_from_note_sequences,
+        write_note_sequences,
+    )
     from beatvae.metadata import build_metadata
+    from beatvae.settings import window_steps
 
     start = time.perf_counter()
     metadata, _ = build_metadata(root)
     t_meta = time.perf_counter()
     written = write_note_sequences(root, metadata["path"], scratch / "before.tfrecord")
     t_ns = time.perf_counter()
-    windows = windows_from_note_sequences(read_note_sequences(scratch / "before.tfrecord"), make_drums_converter(settings), window_steps(settings))
+    windows = windows_from_note_sequences(
+        read_note_sequences(scratch / "before.tfrecord"), make_drums_converter(settings), window_steps(settings)
+    )
     end = time.perf_counter()
-    return {"seconds": end - start, "metadata_s": t_meta - start, "note_sequences_s": t_ns - t_meta, "windows_s": end - t_ns, "files": written, "windows": len(windows)}
+    return {
+        "seconds": end - start,
+        "metadata_s": t_meta - start,
+        "note_sequences_s": t_ns - t_meta,
+        "windows_s": end - t_ns,
+        "files": written,
+        "windows": len(windows),
+    }
 
 
 def magenta_path(root: Path, scratch: Path, settings: dict) -> dict:
@@ -103,7 +136,13 @@ def magenta_path(root: Path, scratch: Path, settings: dict) -> dict:
         sequences += 1
         windows += len(tensors.inputs)
     end = time.perf_counter()
-    return {"seconds": end - start, "note_sequences_s": t_ns - start, "windows_s": end - t_ns, "files": sequences, "windows": windows}
+    return {
+        "seconds": end - start,
+        "note_sequences_s": t_ns - start,
+        "windows_s": end - t_ns,
+        "files": sequences,
+        "windows": windows,
+    }
 
 
 def main():
@@ -116,6 +155,7 @@ def main():
 
     tf.get_logger().setLevel("ERROR")
     import magenta.scripts.convert_dir_to_note_sequences  # noqa: F401  (warm imports)
+
     import beatvae.metadata  # noqa: F401
     from beatvae.dataset import make_drums_converter
 
@@ -124,35 +164,54 @@ def main():
     root = WORK / "gmd-replicated" / "groove"
     files = build_tree(root, args.files)
     log(f"data: {files} MIDI files in {root}")
-    workers = os.cpu_count() or 1
-    paths = {"before": before_path, "ours": ours_path, f"ours_{workers}_workers": functools.partial(ours_path, workers=workers), "magenta": magenta_path}
+    workers = CORES
+    paths = {"before": before_path, "ours": ours_path, "magenta": magenta_path}
+    if workers > 1:  # one process is "ours" already
+        paths[f"ours_{workers}_workers"] = functools.partial(ours_path, workers=workers)
     runs = {name: [] for name in paths}
     for repeat in range(args.repeats):
         for name, function in paths.items():  # interleaved: same machine state
+            load_before = loadavg()
             with tempfile.TemporaryDirectory(dir=WORK) as scratch:
                 result = function(root, Path(scratch), settings)
-            result["files_per_s"] = files / result["seconds"]
+            result.update(files_per_s=files / result["seconds"], load_before=load_before, load_after=loadavg())
             runs[name].append(result)
-            log(f"data: run {repeat + 1}/{args.repeats} {name}: {result['seconds']:.1f} s ({result['files_per_s']:.1f} files/s, {result['windows']} windows)")
+            log(
+                f"data: run {repeat + 1}/{args.repeats} {name}: {result['seconds']:.1f} s "
+                f"({result['files_per_s']:.1f} files/s, {result['windows']} windows)"
+            )
 
     def ratio(ours):
-        return summary([o["files_per_s"] / m["files_per_s"] for o, m in zip(runs[ours], runs["magenta"])])
+        return summary([o["files_per_s"] / m["files_per_s"] for o, m in zip(runs[ours], runs["magenta"], strict=True)])
 
-    results = {name: {"files_per_s": summary([r["files_per_s"] for r in rs]), "seconds": summary([r["seconds"] for r in rs]), "runs": rs} for name, rs in runs.items()}
-    save("b1_data", {
-        "files": files,
-        "repeats": args.repeats,
-        "converter": settings,
-        "workers": workers,
-        "before": results["before"],
-        "ours": results["ours"],
-        "ours_parallel": results[f"ours_{workers}_workers"],
-        "magenta": results["magenta"],
-        "ratio_before_over_magenta": ratio("before"),
-        "ratio_ours_over_magenta": ratio("ours"),
-        "ratio_ours_over_before": summary([o["files_per_s"] / b["files_per_s"] for o, b in zip(runs["ours"], runs["before"])]),
-        "ratio_ours_parallel_over_magenta": ratio(f"ours_{workers}_workers"),
-    })
+    results = {
+        name: {
+            "files_per_s": summary([r["files_per_s"] for r in rs]),
+            "seconds": summary([r["seconds"] for r in rs]),
+            "runs": rs,
+        }
+        for name, rs in runs.items()
+    }
+    save(
+        "b1_data",
+        {
+            "files": files,
+            "repeats": args.repeats,
+            "converter": settings,
+            "workers": workers,
+            "before": results["before"],
+            "ours": results["ours"],
+            "ours_parallel": results.get(f"ours_{workers}_workers"),
+            "magenta": results["magenta"],
+            "ratio_before_over_magenta": ratio("before"),
+            "ratio_ours_over_magenta": ratio("ours"),
+            "ratio_ours_over_before": summary(
+                [o["files_per_s"] / b["files_per_s"] for o, b in zip(runs["ours"], runs["before"], strict=True)]
+            ),
+            "ratio_ours_parallel_over_magenta": ratio(f"ours_{workers}_workers") if workers > 1 else None,
+        },
+    )
+
 
 if __name__ == "__main__":
     main()

@@ -12,7 +12,7 @@ import signal
 import time
 import zipfile
 
-from common import SAMPLE_ZIP, WORK, converter, loadavg, log, run_python, save, summary
+from common import CORES, SAMPLE_ZIP, WORK, converter, loadavg, log, run_python, save, summary
 
 WINDOWS = WORK / "windows.npz"
 TFRECORD = WORK / "get_dataset.tfrecord"
@@ -42,29 +42,68 @@ def prepare_inputs() -> int:
 
 
 def train_run(loop: str, size: str, steps: int, keep_model=None) -> dict:
+    """One fresh-process training run of `loop` ("ours" or "stock"); times measured from process start.
+
+    For the stock loop, `extra_work` is the time it spent on work ours does not do (the trial
+    summary, graph.pbtxt + meta graph + step-0 checkpoint, step-1 summaries), and the
+    `*_like_for_like` figures have it subtracted.
+    """
     workdir = WORK / f"train-{loop}-{size}"
     shutil.rmtree(workdir, ignore_errors=True)
-    load = loadavg()
+    # The spawn time passed on is taken a few ms before run_python creates the process: an upper bound.
     run = run_python(["bench/worker.py", loop, time.time(), size, WINDOWS, workdir, steps], timeout=1200)
-    # spawn time is re-taken inside run_python; the argv one is only a few ms earlier (upper bound)
     result = run["result"]
     if run["rc"] != 0 or result is None:
         raise RuntimeError(f"{loop} {size} failed (rc {run['rc']}): {run['err'][-3000:]}")
-    record = {"wall": run["wall"], "cpu": run["cpu"], "load_before": load, "steps": steps, "batch_size": result["batch_size"]}
+    record = {key: run[key] for key in ("wall", "cpu", "load_before")}
+    # done: the training function returned (the rest of wall is interpreter exit)
+    record.update(steps=steps, batch_size=result["batch_size"], done=result["done"], load_after=loadavg())
     if loop == "ours":
         record["first_step"] = result["seconds_to_first_step"]
-        rates = result["examples_per_second"]
-        record["steady_examples_per_s"] = rates[1:]
+        record["steady_examples_per_s"] = result["examples_per_second"][1:]
     else:
         ends = result["step_ends"]
         record["first_step"] = ends[0]
-        record["steady_examples_per_s"] = [result["batch_size"] / (b - a) for a, b in zip(ends, ends[1:])]
+        record["steady_examples_per_s"] = [
+            result["batch_size"] / (b - a) for a, b in zip(ends[:-1], ends[1:], strict=True)
+        ]
+        record["extra_work"] = [{"what": what, "start": start, "end": end} for what, start, end in result["extra_work"]]
+        before_first = sum(end - start for _, start, end in result["extra_work"] if end <= ends[0])
+        record["extra_before_first_step"] = before_first
+        record["extra_total"] = sum(end - start for _, start, end in result["extra_work"])
+        record["first_step_like_for_like"] = ends[0] - before_first
+        record["wall_like_for_like"] = run["wall"] - record["extra_total"]
     if keep_model and loop == "ours":
         shutil.rmtree(keep_model, ignore_errors=True)
         shutil.copytree(workdir / "model", keep_model)
     shutil.rmtree(workdir, ignore_errors=True)
-    log(f"train: {loop} {size} {steps} step(s): first step {record['first_step']:.1f} s, wall {run['wall']:.1f} s, cpu {run['cpu']:.1f} s, steady {record['steady_examples_per_s']}")
+    log(
+        f"train: {loop} {size} {steps} step(s): first step {record['first_step']:.1f} s, wall {run['wall']:.1f} s, "
+        f"cpu {run['cpu']:.1f} s, stock-only work {record.get('extra_before_first_step', 0):.1f} s, "
+        f"steady {record['steady_examples_per_s']}"
+    )
     return record
+
+
+def startup_comparison(ours: list[dict], stock: list[dict]) -> dict:
+    """Start-up figures of paired runs (run i of ours with run i of stock): raw and like for like."""
+
+    def ratios(ours_key, stock_key):
+        return summary([o[ours_key] / s[stock_key] for o, s in zip(ours, stock, strict=True)])
+
+    def figures(runs, keys):
+        return {key: summary([r[key] for r in runs]) for key in keys} | {"runs": runs}
+
+    return {
+        "ours": figures(ours, ["first_step", "wall", "cpu"]),
+        "stock": figures(
+            stock,
+            ["first_step", "extra_before_first_step", "first_step_like_for_like", "wall", "wall_like_for_like", "cpu"],
+        ),
+        "ratio_first_step": ratios("first_step", "first_step"),
+        "ratio_first_step_like_for_like": ratios("first_step", "first_step_like_for_like"),
+        "ratio_wall_like_for_like": ratios("wall", "wall_like_for_like"),
+    }
 
 
 def input_pipeline(batch_size: int, batches: int) -> dict:
@@ -80,8 +119,11 @@ def input_pipeline(batch_size: int, batches: int) -> dict:
         iterator = tf.data.make_initializable_iterator(make_dataset(tf, placeholders, batch_size, 512, seed=1))
         batch = iterator.get_next()
     rates = []
-    with tf.Session(graph=graph, config=session_config(tf, 2)) as session:
-        session.run(iterator.initializer, dict(zip(placeholders, (windows.inputs, windows.labels, windows.lengths))))
+    with tf.Session(graph=graph, config=session_config(tf, CORES)) as session:
+        session.run(
+            iterator.initializer,
+            dict(zip(placeholders, (windows.inputs, windows.labels, windows.lengths), strict=True)),
+        )
         session.run(batch)
         for _ in range(3):
             start = time.perf_counter()
@@ -100,9 +142,13 @@ def get_dataset_check() -> dict:
         outcome["signal"] = signal.Signals(-rc).name
     outcome["ok"] = rc == 0
     outcome["result"] = run["result"]
-    lines = [l for l in (run["err"] or "").splitlines() if l.strip() and "Warning" not in l and not l.startswith("Extension modules")]
-    fatal = [i for i, l in enumerate(lines) if l.startswith("Fatal Python error")]
-    outcome["stderr_tail"] = lines[fatal[0]:fatal[0] + 25] if fatal else lines[-15:]  # faulthandler's Python stacks
+    lines = [
+        line
+        for line in (run["err"] or "").splitlines()
+        if line.strip() and "Warning" not in line and not line.startswith("Extension modules")
+    ]
+    fatal = [i for i, line in enumerate(lines) if line.startswith("Fatal Python error")]
+    outcome["stderr_tail"] = lines[fatal[0] : fatal[0] + 25] if fatal else lines[-15:]  # faulthandler's Python stacks
     log(f"train: magenta data.get_dataset for drums: rc {rc} {outcome.get('signal', '')}")
     return outcome
 
@@ -111,29 +157,26 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--tiny-repeats", type=int, default=3)
     parser.add_argument("--reference", action="store_true", help="also run the reference-size model")
-    parser.add_argument("--reference-steps", type=int, default=3, help="steps of the throughput runs (first is warm-up)")
+    parser.add_argument(
+        "--reference-steps", type=int, default=3, help="steps of the throughput runs (first is warm-up)"
+    )
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
 
     WORK.mkdir(parents=True, exist_ok=True)
     windows = prepare_inputs()
     log(f"train: {windows} training windows")
-    results = {"windows": windows, "smoke": args.smoke}
+    results = {"windows": windows, "smoke": args.smoke, "threads": CORES}
 
     startup = {"ours": [], "stock": []}
     # --smoke: one 3-step run per loop gives both start-up and throughput; its tiny model is kept
     # for the generation benchmark.
     startup_steps = 3 if args.smoke else 1
+    keep_model = WORK / "smoke-model" if args.smoke else None
     for _ in range(args.tiny_repeats):
         for loop in ("ours", "stock"):
-            startup[loop].append(train_run(loop, "tiny", startup_steps, keep_model=WORK / "smoke-model" if args.smoke else None))
-    results["startup_tiny"] = {
-        loop: {"first_step": summary([r["first_step"] for r in runs]), "wall": summary([r["wall"] for r in runs]),
-               "cpu": summary([r["cpu"] for r in runs]), "runs": runs}
-        for loop, runs in startup.items()
-    }
-    results["startup_tiny"]["ratio_first_step"] = summary([o["first_step"] / s["first_step"] for o, s in zip(startup["ours"], startup["stock"])])
-    results["startup_tiny"]["ratio_ours_first_step_over_stock_wall"] = summary([o["first_step"] / s["wall"] for o, s in zip(startup["ours"], startup["stock"])])
+            startup[loop].append(train_run(loop, "tiny", startup_steps, keep_model=keep_model))
+    results["startup_tiny"] = startup_comparison(startup["ours"], startup["stock"])
 
     size = "reference" if args.reference else "tiny"
     steps = args.reference_steps if args.reference else 3
@@ -141,8 +184,7 @@ def main():
         ours = train_run("ours", "reference", steps)  # start-up and throughput from one run
         stock_one = train_run("stock", "reference", 1)
         stock_many = train_run("stock", "reference", steps)
-        results["startup_reference"] = {"ours": ours, "stock": stock_one, "ratio_first_step": ours["first_step"] / stock_one["first_step"],
-                                        "ratio_ours_first_step_over_stock_wall": ours["first_step"] / stock_one["wall"]}
+        results["startup_reference"] = startup_comparison([ours], [stock_one])
         wall_diff_rate = (steps - 1) * stock_many["batch_size"] / (stock_many["wall"] - stock_one["wall"])
     elif args.smoke:
         ours, stock_many = startup["ours"][0], startup["stock"][0]
@@ -158,7 +200,11 @@ def main():
         "size": size,
         "steps": steps,
         "ours": {"examples_per_s": model_rate, "run": ours},
-        "stock": {"examples_per_s": stock_rate, "run": stock_many, "examples_per_s_from_wall_difference": wall_diff_rate},
+        "stock": {
+            "examples_per_s": stock_rate,
+            "run": stock_many,
+            "examples_per_s_from_wall_difference": wall_diff_rate,
+        },
         "ratio_ours_over_stock": model_rate["median"] / stock_rate["median"],
         "input_pipeline": pipeline,
         "pipeline_over_model": pipeline["examples_per_s"]["min"] / model_rate["median"],

@@ -11,7 +11,7 @@ import shutil
 import time
 from pathlib import Path
 
-from common import WORK, converter, loadavg, log, run_python, save, summary, variant
+from common import WORK, loadavg, log, run_python, save, summary
 
 
 def main():
@@ -26,48 +26,51 @@ def main():
         from b2_training import prepare_inputs
 
         prepare_inputs()
-    model_dir = WORK / "gen-model"
     if args.model_dir:
-        return measure(args, Path(args.model_dir), {"wall": None}, "a model trained elsewhere in this run (tiny, --smoke)")
-    train_script = (
-        "import sys, json; sys.path.insert(0, 'bench');"
-        "from common import variant, converter; from beatvae.training import train_variant;"
-        f"s = variant('small', num_steps={args.train_steps}, checkpoint_every_steps=10**6);"
-        f"print(json.dumps(train_variant(s, converter(), '{windows}', '{WORK / 'gen-checkpoints'}', '{model_dir}', threads=2), default=str))"
-    )
-    shutil.rmtree(WORK / "gen-checkpoints", ignore_errors=True)
-    trained = run_python(["-c", train_script], timeout=900)
+        return measure(
+            args, Path(args.model_dir), {"wall": None}, "a model trained elsewhere in this run (tiny, --smoke)"
+        )
+    workdir = WORK / "gen-train"
+    shutil.rmtree(workdir, ignore_errors=True)
+    trained = run_python(["bench/worker.py", "train", windows, workdir, args.train_steps], timeout=900)
     if trained["rc"] != 0:
         raise RuntimeError(f"training the generation model failed: {trained['err'][-3000:]}")
     log(f"generate: trained v1-small for {args.train_steps} steps in {trained['wall']:.1f} s")
-    measure(args, model_dir, trained, f"config.yaml's v1-small settings trained for {args.train_steps} steps in the benchmark")
+    description = f"config.yaml's v1-small settings trained for {args.train_steps} steps in the benchmark"
+    measure(args, workdir / "model", trained, description)
 
 
 def measure(args, model_dir, trained, model_description):
-
     runs = []
     for repeat in range(args.repeats):
         outdir = WORK / "gen-out"
         shutil.rmtree(outdir, ignore_errors=True)
         outdir.mkdir(parents=True)
-        load = loadavg()
         run = run_python(["bench/worker.py", "generate", time.time(), model_dir, outdir], timeout=600)
         if run["rc"] != 0 or run["result"] is None:
             raise RuntimeError(f"generation failed (rc {run['rc']}): {run['err'][-3000:]}")
-        record = dict(run["result"], wall=run["wall"], cpu=run["cpu"], load_before=load)
+        record = dict(
+            run["result"], wall=run["wall"], cpu=run["cpu"], load_before=run["load_before"], load_after=loadavg()
+        )
         runs.append(record)
-        log(f"generate: run {repeat + 1}/{args.repeats}: samples at {record['samples_done']:.1f} s, all written at {record['done']:.1f} s")
-    save("b4_generation", {
-        "model": model_description,
-        "train_steps": args.train_steps,
-        "train_wall": trained["wall"],
-        "repeats": args.repeats,
-        "to_samples": summary([r["samples_done"] for r in runs]),
-        "to_all_written": summary([r["done"] for r in runs]),
-        "wall": summary([r["wall"] for r in runs]),
-        "cpu": summary([r["cpu"] for r in runs]),
-        "runs": runs,
-    })
+        log(
+            f"generate: run {repeat + 1}/{args.repeats}: samples at {record['samples_done']:.1f} s, "
+            f"all written at {record['done']:.1f} s"
+        )
+    save(
+        "b4_generation",
+        {
+            "model": model_description,
+            "train_steps": args.train_steps,
+            "train_wall": trained["wall"],
+            "repeats": args.repeats,
+            "to_samples": summary([r["samples_done"] for r in runs]),
+            "to_all_written": summary([r["done"] for r in runs]),
+            "wall": summary([r["wall"] for r in runs]),
+            "cpu": summary([r["cpu"] for r in runs]),
+            "runs": runs,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -14,10 +14,24 @@ SNAKEMAKE = str(REPO / ".venv" / "bin" / "snakemake")
 
 
 def snakemake(directory, *extra, timeout=1800):
-    command = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(directory), "--configfile", str(REPO / "tests" / "config" / "smoke.yaml"),
-               "--cores", "2", "--workflow-profile", "none", *extra]
+    command = [
+        SNAKEMAKE,
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(directory),
+        "--configfile",
+        str(REPO / "tests" / "config" / "smoke.yaml"),
+        "--cores",
+        "2",
+        "--workflow-profile",
+        "none",
+        *extra,
+    ]
     start = time.perf_counter()
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=dict(os.environ, TF_USE_LEGACY_KERAS="1"))
+    proc = subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, env=dict(os.environ, TF_USE_LEGACY_KERAS="1")
+    )
     return time.perf_counter() - start, proc
 
 

@@ -1,4 +1,4 @@
-"""Shared helpers for the benchmarks: paths, config with schema defaults, timing statistics."""
+"""Shared helpers for the benchmarks: paths, config with schema defaults, the machine, timing statistics."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import copy
 import json
 import os
 import platform
+import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -18,13 +20,21 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 WORK = Path(os.environ.get("BENCH_WORK", BENCH / "work"))  # git-ignored scratch space
-RESULTS = WORK / "results"
+RESULTS = WORK / "results"  # one JSON per benchmark of the current invocation
 PYTHON = str(REPO / ".venv" / "bin" / "python")
 SAMPLE_ZIP = REPO / "data" / "gmd-sample" / "groove-v1.0.0-midionly-sample.zip"
+# The cores this process may run on (`taskset -c 0 bench/run` gives 1), not the machine's count.
+CORES = len(os.sched_getaffinity(0))
 
 # Model sizes named in the brief.
-TINY = {"hparams": {"enc_rnn_size": [32], "dec_rnn_size": [32, 32], "z_size": 16, "batch_size": 8}, "level_lengths": [4, 16]}
-REFERENCE = {"hparams": {"enc_rnn_size": [512], "dec_rnn_size": [256, 256], "z_size": 512, "batch_size": 512}, "level_lengths": [8, 8]}
+TINY = {
+    "hparams": {"enc_rnn_size": [32], "dec_rnn_size": [32, 32], "z_size": 16, "batch_size": 8},
+    "level_lengths": [4, 16],
+}
+REFERENCE = {
+    "hparams": {"enc_rnn_size": [512], "dec_rnn_size": [256, 256], "z_size": 512, "batch_size": 512},
+    "level_lengths": [8, 8],
+}
 SIZES = {"tiny": TINY, "reference": REFERENCE}
 
 
@@ -53,11 +63,44 @@ def converter() -> dict:
     return load_config()["converter"]
 
 
+def machine() -> dict:
+    """What the figures were measured on, taken when called (bench/run: at its start and its end)."""
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "unknown")
+    meminfo = Path("/proc/meminfo").read_text().splitlines()
+    ram_kib = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal"))
+    return {
+        "time": time.time(),
+        "cpu": cpu,
+        "cores": CORES,
+        "cores_in_machine": os.cpu_count(),
+        "ram_gib": ram_kib / 1024**2,
+        "kernel": platform.release(),
+        "loadavg_1_5_15": list(os.getloadavg()),
+        "nvidia_smi": nvidia_gpus(),
+    }
+
+
+def nvidia_gpus() -> list[str] | None:
+    """The GPUs nvidia-smi lists (name, memory), or None where there is no nvidia-smi."""
+    if not shutil.which("nvidia-smi"):
+        return None
+    query = ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"]
+    proc = subprocess.run(query, capture_output=True, text=True, timeout=60)
+    return [line.strip() for line in proc.stdout.splitlines() if line.strip()] if proc.returncode == 0 else []
+
+
 def summary(values):
     values = [v for v in values if v is not None]
     if not values:
         return {"n": 0, "min": None, "median": None, "max": None}
-    return {"n": len(values), "min": min(values), "median": statistics.median(values), "max": max(values), "all": values}
+    return {
+        "n": len(values),
+        "min": min(values),
+        "median": statistics.median(values),
+        "max": max(values),
+        "all": values,
+    }
 
 
 def save(name: str, data: dict) -> None:
@@ -68,26 +111,38 @@ def save(name: str, data: dict) -> None:
 def run_python(args, timeout=900, env=None):
     """Runs `.venv/bin/python args...` in a fresh process.
 
-    Returns a dict: spawn (time), wall and cpu (user+sys) seconds, rc, out, err, result (last JSON
-    line of stdout). spawn is taken just before
-    the process is created, so child-reported absolute times can be measured from process start.
+    Returns a dict: spawn (time), wall and cpu (user+sys) seconds, load_before (1-minute load
+    average), rc, out, err, result (last JSON line of stdout). spawn is taken just before the
+    process is created, so child-reported absolute times can be measured from process start.
     """
     full_env = dict(os.environ, PYTHONUNBUFFERED="1")
-    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), str(BENCH), os.environ.get("PYTHONPATH")]))
+    paths = [str(REPO / "src"), str(BENCH), os.environ.get("PYTHONPATH")]
+    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
     full_env.update(env or {})
-    import resource
-
+    load_before = loadavg()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     spawn = time.time()
     try:
-        proc = subprocess.run([PYTHON, *map(str, args)], capture_output=True, text=True, timeout=timeout, env=full_env, cwd=str(REPO))
+        proc = subprocess.run(
+            [PYTHON, *map(str, args)], capture_output=True, text=True, timeout=timeout, env=full_env, cwd=str(REPO)
+        )
         rc, out, err = proc.returncode, proc.stdout, proc.stderr
     except subprocess.TimeoutExpired as error:
-        rc, out, err = "timeout", (error.stdout or b"").decode() if isinstance(error.stdout, bytes) else (error.stdout or ""), str(error)
+        out = error.stdout.decode() if isinstance(error.stdout, bytes) else (error.stdout or "")
+        rc, err = "timeout", str(error)
     wall = time.time() - spawn
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"spawn": spawn, "wall": wall, "cpu": cpu, "rc": rc, "out": out, "err": err, "result": last_json_line(out or "")}
+    return {
+        "spawn": spawn,
+        "wall": wall,
+        "cpu": cpu,
+        "load_before": load_before,
+        "rc": rc,
+        "out": out,
+        "err": err,
+        "result": last_json_line(out or ""),
+    }
 
 
 def last_json_line(text: str) -> dict | None:

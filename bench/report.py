@@ -1,32 +1,59 @@
-"""Renders bench/work/results/*.json into bench/RESULTS.md."""
+"""Collects one bench/run invocation's figures into one JSON and renders it as markdown.
+
+report.py start            records the machine as bench/run starts (results/machine_start.json)
+report.py collect [--smoke] results/*.json + the machine now -> results.json -> RESULTS.md beside it:
+                           bench/ for a full run (the published figures), $BENCH_WORK/ for --smoke
+report.py render JSON MD   re-renders a collected JSON (e.g. after changing this file)
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import platform
+import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-from common import BENCH, PYTHON, REPO, RESULTS
+from common import BENCH, PYTHON, RESULTS, WORK, machine, save
+
+BENCHMARKS = ("b1_data", "b2_training", "b4_generation", "b5_workflow")
+EXTRA_WORK = {
+    "trial_summary": "trial summary (event file with hparams and a graph)",
+    "graph_pbtxt_meta_graph_step0_checkpoint": "graph.pbtxt + meta graph + step-0 checkpoint",
+    "write_summaries": "writing step-1 summaries",
+}
 
 
-def versions() -> dict:
-    code = ("import os; os.environ['TF_CPP_MIN_LOG_LEVEL']='3'; import sys, importlib.metadata as m;"
-            "print(sys.version.split()[0]); [print(m.version(p)) for p in ('tensorflow', 'magenta', 'snakemake', 'note-seq')]")
-    out = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True).stdout.split()
-    return dict(zip(["python", "tensorflow", "magenta", "snakemake", "note-seq"], out))
+def software() -> dict:
+    """Versions, and the GPUs TensorFlow sees, from the venv the benchmarks ran in."""
+    code = (
+        "import os, sys, json, importlib.metadata as m; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3';"
+        "v = {p: m.version(p) for p in ('tensorflow', 'magenta', 'snakemake', 'note-seq')};"
+        "v['python'] = sys.version.split()[0];"
+        "import tensorflow as tf; v['tensorflow_gpus'] = [d.name for d in tf.config.list_physical_devices('GPU')];"
+        "print(json.dumps(v))"
+    )
+    proc = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else {"error": proc.stderr[-500:]}
 
 
-def machine() -> dict:
-    cpu = "unknown"
-    for line in open("/proc/cpuinfo"):
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    ram = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal")) / 1024**2
-    return {"cpu": cpu, "cores": os.cpu_count(), "ram_gib": ram, "kernel": platform.release()}
+def collect(smoke: bool) -> Path:
+    start = json.loads((RESULTS / "machine_start.json").read_text())
+    results = {
+        "command": "bench/run --smoke" if smoke else "bench/run",
+        "smoke": smoke,
+        "machine_start": start,
+        "machine_end": machine(),
+        "software": software(),
+        "benchmarks": {name: load(name) for name in BENCHMARKS},
+    }
+    destination = WORK if smoke else BENCH
+    destination.mkdir(parents=True, exist_ok=True)
+    path = destination / "results.json"
+    path.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    render(path, destination / "RESULTS.md")
+    return destination / "RESULTS.md"
 
 
 def load(name):
@@ -40,141 +67,323 @@ def mm(stats, fmt="{:.1f}"):
     return f"{fmt.format(stats['min'])} / {fmt.format(stats['median'])} (n={stats['n']})"
 
 
-def one(value, fmt="{:.1f}"):
-    return "n/a" if value is None else f"{fmt.format(value)} (n=1)"
-
-
 def section(lines, title, result):
     """Starts a report section; says "not run" where its benchmark left no result."""
-    lines.extend([title, ""] if result else [title, "", "not run"])
+    lines.extend([title, ""] if result else [title, "", "not run", ""])
     return result
 
 
 def table(header, *rows):
     """Markdown table lines: a header row, its rule, then one line per row."""
-    line = lambda cells: "| " + " | ".join(str(c) for c in cells) + " |"  # noqa: E731
-    return [line(header), "|" + "---|" * len(header), *(line(row) for row in rows)]
+
+    def line(cells):
+        return "| " + " | ".join(str(c) for c in cells) + " |"
+
+    return [line(header), "|" + "---|" * len(header), *(line(row) for row in rows), ""]
 
 
-def main():
-    smoke = "--smoke" in sys.argv
-    lines = []
+def values_of(tree, key):
+    """Every value stored under `key` anywhere in a JSON tree (e.g. each run's load_before)."""
+    if isinstance(tree, dict):
+        return [v for k, v in tree.items() if k == key] + [x for v in tree.values() for x in values_of(v, key)]
+    if isinstance(tree, list):
+        return [x for v in tree for x in values_of(v, key)]
+    return []
+
+
+def utc(seconds):
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(seconds))
+
+
+def header(results) -> list[str]:
+    start, end, sw = results["machine_start"], results["machine_end"], results["software"]
+    smoke = results["smoke"]
+    title = "# Benchmark results" + (" — SMOKE RUN (smallest sizes, one run each; not representative)" if smoke else "")
+    smi, tf_gpus = start.get("nvidia_smi"), sw.get("tensorflow_gpus")
+    gpu = (
+        "nvidia-smi: not installed" if smi is None else f"nvidia-smi: {'; '.join(smi) or 'no GPU listed'}"
+    ) + f"; TensorFlow sees {len(tf_gpus) if tf_gpus is not None else 'unknown'} GPU(s)"
+    cpu_only = not smi and not tf_gpus
+    loads = values_of(results["benchmarks"], "load_before")
+    return [
+        title,
+        "",
+        f"Generated by `{results['command']}`, run from {utc(start['time'])} to {utc(end['time'])} "
+        f"({(end['time'] - start['time']) / 60:.0f} min).",
+        "",
+        f"- Machine: {start['cpu']}; measured on **{start['cores']} core(s)** (the process's CPU affinity) of "
+        f"{start['cores_in_machine']}; {start['ram_gib']:.1f} GiB RAM; Linux {start['kernel']}.",
+        f"- GPU: {gpu}." + (" **All figures are CPU-only.**" if cpu_only else ""),
+        f"- Load average (1 / 5 / 15 min) at the start: {' / '.join(f'{x:.1f}' for x in start['loadavg_1_5_15'])}; "
+        f"at the end: {' / '.join(f'{x:.1f}' for x in end['loadavg_1_5_15'])}; 1-minute load before each timed run: "
+        + (f"{min(loads):.1f} to {max(loads):.1f} (median {statistics.median(loads):.1f})." if loads else "n/a."),
+        f"- Versions: Python {sw.get('python')}, TensorFlow {sw.get('tensorflow')}, Magenta {sw.get('magenta')}, "
+        f"Snakemake {sw.get('snakemake')}, note-seq {sw.get('note-seq')}.",
+        "- Figures are **min / median (n = number of runs)**; times in seconds, rates per second. Ratios are "
+        "ours/theirs from the same invocation, runs interleaved. Raw per-run figures: `results.json` beside this "
+        "file. How to read them: bench/README.md.",
+        "",
+    ]
+
+
+def data_section(lines, d):
     add = lines.append
-    m, v = machine(), versions()
-    add("# Benchmark results" + (" — SMOKE RUN (smallest sizes, one run each; not representative)" if smoke else ""))
+    add(
+        f"{d['files']} MIDI files (the 138-file sample replicated under distinct ids), "
+        f"{d['repeats']} run(s) each, interleaved."
+    )
     add("")
-    add(f"Generated by `bench/run{' --smoke' if smoke else ''}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.")
-    add("")
-    add(f"- Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']:.1f} GiB RAM, Linux {m['kernel']}. No GPU in this session (CPU only).")
-    add(f"- Versions: Python {v.get('python')}, TensorFlow {v.get('tensorflow')}, Magenta {v.get('magenta')}, Snakemake {v.get('snakemake')}, note-seq {v.get('note-seq')}.")
-    add(f"- Load average when the report was written: {os.getloadavg()[0]:.1f} (the 2 cores are shared with other work; see README).")
-    add("- Figures are **min / median (n = number of runs)**; times in seconds, rates per second. Ratios are ours/theirs from the same `bench/run` invocation.")
-    add("")
-
-    d = section(lines, "## 1. Data preparation (MIDI -> NoteSequences -> DrumsConverter windows)", load("b1_data"))
-    if d:
-        add(f"{d['files']} MIDI files (the 138-file sample replicated under distinct ids), {d['repeats']} run(s) each, interleaved.")
-        add("")
-        ours, parallel, magenta = d["ours"], d["ours_parallel"], d["magenta"]
-        lines.extend(table(
+    ours, parallel, magenta, before = d["ours"], d["ours_parallel"], d["magenta"], d["before"]
+    rows = [
+        ["before (parsed every MIDI twice: metadata, then convert_tfrecord)", before],
+        [
+            "ours, 1 process: build_metadata (parses each MIDI once) -> select_note_sequences "
+            "-> windows_from_note_sequences",
+            ours,
+        ],
+        *([[f"ours, build_metadata over {d['workers']} processes", parallel]] if parallel else []),
+        ["Magenta: convert_directory -> DrumsConverter.to_tensors", magenta],
+    ]
+    lines.extend(
+        table(
             ["path", "files/s", "seconds", "windows"],
-            ["before (parsed every MIDI twice: metadata, then convert_tfrecord)", mm(d["before"]["files_per_s"]), mm(d["before"]["seconds"]), d["before"]["runs"][0]["windows"]],
-            ["ours, 1 process: build_metadata (parses each MIDI once) -> select_note_sequences -> windows_from_note_sequences",
-             mm(ours["files_per_s"]), mm(ours["seconds"]), f"{ours['runs'][0]['windows']} (de-duplicated)"],
-            [f"ours, build_metadata over {d['workers']} processes", mm(parallel["files_per_s"]), mm(parallel["seconds"]), parallel["runs"][0]["windows"]],
-            ["Magenta: convert_directory -> DrumsConverter.to_tensors", mm(magenta["files_per_s"]), mm(magenta["seconds"]), magenta["runs"][0]["windows"]],
-        ))
-        add("")
-        add(f"Before/after (files/s, same run): parse once / parse twice = **{mm(d['ratio_ours_over_before'], '{:.2f}')}**; "
-            f"before/Magenta was {mm(d['ratio_before_over_magenta'], '{:.2f}')}.")
-        add(f"Ratio ours/Magenta (files/s, same run): 1 process {mm(d['ratio_ours_over_magenta'], '{:.2f}')}; "
-            f"{d['workers']} processes **{mm(d['ratio_ours_parallel_over_magenta'], '{:.2f}')}**.")
-        for label, result in (("1 process", ours), (f"{d['workers']} processes", parallel)):
+            *([name, mm(r["files_per_s"]), mm(r["seconds"]), r["runs"][0]["windows"]] for name, r in rows),
+        )
+    )
+    add(
+        "Before/after (files/s, same run): parse once / parse twice = "
+        f"**{mm(d['ratio_ours_over_before'], '{:.2f}')}**; "
+        f"before/Magenta was {mm(d['ratio_before_over_magenta'], '{:.2f}')}."
+    )
+    parallel_ratio = d.get("ratio_ours_parallel_over_magenta")
+    add(
+        f"Ratio ours/Magenta (files/s, same run): 1 process **{mm(d['ratio_ours_over_magenta'], '{:.2f}')}**"
+        + (f"; {d['workers']} processes **{mm(parallel_ratio, '{:.2f}')}**." if parallel_ratio else ".")
+    )
+    for label, result in (("1 process", ours), (f"{d['workers']} processes", parallel)):
+        if result:
             r = result["runs"][0]
-            add(f"Ours, {label}, first run, by stage: metadata + parse {r['metadata_s']:.1f} s, subset TFRecord {r['note_sequences_s']:.1f} s, windows {r['windows_s']:.1f} s.")
-        add("Ours additionally produces the typed metadata table and de-duplicates windows across the split; "
-            "Magenta's path produces neither (its window count includes the duplicates the replication creates).")
+            add(
+                f"Ours, {label}, first run, by stage: metadata + parse {r['metadata_s']:.1f} s, "
+                f"subset TFRecord {r['note_sequences_s']:.1f} s, windows {r['windows_s']:.1f} s."
+            )
+    add(
+        "Ours additionally produces the typed metadata table and de-duplicates windows across the split; "
+        "Magenta's path produces neither (its window count includes the duplicates the replication creates)."
+    )
     add("")
 
-    t = section(lines, "## 2. Training start-up (process start -> end of first training step)", load("b2_training"))
-    if t:
-        s = t["startup_tiny"]
-        add(f"Training windows: {t['windows']} (every 4-bar window of the sample). Tiny model: enc [32], dec [32, 32], z 16, batch 8, level_lengths [4, 16].")
-        add("")
-        r = t.get("startup_reference")
-        lines.extend(table(
-            ["model", "ours: first step", "stock: first step (timing hook)", "stock: whole subprocess, num_steps=1 (upper bound)", "ours/stock (first step)", "ours/stock-wall"],
-            ["tiny", mm(s["ours"]["first_step"]), mm(s["stock"]["first_step"]), mm(s["stock"]["wall"]), mm(s["ratio_first_step"], "{:.2f}"), mm(s["ratio_ours_first_step_over_stock_wall"], "{:.2f}")],
-            ["reference", one(r["ours"]["first_step"]), one(r["stock"]["first_step"]), one(r["stock"]["wall"]), f"{r['ratio_first_step']:.2f}", f"{r['ratio_ours_first_step_over_stock_wall']:.2f}"]
-            if r else ["reference", "not run", "not run", "not run", "", ""],
-        ))
-        add("")
-        goal = s["ours"]["first_step"]["median"]
-        add(f"Goal: under 20 s for the tiny model — median measured {goal:.1f} s: **{'met' if goal < 20 else 'NOT met'}** on this (shared, loaded) machine. "
-            f"CPU time (user+sys) of the whole tiny subprocess: ours {mm(s['ours']['cpu'])}, stock {mm(s['stock']['cpu'])} — less sensitive to other load than wall time.")
-        add("")
-        add("## 3. Training throughput")
-        add("")
-        th = t["throughput"]
-        add(f"Size: **{th['size']}**, {th['steps']} steps per run, first step treated as warm-up; steady-state examples/s per later step, one run per loop.")
-        add("")
-        wall_difference = th["stock"].get("examples_per_s_from_wall_difference")
-        lines.extend(table(
+
+def extra_work_medians(runs) -> str:
+    per_kind = {}
+    for run in runs:
+        totals = {}
+        for part in run.get("extra_work", []):
+            totals[part["what"]] = totals.get(part["what"], 0) + part["end"] - part["start"]
+        for what, seconds in totals.items():
+            per_kind.setdefault(what, []).append(seconds)
+    return ", ".join(f"{EXTRA_WORK.get(k, k)} {statistics.median(v):.2f} s" for k, v in per_kind.items())
+
+
+def startup_section(lines, t):
+    add = lines.append
+    ratio = "{:.2f}"
+    sizes = [(name, t.get(key)) for name, key in (("tiny", "startup_tiny"), ("reference", "startup_reference"))]
+    sizes = [(name, s) for name, s in sizes if s]
+    add(
+        f"Training windows: {t['windows']} (every 4-bar window of the sample); ours runs with {t.get('threads', '?')} "
+        "session thread(s), the stock loop with TensorFlow's default. Tiny model: enc [32], dec [32, 32], z 16, "
+        "batch 8, level_lengths [4, 16]; reference: enc [512], dec [256, 256], z 512, batch 512, level_lengths [8, 8]."
+    )
+    add("")
+    add(
+        "**Like for like.** The stock `music_vae_train.train` loop does work before its first step that "
+        "`train_variant` does not: a trial summary (an event file with the hparams and a graph), graph.pbtxt, the meta "
+        "graph and a step-0 checkpoint (`CheckpointSaverHook.after_create_session`), and writing the step-1 summaries. "
+        "The stock worker times each of these (timers only; the loop is unchanged) and the *like for like* columns "
+        "subtract them. The stock loop still computes its merged summary op inside step 1; ours fetches its logged "
+        "scalars in step 1 too."
+    )
+    add("")
+    lines.extend(
+        table(
+            [
+                "model",
+                "ours",
+                "stock (raw)",
+                "stock-only work before step 1",
+                "stock less that work",
+                "ours/stock raw",
+                "ours/stock like for like",
+            ],
+            *(
+                [
+                    name,
+                    mm(s["ours"]["first_step"]),
+                    mm(s["stock"]["first_step"]),
+                    mm(s["stock"]["extra_before_first_step"], "{:.2f}"),
+                    mm(s["stock"]["first_step_like_for_like"]),
+                    mm(s["ratio_first_step"], ratio),
+                    f"**{mm(s['ratio_first_step_like_for_like'], ratio)}**",
+                ]
+                for name, s in sizes
+            ),
+        )
+    )
+    add(
+        "Process start -> end of first training step (ours: `seconds_to_first_step`; stock: a timing hook that runs "
+        "after the loop's own hooks). Whole process, one step (`num_steps=1`; both save a final checkpoint, "
+        "ours also exports the model folder):"
+    )
+    add("")
+    lines.extend(
+        table(
+            [
+                "model",
+                "ours",
+                "stock (raw)",
+                "stock less its stock-only work",
+                "ours/stock like for like",
+                "CPU time ours",
+                "CPU time stock",
+            ],
+            *(
+                [
+                    name,
+                    mm(s["ours"]["wall"]),
+                    mm(s["stock"]["wall"]),
+                    mm(s["stock"]["wall_like_for_like"]),
+                    mm(s["ratio_wall_like_for_like"], ratio),
+                    mm(s["ours"]["cpu"]),
+                    mm(s["stock"]["cpu"]),
+                ]
+                for name, s in sizes
+            ),
+        )
+    )
+    tiny = t["startup_tiny"]
+    add(f"Stock-only work (tiny, medians): {extra_work_medians(tiny['stock']['runs']) or 'none recorded'}.")
+    goal = tiny["ours"]["first_step"]["median"]
+    add(f"Goal: tiny model's first step under 20 s — median {goal:.1f} s: **{'met' if goal < 20 else 'NOT met'}**.")
+    add("")
+
+
+def throughput_section(lines, t):
+    add = lines.append
+    th = t["throughput"]
+    add(
+        f"Size: **{th['size']}**, {th['steps']} steps per run, first step treated as warm-up; "
+        "examples/s of each later step, one run per loop."
+    )
+    add("")
+    wall_difference = th["stock"].get("examples_per_s_from_wall_difference")
+    pipeline = th["input_pipeline"]
+    lines.extend(
+        table(
             ["what", "examples/s"],
             ["ours (train_variant)", f"{mm(th['ours']['examples_per_s'], '{:.2f}')} (per-step values, n = steps)"],
             ["stock music_vae_train.train", f"{mm(th['stock']['examples_per_s'], '{:.2f}')} (per-step values)"],
-            *([[f"stock, from ({th['steps']}-step wall − 1-step wall)", f"{wall_difference:.2f} (cross-check)"]] if wall_difference else []),
-            [f"input pipeline alone (make_dataset, batch {th['input_pipeline']['batch_size']})", mm(th["input_pipeline"]["examples_per_s"], "{:.0f}")],
-        ))
-        add("")
-        stock_steps = th["stock"]["examples_per_s"].get("all") or []
-        ours_steps = th["ours"]["examples_per_s"].get("all") or []
-        add(f"Per-step values after warm-up — ours: {', '.join(f'{x:.1f}' for x in ours_steps)}; stock: {', '.join(f'{x:.1f}' for x in stock_steps)}. "
-            "The stock loop's second `session.run` carries a one-off cost of its tf_slim/MonitoredTrainingSession hooks (seen at both sizes: "
-            "at tiny size that step takes seconds instead of ~50 ms), so its steady state is its last step; the 1-step vs 3-step wall difference "
-            "is distorted by the run-to-run spread of the first step (tens of seconds here) and is only a cross-check.")
-        if len(stock_steps) > 1:
-            add(f"Ratio ours (median) / stock (last step): **{th['ours']['examples_per_s']['median'] / stock_steps[-1]:.2f}**.")
-        add(f"Ratio ours/stock (medians, including the stock loop's slow second step): {th['ratio_ours_over_stock']:.2f}. Input pipeline / model (pipeline min over model median): "
-            f"**{th['pipeline_over_model']:.0f}x** ({'meets' if th['pipeline_over_model'] >= 10 else 'does NOT meet'} the ≥10x requirement).")
-        add("")
-        g = t["magenta_get_dataset"]
-        status = "ran" if g["ok"] else (f"crashed with {g['signal']}" if g.get("signal") else f"failed, exit status {g['rc']}")
-        add(f"Magenta's stock `data.get_dataset` for a DrumsConverter config over a 16-NoteSequence TFRecord: **{status}** (exit status {g['rc']}, {g['wall']:.1f} s)."
-            + (f" Batch shapes: {g['result']['batch_shapes']}." if g.get("result") else ""))
-        if not g["ok"]:
-            add("")
-            add("```")
-            lines.extend(l[:300] for l in g["stderr_tail"][-25:])
-            add("```")
-        add("")
-        add("No GPU machine was available in this session: all throughput figures are CPU-only (2 shared cores).")
+            *(
+                [[f"stock, from ({th['steps']}-step wall − 1-step wall)", f"{wall_difference:.2f} (cross-check)"]]
+                if wall_difference
+                else []
+            ),
+            [
+                f"input pipeline alone (make_dataset, batch {pipeline['batch_size']})",
+                mm(pipeline["examples_per_s"], "{:.0f}"),
+            ],
+        )
+    )
+    stock_steps = th["stock"]["examples_per_s"].get("all") or []
+    ours_steps = th["ours"]["examples_per_s"].get("all") or []
+    add(
+        f"Per-step values after warm-up — ours: {', '.join(f'{x:.1f}' for x in ours_steps)}; "
+        f"stock: {', '.join(f'{x:.1f}' for x in stock_steps)}."
+    )
+    if len(stock_steps) > 1:
+        last_step_ratio = th["ours"]["examples_per_s"]["median"] / stock_steps[-1]
+        add(f"Ratio ours (median) / stock (last step): **{last_step_ratio:.2f}**.")
+    meets = "meets" if th["pipeline_over_model"] >= 10 else "does NOT meet"
+    add(
+        f"Ratio ours/stock (medians): {th['ratio_ours_over_stock']:.2f}. Input pipeline / model (pipeline min over "
+        f"model median): **{th['pipeline_over_model']:.0f}x** ({meets} the ≥10x requirement)."
+    )
+    add("")
+    g = t["magenta_get_dataset"]
+    status = (
+        "ran" if g["ok"] else (f"crashed with {g['signal']}" if g.get("signal") else f"failed, exit status {g['rc']}")
+    )
+    add(
+        f"Magenta's stock `data.get_dataset` for a DrumsConverter config over a 16-NoteSequence TFRecord: **{status}** "
+        f"(exit status {g['rc']}, {g['wall']:.1f} s)."
+        + (f" Batch shapes: {g['result']['batch_shapes']}." if g.get("result") else "")
+    )
+    if not g["ok"]:
+        lines.extend(["", "```", *(line[:300] for line in g["stderr_tail"][-25:]), "```"])
     add("")
 
-    g = section(lines, "## 4. Generation (process start -> 8 samples + one 32-bar interpolation written)", load("b4_generation"))
-    if g:
-        add(f"Model: {g['model']}" + (f" ({g['train_wall']:.0f} s)" if g.get('train_wall') else "") + f". {g['repeats']} fresh process(es).")
-        add("")
-        lines.extend(table(
+
+def generation_section(lines, g):
+    trained = f" ({g['train_wall']:.0f} s)" if g.get("train_wall") else ""
+    lines.extend([f"Model: {g['model']}{trained}. {g['repeats']} fresh process(es).", ""])
+    lines.extend(
+        table(
             ["measure", "seconds"],
             ["process start -> 8 samples written", mm(g["to_samples"])],
             ["process start -> samples + interpolation written", mm(g["to_all_written"])],
             ["CPU time of the process", mm(g["cpu"])],
-        ))
-    add("")
+        )
+    )
 
-    w = section(lines, "## 5. Workflow overhead (`snakemake -n`, tests/config/smoke.yaml)", load("b5_workflow"))
-    if w:
-        if "complete_tree" in w:
-            complete = [f"complete (after a full smoke.yaml run, {w['full_run']['seconds']:.0f} s)", mm(w["complete_tree"]["seconds"], "{:.2f}")]
-        elif "full_run" in w:
-            complete = ["complete", f"the smoke.yaml run failed (rc {w['full_run']['rc']}), so not measured"]
-        else:
-            complete = ["complete", "not run (smoke mode skips the full workflow run)"]
-        lines.extend(table(["tree", "seconds"], ["empty (plans the whole DAG)", mm(w["empty_tree"]["seconds"], "{:.2f}")], complete))
-    add("")
-    (BENCH / "RESULTS.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+
+def workflow_section(lines, w):
+    if "complete_tree" in w:
+        complete = [
+            f"complete (after a full smoke.yaml run, {w['full_run']['seconds']:.0f} s)",
+            mm(w["complete_tree"]["seconds"], "{:.2f}"),
+        ]
+    elif "full_run" in w:
+        complete = ["complete", f"the smoke.yaml run failed (rc {w['full_run']['rc']}), so not measured"]
+    else:
+        complete = ["complete", "not run (smoke mode skips the full workflow run)"]
+    lines.extend(
+        table(["tree", "seconds"], ["empty (plans the whole DAG)", mm(w["empty_tree"]["seconds"], "{:.2f}")], complete)
+    )
+
+
+def render(json_path: Path, markdown_path: Path) -> None:
+    results = json.loads(Path(json_path).read_text())
+    benchmarks = results["benchmarks"]
+    lines = header(results)
+    if d := section(
+        lines, "## 1. Data preparation (MIDI -> NoteSequences -> DrumsConverter windows)", benchmarks["b1_data"]
+    ):
+        data_section(lines, d)
+    t = benchmarks["b2_training"]
+    if section(lines, "## 2. Training start-up (process start -> end of first training step)", t):
+        startup_section(lines, t)
+    if section(lines, "## 3. Training throughput", t):
+        throughput_section(lines, t)
+    title = "## 4. Generation (process start -> 8 samples + one 32-bar interpolation written)"
+    if g := section(lines, title, benchmarks["b4_generation"]):
+        generation_section(lines, g)
+    if w := section(
+        lines, "## 5. Workflow overhead (`snakemake -n`, tests/config/smoke.yaml)", benchmarks["b5_workflow"]
+    ):
+        workflow_section(lines, w)
+    Path(markdown_path).write_text("\n".join(lines).rstrip() + "\n")
+
+
+def main():
+    command, *args = sys.argv[1:]
+    if command == "start":
+        save("machine_start", machine())
+    elif command == "collect":
+        print(collect(smoke="--smoke" in args))
+    elif command == "render":
+        render(Path(args[0]), Path(args[1]))
+    else:
+        raise SystemExit(f"unknown command {command}; see this file's docstring")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
   worker.py ours  SPAWN SIZE WINDOWS WORKDIR STEPS   beatvae.training.train_variant
   worker.py stock SPAWN SIZE WINDOWS WORKDIR STEPS   magenta music_vae_train.train (stock loop)
+  worker.py train WINDOWS WORKDIR STEPS              train_variant, v1-small settings (the generation model)
   worker.py get_dataset TFRECORD                     Magenta's data.get_dataset for drums
   worker.py generate SPAWN MODEL_DIR OUTDIR          8 samples + one 32-bar interpolation
 
@@ -10,27 +11,54 @@ measured from it, so "process start" includes interpreter start-up and all impor
 Each prints one JSON line on stdout.
 """
 
+import csv
+import functools
 import json
 import sys
 import time
+from pathlib import Path
+
+from common import CORES, converter, load_config, variant
 
 
 def ours(spawn, size, windows_path, workdir, steps):
-    from pathlib import Path
-
-    from common import converter, variant
-
     from beatvae.training import train_variant
 
     settings = variant(size or None, num_steps=steps, log_every_steps=1, checkpoint_every_steps=10**6)
     workdir = Path(workdir)
-    summary = train_variant(settings, converter(), windows_path, workdir / "checkpoints", workdir / "model", threads=2, process_start=spawn)
-    import csv
-
+    summary = train_variant(
+        settings,
+        converter(),
+        windows_path,
+        workdir / "checkpoints",
+        workdir / "model",
+        threads=CORES,
+        process_start=spawn,
+    )
     with open(workdir / "model" / "scalars.csv") as handle:
         rows = list(csv.DictReader(handle))
-    print(json.dumps({"seconds_to_first_step": summary["seconds_to_first_step"], "done": time.time() - spawn,
-                      "examples_per_second": [float(r["examples_per_second"]) for r in rows], "batch_size": summary["batch_size"]}))
+    print(
+        json.dumps(
+            {
+                "seconds_to_first_step": summary["seconds_to_first_step"],
+                "done": time.time() - spawn,
+                "examples_per_second": [float(r["examples_per_second"]) for r in rows],
+                "batch_size": summary["batch_size"],
+            }
+        )
+    )
+
+
+def train(windows_path, workdir, steps):
+    """config.yaml's v1-small settings for `steps` steps; the model lands in WORKDIR/model."""
+    from beatvae.training import train_variant
+
+    settings = variant(num_steps=int(steps), checkpoint_every_steps=10**6)
+    workdir = Path(workdir)
+    summary = train_variant(
+        settings, converter(), windows_path, workdir / "checkpoints", workdir / "model", threads=CORES
+    )
+    print(json.dumps(summary, default=str))
 
 
 def stock_dataset_fn(tf, windows, batch_size, output_depth, seed):
@@ -45,16 +73,37 @@ def stock_dataset_fn(tf, windows, batch_size, output_depth, seed):
         def to_model_tensors(inputs, labels, lengths):
             inputs = tf.cast(inputs, tf.float32)
             controls = tf.zeros(tf.concat([tf.shape(inputs)[:2], [0]], 0), tf.float32)
-            return inputs, tf.one_hot(tf.cast(labels, tf.int32), output_depth, dtype=tf.float32), controls, lengths
+            labels = tf.one_hot(tf.cast(labels, tf.int32), output_depth, dtype=tf.float32)
+            return inputs, labels, controls, lengths
 
         return dataset.map(to_model_tensors, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
     return dataset_fn
 
 
-def stock(spawn, size, windows_path, workdir, steps):
-    from common import converter, variant
+def timed(owner, name, spawn, intervals, label):
+    """Measurement only: wraps owner.name so each call appends (label, start, end) to intervals."""
+    original = getattr(owner, name)
 
+    @functools.wraps(original)
+    def wrapper(*args, **kwargs):
+        start = time.time() - spawn
+        try:
+            return original(*args, **kwargs)
+        finally:
+            intervals.append((label, start, time.time() - spawn))
+
+    setattr(owner, name, wrapper)
+
+
+def stock(spawn, size, windows_path, workdir, steps):
+    """The stock loop, unchanged; only timers are added around it.
+
+    The timers measure the work it does that train_variant does not (written files ours does not
+    write): the trial summary (an event file with the hparams and a graph), graph.pbtxt + meta graph
+    + the step-0 checkpoint (CheckpointSaverHook.after_create_session), and writing the summaries
+    of step 1 (SummarySaverHook.after_run). b2_training subtracts them for a like-for-like figure.
+    """
     from beatvae import magenta_env
     from beatvae.dataset import Windows
     from beatvae.model import build_config
@@ -66,29 +115,38 @@ def stock(spawn, size, windows_path, workdir, steps):
     settings = variant(size or None)
     config = build_config(settings, converter())  # train_examples_path is set (non-None)
     windows = Windows.load(windows_path)
-    dataset_fn = stock_dataset_fn(tf, windows, config.hparams.batch_size, config.data_converter.output_depth, settings["training"]["seed"])
+    hparams, output_depth = config.hparams, config.data_converter.output_depth
+    dataset_fn = stock_dataset_fn(tf, windows, hparams.batch_size, output_depth, settings["training"]["seed"])
 
-    # Measurement only: a hook that timestamps the end of every session.run of the stock loop.
-    step_ends = []
+    step_ends, extra = [], []
 
     class StepTimes(tf.train.SessionRunHook):
+        """Timestamps the end of every session.run; runs after the loop's own hooks."""
+
         def after_run(self, run_context, run_values):
             step_ends.append(time.time() - spawn)
 
     original_train = tf_slim.training.train
 
-    def timed_train(*args, hooks=None, **kwargs):
+    def train_with_step_times(*args, hooks=None, **kwargs):
         return original_train(*args, hooks=list(hooks or []) + [StepTimes()], **kwargs)
 
-    tf_slim.training.train = timed_train
+    tf_slim.training.train = train_with_step_times
+    timed(music_vae_train, "_trial_summary", spawn, extra, "trial_summary")
+    timed(tf.train.CheckpointSaverHook, "after_create_session", spawn, extra, "graph_pbtxt_meta_graph_step0_checkpoint")
+    timed(tf.train.SummarySaverHook, "after_run", spawn, extra, "write_summaries")
     music_vae_train.train(workdir, config, dataset_fn, num_steps=steps)
-    print(json.dumps({"step_ends": step_ends, "done": time.time() - spawn, "batch_size": config.hparams.batch_size}))
+    result = {
+        "step_ends": step_ends,
+        "extra_work": extra,
+        "done": time.time() - spawn,
+        "batch_size": hparams.batch_size,
+    }
+    print(json.dumps(result))
 
 
 def get_dataset(tfrecord):
     """Magenta's own input path for drums: TFRecord of NoteSequences -> DrumsConverter via py_function."""
-    from common import converter, variant
-
     from beatvae import magenta_env
     from beatvae.model import build_config
 
@@ -106,10 +164,6 @@ def get_dataset(tfrecord):
 
 
 def generate(spawn, model_dir, outdir):
-    from pathlib import Path
-
-    from common import load_config
-
     from beatvae.generation import generate_samples, interpolate_variant, trained_settings
 
     generation = load_config()["generation"]
@@ -122,9 +176,13 @@ def generate(spawn, model_dir, outdir):
     steps = [outdir / f"step_{i:02d}.mid" for i in range(generation["interpolation"]["num_steps"])]
     interpolate_variant(model_dir, generation, outdir / "interpolation.mid", steps, latents_path=latents)
     done = time.time() - spawn
-    assert all(p.exists() for p in samples + steps + [outdir / "interpolation.mid"])
-    print(json.dumps({"samples_done": t_samples, "done": done, "num_samples": len(samples),
-                      "interpolation_bars": len(steps) * converter_settings["slice_bars"]}))
+    missing = [str(p) for p in [*samples, *steps, outdir / "interpolation.mid"] if not p.exists()]
+    if missing:
+        raise SystemExit(f"generation wrote no {missing}")
+    bars = len(steps) * converter_settings["slice_bars"]
+    print(
+        json.dumps({"samples_done": t_samples, "done": done, "num_samples": len(samples), "interpolation_bars": bars})
+    )
 
 
 if __name__ == "__main__":
@@ -132,8 +190,8 @@ if __name__ == "__main__":
     if command in ("ours", "stock"):
         spawn, size, windows_path, workdir, steps = args
         globals()[command](float(spawn), size, windows_path, workdir, int(steps))
-    elif command == "get_dataset":
-        get_dataset(*args)
+    elif command in ("train", "get_dataset"):
+        globals()[command](*args)
     elif command == "generate":
         generate(float(args[0]), *args[1:])
     else:

@@ -1,6 +1,7 @@
-# Two entry points, each creating or refreshing .venv itself:
+# Entry points, each creating or refreshing .venv itself:
 #   make run   -> set up, then run the whole workflow on the default config
 #   make test  -> set up, then run the test suite
+#   make lint  -> snakemake --lint, snakefmt --check and ruff (lint + format check)
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
@@ -36,9 +37,12 @@ run: setup
 test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+# Python style is configured in pyproject.toml ([tool.ruff]: line length 120 for lint and format).
 lint: setup
 	$(VENV)/bin/snakemake --lint
 	$(VENV)/bin/snakefmt --check Snakefile rules
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/ruff format --check
 
 clean:
 	rm -rf results .snakemake

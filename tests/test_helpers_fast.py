@@ -26,13 +26,13 @@ def test_redirect_to_log_captures_python_native_and_child_output(tmp_path, capfd
     from beatvae.logs import redirect_to_log
 
     path = tmp_path / "logs" / "train" / "v1.log"  # folders are created
-    with capfd.disabled():  # pytest's own capture replaces sys.stdout; a Snakemake job has the real one
-        with redirect_to_log(path):
-            print("from print")
-            os.write(1, b"from file descriptor 1\n")
-            os.write(2, b"from file descriptor 2\n")
-            subprocess.run(["echo", "from a child process"], check=True)
-            logging.getLogger("beatvae.test").info("from logging")
+    # capfd.disabled(): pytest's capture replaces sys.stdout; a Snakemake job has the real one.
+    with capfd.disabled(), redirect_to_log(path):
+        print("from print")
+        os.write(1, b"from file descriptor 1\n")
+        os.write(2, b"from file descriptor 2\n")
+        subprocess.run(["echo", "from a child process"], check=True)
+        logging.getLogger("beatvae.test").info("from logging")
     os.write(1, b"after the block\n")
 
     text = path.read_text()
@@ -47,10 +47,9 @@ def test_redirect_to_log_writes_the_traceback_of_a_failure_and_reraises(tmp_path
     from beatvae.logs import redirect_to_log
 
     path = tmp_path / "job.log"
-    with capfd.disabled(), pytest.raises(RuntimeError, match="window 7 is empty"):
-        with redirect_to_log(path):
-            print("before the failure")
-            raise RuntimeError("window 7 is empty")
+    with capfd.disabled(), pytest.raises(RuntimeError, match="window 7 is empty"), redirect_to_log(path):
+        print("before the failure")
+        raise RuntimeError("window 7 is empty")
 
     text = path.read_text()
     assert "before the failure" in text

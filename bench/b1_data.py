@@ -55,67 +55,60 @@ def build_tree(root: Path, num_files: int) -> int:
     return len(out_rows)
 
 
-def ours_path(root: Path, scratch: Path, settings: dict, workers: int = 1) -> dict:
-    """What build_metadata -> convert_tfrecord -> tensorize do, for one subset holding every file."""
-    from beatvae.dataset import (
-        make_drums_converter,
-        read_note_sequences,
-        select_note_sequences,
-        windows_from_note_sequences,
-    )
-    from beatvae.metadata import build_metadata
+class Stopwatch:
+    """Seconds of consecutive stages (`<stage>_s`) and their total (`seconds`)."""
+
+    def __init__(self):
+        self.start = self.last = time.perf_counter()
+        self.stages = {}
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.stages[f"{stage}_s"] = now - self.last
+        self.last = now
+
+    def result(self, **counts) -> dict:
+        return {"seconds": self.last - self.start, **self.stages, **counts}
+
+
+def windows_of(tfrecord: Path, settings: dict):
+    """Our windowing of a NoteSequence TFRecord (what the tensorize rule does)."""
+    from beatvae.dataset import make_drums_converter, read_note_sequences, windows_from_note_sequences
     from beatvae.settings import window_steps
 
-    start = time.perf_counter()
-    metadata, rejects = build_metadata(root, workers=workers, note_sequences_path=scratch / "all.tfrecord")
-    t_meta = time.perf_counter()
-    tfrecord = scratch / "ours.tfrecord"
-    written = select_note_sequences(scratch / "all.tfrecord", metadata["path"], tfrecord)
-    t_ns = time.perf_counter()
-    windows = windows_from_note_sequences(
+    return windows_from_note_sequences(
         read_note_sequences(tfrecord), make_drums_converter(settings), window_steps(settings)
     )
-    end = time.perf_counter()
-    return {
-        "seconds": end - start,
-        "metadata_s": t_meta - start,
-        "note_sequences_s": t_ns - t_meta,
-        "windows_s": end - t_ns,
-        "files": written,
-        "rejects": len(rejects),
-        "windows": len(windows),
-        "workers": workers,
-    }
+
+
+def ours_path(root: Path, scratch: Path, settings: dict, workers: int = 1) -> dict:
+    """What build_metadata -> convert_tfrecord -> tensorize do, for one subset holding every file."""
+    from beatvae.dataset import select_note_sequences
+    from beatvae.metadata import build_metadata
+
+    clock = Stopwatch()
+    metadata, rejects = build_metadata(root, workers=workers, note_sequences_path=scratch / "all.tfrecord")
+    clock.lap("metadata")
+    written = select_note_sequences(scratch / "all.tfrecord", metadata["path"], scratch / "ours.tfrecord")
+    clock.lap("note_sequences")
+    windows = windows_of(scratch / "ours.tfrecord", settings)
+    clock.lap("windows")
+    return clock.result(files=written, rejects=len(rejects), windows=len(windows), workers=workers)
 
 
 def before_path(root: Path, scratch: Path, settings: dict) -> dict:
     """The previous design, for before/after: metadata parsed every MIDI, then convert_tfrecord parsed it again."""
-    from beatvae.dataset import (
-        make_drums_converter,
-        read_note_sequences,
-        windows_from_note_sequences,
-        write_note_sequences,
-    )
+    from beatvae.dataset import write_note_sequences
     from beatvae.metadata import build_metadata
-    from beatvae.settings import window_steps
 
-    start = time.perf_counter()
+    clock = Stopwatch()
     metadata, _ = build_metadata(root)
-    t_meta = time.perf_counter()
+    clock.lap("metadata")
     written = write_note_sequences(root, metadata["path"], scratch / "before.tfrecord")
-    t_ns = time.perf_counter()
-    windows = windows_from_note_sequences(
-        read_note_sequences(scratch / "before.tfrecord"), make_drums_converter(settings), window_steps(settings)
-    )
-    end = time.perf_counter()
-    return {
-        "seconds": end - start,
-        "metadata_s": t_meta - start,
-        "note_sequences_s": t_ns - t_meta,
-        "windows_s": end - t_ns,
-        "files": written,
-        "windows": len(windows),
-    }
+    clock.lap("note_sequences")
+    windows = windows_of(scratch / "before.tfrecord", settings)
+    clock.lap("windows")
+    return clock.result(files=written, windows=len(windows))
 
 
 def magenta_path(root: Path, scratch: Path, settings: dict) -> dict:
@@ -125,24 +118,18 @@ def magenta_path(root: Path, scratch: Path, settings: dict) -> dict:
 
     from beatvae.dataset import make_drums_converter
 
-    start = time.perf_counter()
+    clock = Stopwatch()
     tfrecord = scratch / "magenta.tfrecord"
     convert_dir_to_note_sequences.convert_directory(str(root), str(tfrecord), recursive=True)
-    t_ns = time.perf_counter()
+    clock.lap("note_sequences")
     drums = make_drums_converter(settings)  # the same DrumsConverter arguments as ours
     sequences = windows = 0
     for record in tf.compat.v1.io.tf_record_iterator(str(tfrecord)):
         tensors = drums.to_tensors(note_seq.NoteSequence.FromString(record))
         sequences += 1
         windows += len(tensors.inputs)
-    end = time.perf_counter()
-    return {
-        "seconds": end - start,
-        "note_sequences_s": t_ns - start,
-        "windows_s": end - t_ns,
-        "files": sequences,
-        "windows": windows,
-    }
+    clock.lap("windows")
+    return clock.result(files=sequences, windows=windows)
 
 
 def main():

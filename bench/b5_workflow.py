@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import time
 
-from common import REPO, WORK, log, save, summary
+from common import CORES, REPO, WORK, log, save, summary
 
 SNAKEMAKE = str(REPO / ".venv" / "bin" / "snakemake")
 
@@ -23,7 +23,7 @@ def snakemake(directory, *extra, timeout=1800):
         "--configfile",
         str(REPO / "tests" / "config" / "smoke.yaml"),
         "--cores",
-        "2",
+        str(CORES),
         "--workflow-profile",
         "none",
         *extra,

@@ -18,7 +18,7 @@ from beatvae.download import ChecksumMismatch, download_verified, resolve_url, s
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data/gmd-sample/groove-v1.0.0-midionly-sample.zip"
-SAMPLE_SHA256 = yaml.safe_load((REPO / "config/config.yaml").read_text())["gmd"]["sha256"]
+SAMPLE_SHA256 = yaml.safe_load((REPO / "tests/config/smoke.yaml").read_text())["gmd"]["sha256"]
 
 
 def independent_sha256(path):

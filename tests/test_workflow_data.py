@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
 CONFIG = REPO / "config/config.yaml"
 SAMPLE = REPO / "data/gmd-sample/groove-v1.0.0-midionly-sample.zip"
+SAMPLE_GMD = yaml.safe_load((REPO / "tests/config/smoke.yaml").read_text())["gmd"]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 if not SNAKEMAKE.exists():
     SNAKEMAKE = REPO / ".venv/bin/snakemake"
@@ -47,9 +48,15 @@ AUDIO_LINE = "audio:\n  enabled: true\n"
 
 
 def base_config_text():
-    """config/config.yaml with audio off: nothing in the data half renders audio, and with audio on
-    the workflow refuses to start where FluidSynth is not installed. Everything else is verbatim."""
+    """config/config.yaml on the embedded sample (the default corpus, the whole GMD, takes too long for
+    a test) and with audio off: nothing in the data half renders audio, and with audio on the workflow
+    refuses to start where FluidSynth is not installed. Everything else is verbatim."""
     text = CONFIG.read_text()
+    default_gmd = yaml.safe_load(text)["gmd"]
+    for key in ("url", "sha256"):
+        line = f"  {key}: {default_gmd[key]}\n"
+        assert text.count(line) == 1, line
+        text = text.replace(line, f"  {key}: {SAMPLE_GMD[key]}\n")
     assert text.count(AUDIO_LINE) == 1
     return text.replace(AUDIO_LINE, "audio:\n  enabled: false\n")
 

@@ -1,6 +1,11 @@
 """parse_midi_path on real GMD names; build_metadata on the real sample and on damaged trees."""
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -273,3 +278,79 @@ def test_tree_where_every_file_is_rejected_gives_typed_empty_metadata(tmp_path):
     assert metadata.empty and list(metadata.columns) == list(COLUMNS)
     assert str(metadata["bpm"].dtype) == "int32"
     assert sorted(rejects["path"]) == ["drummer1/session1/1_rock_100_beat_4-4.mid", "drummer1/session1/junk.mid"]
+
+
+# ---------------------------------------------------------------- parsing processes die with their job
+
+KILLABLE_JOB = """
+import sys
+from beatvae.metadata import build_metadata
+build_metadata(sys.argv[1], workers=2, min_files_per_worker=1)
+"""
+
+
+@pytest.fixture
+def replicated_sample(sample_root, sample_info, tmp_path):
+    """The sample eight times over (drummer1 -> drummer101, drummer201, ...): parsing that lasts long enough
+    to kill the job while its workers are busy."""
+    root = tmp_path / "groove"
+    copies = []
+    for copy in range(1, 9):
+        renamed = sample_info.copy()
+        renamed["midi_filename"] = renamed["midi_filename"].str.replace("drummer", f"drummer{copy}0", n=1)
+        for source, name in zip(sample_info["midi_filename"], renamed["midi_filename"]):
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(sample_root / source, root / name)
+        copies.append(renamed)
+    pd.concat(copies).to_csv(root / "info.csv", index=False)
+    return root
+
+
+def alive(processes):
+    """The processes still running (a zombie waiting for an absent reaper counts as dead)."""
+    import psutil
+
+    running = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                running.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return running
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_parsing_processes_die_with_the_killed_job(replicated_sample, signum):
+    import psutil
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]))
+    job = subprocess.Popen([sys.executable, "-c", KILLABLE_JOB, str(replicated_sample)], env=env, stderr=subprocess.PIPE)
+    descendants = []
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # until both workers are busy parsing (past start-up, holding their queues)
+            assert job.poll() is None, f"the job ended before it could be killed: {job.stderr.read().decode()}"
+            assert time.monotonic() < deadline, "the parsing processes never got busy"
+            try:
+                descendants = psutil.Process(job.pid).children(recursive=True)
+                workers = [p for p in descendants if "spawn_main" in " ".join(p.cmdline())]
+                if len(workers) == 2 and all(sum(p.cpu_times()[:2]) > 1.0 for p in workers):
+                    break
+            except psutil.NoSuchProcess:
+                pass
+            time.sleep(0.1)
+        descendants = psutil.Process(job.pid).children(recursive=True)
+        os.kill(job.pid, signum)
+        job.wait(timeout=60)
+        assert job.returncode != 0
+        deadline = time.monotonic() + 30
+        while alive(descendants) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        survivors = alive(descendants)
+        assert not survivors, [" ".join(p.cmdline()) for p in survivors]
+    finally:
+        job.kill()
+        job.wait()
+        for process in alive(descendants):
+            process.kill()

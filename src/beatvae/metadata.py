@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import multiprocessing
 import os
 import re
+import signal
+import sys
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,11 +103,62 @@ def read_performance(gmd_root: str | os.PathLike, relative_path: str) -> tuple[b
     return sequence.SerializeToString(), len(sequence.notes), length_in_bars(sequence)
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+class Terminated(SystemExit):
+    """The job was asked to stop (SIGTERM): raised in the main thread so the parsing processes are stopped too."""
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Pool initializer: the worker is killed when the process that started it dies, even by SIGKILL.
+
+    Linux only (prctl PR_SET_PDEATHSIG); elsewhere the parent's SIGTERM handler is the only guard.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+    if os.getppid() != parent_pid:  # the parent died before the death signal was armed
+        os._exit(1)
+
+
+@contextlib.contextmanager
+def stop_workers_on_exit(pool: ProcessPoolExecutor):
+    """Turns SIGTERM into Terminated while the pool works; on any failure the workers are killed, not awaited.
+
+    Leaving the `with ProcessPoolExecutor` block on an error would wait for every queued file.
+    """
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+
+        def terminate(signum, frame):
+            raise Terminated(128 + signum)
+
+        previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    except BaseException as error:
+        children = multiprocessing.active_children()
+        log.error("%s: stopping %d parsing process(es)", type(error).__name__, len(children))
+        pool.shutdown(wait=False, cancel_futures=True)
+        for child in children:
+            child.kill()
+        for child in children:
+            child.join(timeout=10)
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
 def read_performances(gmd_root: Path, relative_paths: list[str], workers: int, min_files_per_worker: int) -> list:
     """read_performance for every path, in order, over up to `workers` processes.
 
     A spawned worker costs about as much as parsing 40 files (importing note_seq), so each one
     gets at least `min_files_per_worker` files: the 138-file sample is parsed in-process.
+    The workers die with the job: killed when it is stopped by SIGTERM or fails, and (Linux)
+    sent SIGKILL by the kernel when it dies by SIGKILL.
     """
     workers = min(workers, len(relative_paths) // max(1, min_files_per_worker))
     log.info("parsing %d MIDI files in %d process(es)", len(relative_paths), max(1, workers))
@@ -110,7 +166,8 @@ def read_performances(gmd_root: Path, relative_paths: list[str], workers: int, m
         return [read_performance(gmd_root, path) for path in relative_paths]
     # spawn, not fork: the caller may already hold TensorFlow's threads
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),))
+    with pool, stop_workers_on_exit(pool):
         chunk = max(1, len(relative_paths) // (8 * workers))
         return list(pool.map(read_performance, [gmd_root] * len(relative_paths), relative_paths, chunksize=chunk))
 

@@ -354,3 +354,91 @@ def test_parsing_processes_die_with_the_killed_job(replicated_sample, signum):
         job.wait()
         for process in alive(descendants):
             process.kill()
+
+
+# ---------------------------------------------------------------- info.csv checked, problems named
+
+
+@pytest.fixture
+def small_tree(sample_root, sample_info, tmp_path):
+    """Four good files and their info.csv rows; returns (root, info rows as a DataFrame)."""
+    root = tmp_path / "groove"
+    rows = sample_info.iloc[:4].copy()
+    for name in rows["midi_filename"]:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(sample_root / name, root / name)
+    return root, rows.reset_index(drop=True)
+
+
+def write_info(root, rows):
+    rows.to_csv(root / "info.csv", index=False)
+
+
+def test_info_csv_without_a_required_column_names_the_file_and_column(small_tree):
+    root, rows = small_tree
+    write_info(root, rows.drop(columns="split"))
+    with pytest.raises(MetadataError, match=r"info\.csv lacks the column\(s\) 'split'") as caught:
+        build_metadata(root)
+    assert str(root / "info.csv") in str(caught.value)
+
+
+def test_info_csv_listing_a_file_twice_names_the_lines(small_tree):
+    root, rows = small_tree
+    write_info(root, pd.concat([rows, rows.iloc[[1]]], ignore_index=True))
+    with pytest.raises(MetadataError, match="more than once") as caught:
+        build_metadata(root)
+    assert f"{rows['midi_filename'][1]} (lines 3, 6)" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "column, value, reason",
+    [
+        ("split", "valid", "split 'valid' is not one of train, validation, test"),
+        ("split", "", "split '' is not one of"),
+        ("duration", "", "duration '' is not a positive number"),
+        ("duration", "long", "duration 'long' is not a positive number"),
+        ("duration", "-3.5", "duration '-3.5' is not a positive number"),
+    ],
+)
+def test_bad_info_csv_value_rejects_that_file_naming_line_and_column(small_tree, column, value, reason):
+    root, rows = small_tree
+    rows[column] = rows[column].astype(object)
+    rows.loc[2, column] = value
+    write_info(root, rows)
+    metadata, rejects = build_metadata(root)
+    bad = rows["midi_filename"][2]
+    assert sorted(metadata["path"]) == sorted(rows["midi_filename"].drop(2))
+    assert rejects["path"].tolist() == [bad]
+    assert rejects["reason"][0].startswith(f"info.csv line 4: {reason}"), rejects["reason"][0]
+    assert set(metadata["split"]) <= {"train", "validation", "test"}
+
+
+def test_midi_file_without_notes_is_rejected(small_tree):
+    import note_seq
+
+    root, rows = small_tree
+    silent = note_seq.NoteSequence()
+    silent.tempos.add(qpm=120)
+    silent.time_signatures.add(numerator=4, denominator=4)
+    note_seq.sequence_proto_to_midi_file(silent, str(root / rows["midi_filename"][0]))
+    write_info(root, rows)
+    metadata, rejects = build_metadata(root)
+    assert rejects.to_dict("records") == [{"path": rows["midi_filename"][0], "reason": "the MIDI file holds no notes"}]
+    assert len(metadata) == 3 and (metadata["notes"] > 0).all()
+
+
+@pytest.mark.parametrize(
+    "on_disk, listed",
+    [(".MID", ".MID"), (".MIDI", ".MIDI"), (".MID", ".mid"), (".Mid", ".mid")],
+    ids=["MID", "MIDI", "MID-listed-as-mid", "Mid-listed-as-mid"],
+)
+def test_upper_case_midi_extensions_are_found(small_tree, on_disk, listed):
+    root, rows = small_tree
+    name = rows["midi_filename"][0]
+    stem = name[: -len(".mid")]
+    (root / name).rename(root / (stem + on_disk))
+    rows.loc[0, "midi_filename"] = stem + listed
+    write_info(root, rows)
+    metadata, rejects = build_metadata(root)
+    assert rejects.empty, rejects.to_dict("records")
+    assert sorted(metadata["path"]) == sorted([stem + on_disk, *rows["midi_filename"][1:]])

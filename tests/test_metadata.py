@@ -284,8 +284,10 @@ def test_tree_where_every_file_is_rejected_gives_typed_empty_metadata(tmp_path):
 
 KILLABLE_JOB = """
 import sys
+from beatvae.logs import exit_on_sigterm
 from beatvae.metadata import build_metadata
-build_metadata(sys.argv[1], workers=2, min_files_per_worker=1)
+with exit_on_sigterm():  # as scripts/build_metadata.py runs it
+    build_metadata(sys.argv[1], workers=2, min_files_per_worker=1)
 """
 
 

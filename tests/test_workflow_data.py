@@ -6,6 +6,7 @@ then rerun semantics, config validation and failure modes. No mocks.
 """
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -271,6 +272,22 @@ def test_split_windows_equal_magenta_windows(data_run, magenta, subset, split):
     assert {row.tobytes() for row in labels} == expected
 
 
+def test_window_counts_say_why_files_gave_none(data_run):
+    for subset in SUBSETS:
+        counts = json.loads((data_run / f"results/tensors/{subset}/windows.json").read_text())
+        table = pd.read_parquet(data_run / f"results/subsets/{subset}.parquet")
+        assert list(counts) == SPLITS
+        for split in SPLITS:
+            with np.load(data_run / f"results/tensors/{subset}/{split}.npz", allow_pickle=False) as stored:
+                assert counts[split]["windows"] == len(stored["labels"]) > 0, (subset, split)
+            assert counts[split]["files"] == (table["split"] == split).sum()
+            assert counts[split]["files_without_windows"] == sum(counts[split]["why"].values())
+    log = (data_run / "results/logs/tensorize/v1.log").read_text()
+    v1_train = json.loads((data_run / "results/tensors/v1/windows.json").read_text())["train"]
+    assert v1_train["why"]["shorter than slice_bars (4 bars)"] > 10  # the sample's fills last a bar or two
+    assert "no window (shorter than slice_bars (4 bars)): drummer1/session1/103_funk_95_fill_4-4.mid" in log, log
+
+
 # ---------------------------------------------------------------- rerun semantics
 
 
@@ -328,6 +345,7 @@ def test_changing_v2_filters_reruns_only_v2(data_run, tmp_path):
         "results/subsets/v2.parquet",
         *(f"results/tfrecord/v2/{s}.tfrecord" for s in SPLITS),
         *(f"results/tensors/v2/{s}.npz" for s in SPLITS),
+        "results/tensors/v2/windows.json",
     }
     summary = snakemake(data_run, "--summary", *TARGETS, configfile=changed)
     assert summary.returncode == 0, output_of(summary)
@@ -384,6 +402,24 @@ def test_subset_selecting_nothing_fails_and_its_log_names_it(data_run, tmp_path)
     assert "SubsetError" in log and "'nothing'" in log and "no-such-style" in log, log
     assert not (workdir / "results/subsets/nothing.parquet").exists()
     assert not (workdir / "results/tfrecord/nothing").exists()
+
+
+def test_subset_without_training_windows_fails_naming_why(data_run, tmp_path):
+    workdir = tmp_path / "work"
+    shutil.copytree(data_run, workdir, symlinks=True)
+    config = write_config(
+        tmp_path / "config.yaml",
+        lambda c: c["subsets"].update({"odd-meters": {"filters": {"time_signature": ["3-4", "6-8"]}}}),
+    )
+    result = snakemake(workdir, "results/tensors/odd-meters/train.npz", configfile=config, timeout=300)
+    assert result.returncode != 0, output_of(result)
+    log = (workdir / "results/logs/tensorize/odd-meters.log").read_text()
+    assert (
+        "subset 'odd-meters': 2 train files, 0 windows (files without a window: 1 in 3/4, not 4/4; 1 in 6/8, not 4/4)"
+        ": nothing to train on"
+    ) in log, log
+    assert "WARNING" in log and "0 validation files, 0 windows: no held-out metrics on validation" in log, log
+    assert not (workdir / "results/tensors/odd-meters/train.npz").exists()
 
 
 def test_wrong_sha256_fails_download_and_leaves_no_archive(tmp_path):

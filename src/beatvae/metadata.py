@@ -11,7 +11,6 @@ import os
 import re
 import signal
 import sys
-import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,10 +112,6 @@ def read_performance(gmd_root: str | os.PathLike, relative_path: str) -> tuple[b
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-class Terminated(SystemExit):
-    """The job was asked to stop (SIGTERM): raised in the main thread so the parsing processes are stopped too."""
-
-
 def die_with_parent(parent_pid: int) -> None:
     """Pool initializer: the worker is killed when the process that started it dies, even by SIGKILL.
 
@@ -132,17 +127,8 @@ def die_with_parent(parent_pid: int) -> None:
 
 @contextlib.contextmanager
 def stop_workers_on_exit(pool: ProcessPoolExecutor):
-    """Turns SIGTERM into Terminated while the pool works; on any failure the workers are killed, not awaited.
-
-    Leaving the `with ProcessPoolExecutor` block on an error would wait for every queued file.
-    """
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-
-        def terminate(signum, frame):
-            raise Terminated(128 + signum)
-
-        previous = signal.signal(signal.SIGTERM, terminate)
+    """On any failure (Terminated by SIGTERM included, see logs.exit_on_sigterm) the workers are killed:
+    leaving the `with ProcessPoolExecutor` block would wait for every queued file first."""
     try:
         yield
     except BaseException as error:
@@ -154,9 +140,6 @@ def stop_workers_on_exit(pool: ProcessPoolExecutor):
         for child in children:
             child.join(timeout=10)
         raise
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
 
 
 def read_performances(gmd_root: Path, relative_paths: list[str], workers: int, min_files_per_worker: int) -> list:
@@ -164,8 +147,8 @@ def read_performances(gmd_root: Path, relative_paths: list[str], workers: int, m
 
     A spawned worker costs about as much as parsing 40 files (importing note_seq), so each one
     gets at least `min_files_per_worker` files: the 138-file sample is parsed in-process.
-    The workers die with the job: killed when it is stopped by SIGTERM or fails, and (Linux)
-    sent SIGKILL by the kernel when it dies by SIGKILL.
+    The workers die with the job: killed when it fails or is stopped by SIGTERM (with
+    logs.exit_on_sigterm), and (Linux) sent SIGKILL by the kernel when it dies any other way.
     """
     workers = min(workers, len(relative_paths) // max(1, min_files_per_worker))
     log.info("parsing %d MIDI files in %d process(es)", len(relative_paths), max(1, workers))
@@ -236,6 +219,10 @@ def build_metadata(
     NoteSequences of the accepted files are written there too, so no later step parses MIDI again.
     """
     gmd_root = Path(gmd_root)
+    if note_sequences_path is not None:  # a killed run's partial file must not wait for this run to finish
+        from beatvae.dataset import temporary_beside
+
+        temporary_beside(note_sequences_path).unlink(missing_ok=True)
     info_path = gmd_root / "info.csv"
     if not info_path.is_file():
         raise MetadataError(f"{info_path} not found: is {gmd_root} an unpacked Groove MIDI Dataset?")

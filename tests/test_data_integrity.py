@@ -141,6 +141,7 @@ def test_a_train_split_without_windows_fails_naming_why(sample_sequences, caplog
     )
 
     windows_from_note_sequences([sample_sequences["beat"]], converter, 64, counts["train"])
+    caplog.clear()
     with caplog.at_level("WARNING"):
         check_window_counts("odd-meters", counts)
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]

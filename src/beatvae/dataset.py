@@ -214,7 +214,7 @@ class WindowCount:
         }
 
     def describe(self, split: str) -> str:
-        """e.g. "12 train files, 0 windows: 12 in 3/4, not 4/4"."""
+        """e.g. "12 train files, 0 windows (files without a window: 12 in 3/4, not 4/4)"."""
         text = f"{self.files} {split} files, {self.windows} windows"
         reasons = self.summary()["why"]
         if reasons:
@@ -230,11 +230,10 @@ def check_window_counts(subset: str, counts: Mapping[str, WindowCount]) -> None:
     """Raises NoTrainingWindows, saying why, when the train split gives no window; warns (log) for a
     held-out split without windows, whose metrics will then be missing."""
     for split, count in counts.items():
-        if count.windows:
-            continue
-        if split == "train":
-            raise NoTrainingWindows(f"subset {subset!r}: {count.describe(split)}: nothing to train on")
-        log.warning("subset %r: %s: no held-out metrics on %s", subset, count.describe(split), split)
+        if split != "train" and not count.windows:
+            log.warning("subset %r: %s: no held-out metrics on %s", subset, count.describe(split), split)
+    if not counts["train"].windows:
+        raise NoTrainingWindows(f"subset {subset!r}: {counts['train'].describe('train')}: nothing to train on")
 
 
 def windows_from_note_sequences(sequences: Iterable, converter, steps: int, count: WindowCount | None = None) -> Windows:

@@ -82,7 +82,8 @@ rule tensorize:
     input:
         rules.convert_tfrecord.output,
     output:
-        expand("results/tensors/{{subset}}/{split}.npz", split=SPLITS),
+        windows=expand("results/tensors/{{subset}}/{split}.npz", split=SPLITS),
+        counts="results/tensors/{subset}/windows.json",
     log:
         "results/logs/tensorize/{subset}.log",
     benchmark:
@@ -91,5 +92,6 @@ rule tensorize:
         "../envs/magenta.yaml"
     params:
         converter=config["converter"],
+        splits=SPLITS,
     script:
         "../scripts/tensorize.py"

@@ -1,8 +1,8 @@
-from beatvae.logs import redirect_to_log
+from beatvae.logs import exit_on_sigterm, redirect_to_log
 
 # build_metadata's worker processes (spawned) import this file again, without `snakemake`.
 if __name__ == "__main__":
-    with redirect_to_log(snakemake.log[0]):
+    with redirect_to_log(snakemake.log[0]), exit_on_sigterm():
         from beatvae.metadata import build_metadata, find_gmd_root
 
         metadata, rejects = build_metadata(

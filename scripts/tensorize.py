@@ -1,12 +1,21 @@
-from beatvae.logs import redirect_to_log
+from beatvae.logs import exit_on_sigterm, redirect_to_log
 
-with redirect_to_log(snakemake.log[0]):
-    from beatvae.dataset import make_drums_converter, read_note_sequences, windows_from_note_sequences
+with redirect_to_log(snakemake.log[0]), exit_on_sigterm():
+    import json
+
+    from beatvae.dataset import WindowCount, check_window_counts, make_drums_converter, read_note_sequences, windows_from_note_sequences
     from beatvae.settings import window_steps
 
     converter = make_drums_converter(snakemake.params.converter)
     steps = window_steps(snakemake.params.converter)
-    for tfrecord, npz in zip(snakemake.input, snakemake.output):
-        windows = windows_from_note_sequences(read_note_sequences(tfrecord), converter, steps)
+    counts = {}
+    for split, tfrecord, npz in zip(snakemake.params.splits, snakemake.input, snakemake.output.windows):
+        counts[split] = WindowCount(snakemake.params.converter)
+        windows = windows_from_note_sequences(read_note_sequences(tfrecord), converter, steps, counts[split])
         windows.save(npz)
-        print(f"{tfrecord}: {len(windows)} unique windows -> {npz}")
+        print(f"{split}: {counts[split].describe(split)} -> {npz}")
+        for reason, files in counts[split].without_windows.items():
+            print(f"  no window ({reason}): {', '.join(files)}")
+    with open(snakemake.output.counts, "w") as handle:
+        json.dump({split: count.summary() for split, count in counts.items()}, handle, indent=2)
+    check_window_counts(snakemake.wildcards.subset, counts)

@@ -6,7 +6,11 @@ import hashlib
 import http.server
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -18,7 +22,7 @@ from beatvae.download import ChecksumMismatch, download_verified, resolve_url, s
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data/gmd-sample/groove-v1.0.0-midionly-sample.zip"
-SAMPLE_SHA256 = yaml.safe_load((REPO / "config/config.yaml").read_text())["gmd"]["sha256"]
+SAMPLE_SHA256 = yaml.safe_load((REPO / "tests/config/smoke.yaml").read_text())["gmd"]["sha256"]
 
 
 def independent_sha256(path):
@@ -217,3 +221,83 @@ def test_server_is_really_local(served):
     assert base.startswith("http://127.0.0.1:")
     with urllib.request.urlopen(f"{base}/hello.txt", timeout=5) as response:
         assert response.read() == b"hi"
+
+
+# ---------------------------------------------------------------- permissions and leftovers
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640)])
+def test_download_gets_the_usual_permissions(tmp_path, umask, mode):
+    previous = os.umask(umask)
+    try:
+        download_verified(SAMPLE.as_uri(), SAMPLE_SHA256, tmp_path / "gmd.zip")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "gmd.zip").stat().st_mode & 0o777 == mode
+
+
+def test_the_next_download_removes_partial_files_of_killed_ones(tmp_path):
+    for stale in (".gmd.zip.part", ".gmd.zip.k3j9x2.part"):  # this version's name and the older random one
+        (tmp_path / stale).write_bytes(b"half a zip")
+    (tmp_path / ".other.zip.part").write_bytes(b"not ours")
+    download_verified(SAMPLE.as_uri(), SAMPLE_SHA256, tmp_path / "gmd.zip")
+    assert leftovers(tmp_path) == [".other.zip.part", "gmd.zip"]
+
+
+class StallingHandler(QuietHandler):
+    """Sends the headers and a first slice of the body, then stalls until the test ends."""
+
+    release = threading.Event()
+
+    def do_GET(self):
+        body = Path(self.directory, self.path.lstrip("/")).read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[:1000])
+        self.wfile.flush()
+        self.release.wait(120)
+        self.close_connection = True
+
+
+def test_sigterm_during_the_download_job_leaves_no_partial_file(tmp_path):
+    """The real download_gmd job, stopped with SIGTERM (as Snakemake, scancel or a user stop it)."""
+    import psutil
+
+    folder = tmp_path / "served"
+    folder.mkdir()
+    shutil.copy(SAMPLE, folder / "gmd.zip")
+    StallingHandler.release.clear()
+    server, thread, base = _serve(folder, StallingHandler)
+    config = yaml.safe_load((REPO / "tests/config/smoke.yaml").read_text())
+    config["gmd"]["url"] = f"{base}/gmd.zip"
+    config["audio"] = {"enabled": False}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    workdir = tmp_path / "work"
+    downloads = workdir / "results/download"
+    snakemake = Path(sys.executable).with_name("snakemake")
+    command = [str(snakemake), "results/download/gmd.zip", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+               "--cores", "1", "--workflow-profile", "none", "--configfile", str(tmp_path / "config.yaml")]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "SNAKEMAKE_PROFILE"}
+    run = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        job = None
+        while job is None:
+            assert run.poll() is None, run.stdout.read()
+            assert time.monotonic() < deadline, "the download job never started streaming"
+            if leftovers(downloads):  # streaming has begun
+                job = next((p for p in psutil.Process(run.pid).children(recursive=True) if "download_gmd" in " ".join(p.cmdline())), None)
+            time.sleep(0.1)
+        job.send_signal(signal.SIGTERM)
+        output, _ = run.communicate(timeout=120)
+        assert run.returncode != 0, output
+        assert leftovers(downloads) == [], output
+        log = (workdir / "results/logs/download_gmd.log").read_text()
+        assert "Terminated" in log, log
+    finally:
+        StallingHandler.release.set()
+        run.kill()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -1,6 +1,11 @@
 """parse_midi_path on real GMD names; build_metadata on the real sample and on damaged trees."""
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -273,3 +278,169 @@ def test_tree_where_every_file_is_rejected_gives_typed_empty_metadata(tmp_path):
     assert metadata.empty and list(metadata.columns) == list(COLUMNS)
     assert str(metadata["bpm"].dtype) == "int32"
     assert sorted(rejects["path"]) == ["drummer1/session1/1_rock_100_beat_4-4.mid", "drummer1/session1/junk.mid"]
+
+
+# ---------------------------------------------------------------- parsing processes die with their job
+
+KILLABLE_JOB = """
+import sys
+from beatvae.logs import exit_on_sigterm
+from beatvae.metadata import build_metadata
+with exit_on_sigterm():  # as scripts/build_metadata.py runs it
+    build_metadata(sys.argv[1], workers=2, min_files_per_worker=1)
+"""
+
+
+@pytest.fixture
+def replicated_sample(sample_root, sample_info, tmp_path):
+    """The sample eight times over (drummer1 -> drummer101, drummer201, ...): parsing that lasts long enough
+    to kill the job while its workers are busy."""
+    root = tmp_path / "groove"
+    copies = []
+    for copy in range(1, 9):
+        renamed = sample_info.copy()
+        renamed["midi_filename"] = renamed["midi_filename"].str.replace("drummer", f"drummer{copy}0", n=1)
+        for source, name in zip(sample_info["midi_filename"], renamed["midi_filename"]):
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(sample_root / source, root / name)
+        copies.append(renamed)
+    pd.concat(copies).to_csv(root / "info.csv", index=False)
+    return root
+
+
+def alive(processes):
+    """The processes still running (a zombie waiting for an absent reaper counts as dead)."""
+    import psutil
+
+    running = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                running.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return running
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_parsing_processes_die_with_the_killed_job(replicated_sample, signum):
+    import psutil
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]))
+    job = subprocess.Popen([sys.executable, "-c", KILLABLE_JOB, str(replicated_sample)], env=env, stderr=subprocess.PIPE)
+    descendants = []
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # until both workers are busy parsing (past start-up, holding their queues)
+            assert job.poll() is None, f"the job ended before it could be killed: {job.stderr.read().decode()}"
+            assert time.monotonic() < deadline, "the parsing processes never got busy"
+            try:
+                descendants = psutil.Process(job.pid).children(recursive=True)
+                workers = [p for p in descendants if "spawn_main" in " ".join(p.cmdline())]
+                if len(workers) == 2 and all(sum(p.cpu_times()[:2]) > 1.0 for p in workers):
+                    break
+            except psutil.NoSuchProcess:
+                pass
+            time.sleep(0.1)
+        descendants = psutil.Process(job.pid).children(recursive=True)
+        os.kill(job.pid, signum)
+        job.wait(timeout=60)
+        assert job.returncode != 0
+        deadline = time.monotonic() + 30
+        while alive(descendants) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        survivors = alive(descendants)
+        assert not survivors, [" ".join(p.cmdline()) for p in survivors]
+    finally:
+        job.kill()
+        job.wait()
+        for process in alive(descendants):
+            process.kill()
+
+
+# ---------------------------------------------------------------- info.csv checked, problems named
+
+
+@pytest.fixture
+def small_tree(sample_root, sample_info, tmp_path):
+    """Four good files and their info.csv rows; returns (root, info rows as a DataFrame)."""
+    root = tmp_path / "groove"
+    rows = sample_info.iloc[:4].copy()
+    for name in rows["midi_filename"]:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(sample_root / name, root / name)
+    return root, rows.reset_index(drop=True)
+
+
+def write_info(root, rows):
+    rows.to_csv(root / "info.csv", index=False)
+
+
+def test_info_csv_without_a_required_column_names_the_file_and_column(small_tree):
+    root, rows = small_tree
+    write_info(root, rows.drop(columns="split"))
+    with pytest.raises(MetadataError, match=r"info\.csv lacks the column\(s\) 'split'") as caught:
+        build_metadata(root)
+    assert str(root / "info.csv") in str(caught.value)
+
+
+def test_info_csv_listing_a_file_twice_names_the_lines(small_tree):
+    root, rows = small_tree
+    write_info(root, pd.concat([rows, rows.iloc[[1]]], ignore_index=True))
+    with pytest.raises(MetadataError, match="more than once") as caught:
+        build_metadata(root)
+    assert f"{rows['midi_filename'][1]} (lines 3, 6)" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "column, value, reason",
+    [
+        ("split", "valid", "split 'valid' is not one of train, validation, test"),
+        ("split", "", "split '' is not one of"),
+        ("duration", "", "duration '' is not a positive number"),
+        ("duration", "long", "duration 'long' is not a positive number"),
+        ("duration", "-3.5", "duration '-3.5' is not a positive number"),
+    ],
+)
+def test_bad_info_csv_value_rejects_that_file_naming_line_and_column(small_tree, column, value, reason):
+    root, rows = small_tree
+    rows[column] = rows[column].astype(object)
+    rows.loc[2, column] = value
+    write_info(root, rows)
+    metadata, rejects = build_metadata(root)
+    bad = rows["midi_filename"][2]
+    assert sorted(metadata["path"]) == sorted(rows["midi_filename"].drop(2))
+    assert rejects["path"].tolist() == [bad]
+    assert rejects["reason"][0].startswith(f"info.csv line 4: {reason}"), rejects["reason"][0]
+    assert set(metadata["split"]) <= {"train", "validation", "test"}
+
+
+def test_midi_file_without_notes_is_rejected(small_tree):
+    import note_seq
+
+    root, rows = small_tree
+    silent = note_seq.NoteSequence()
+    silent.tempos.add(qpm=120)
+    silent.time_signatures.add(numerator=4, denominator=4)
+    note_seq.sequence_proto_to_midi_file(silent, str(root / rows["midi_filename"][0]))
+    write_info(root, rows)
+    metadata, rejects = build_metadata(root)
+    assert rejects.to_dict("records") == [{"path": rows["midi_filename"][0], "reason": "the MIDI file holds no notes"}]
+    assert len(metadata) == 3 and (metadata["notes"] > 0).all()
+
+
+@pytest.mark.parametrize(
+    "on_disk, listed",
+    [(".MID", ".MID"), (".MIDI", ".MIDI"), (".MID", ".mid"), (".Mid", ".mid")],
+    ids=["MID", "MIDI", "MID-listed-as-mid", "Mid-listed-as-mid"],
+)
+def test_upper_case_midi_extensions_are_found(small_tree, on_disk, listed):
+    root, rows = small_tree
+    name = rows["midi_filename"][0]
+    stem = name[: -len(".mid")]
+    (root / name).rename(root / (stem + on_disk))
+    rows.loc[0, "midi_filename"] = stem + listed
+    write_info(root, rows)
+    metadata, rejects = build_metadata(root)
+    assert rejects.empty, rejects.to_dict("records")
+    assert sorted(metadata["path"]) == sorted([stem + on_disk, *rows["midi_filename"][1:]])

@@ -6,6 +6,7 @@ then rerun semantics, config validation and failure modes. No mocks.
 """
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -32,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
 CONFIG = REPO / "config/config.yaml"
 SAMPLE = REPO / "data/gmd-sample/groove-v1.0.0-midionly-sample.zip"
+SAMPLE_GMD = yaml.safe_load((REPO / "tests/config/smoke.yaml").read_text())["gmd"]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 if not SNAKEMAKE.exists():
     SNAKEMAKE = REPO / ".venv/bin/snakemake"
@@ -47,9 +49,15 @@ AUDIO_LINE = "audio:\n  enabled: true\n"
 
 
 def base_config_text():
-    """config/config.yaml with audio off: nothing in the data half renders audio, and with audio on
-    the workflow refuses to start where FluidSynth is not installed. Everything else is verbatim."""
+    """config/config.yaml on the embedded sample (the default corpus, the whole GMD, takes too long for
+    a test) and with audio off: nothing in the data half renders audio, and with audio on the workflow
+    refuses to start where FluidSynth is not installed. Everything else is verbatim."""
     text = CONFIG.read_text()
+    default_gmd = yaml.safe_load(text)["gmd"]
+    for key in ("url", "sha256"):
+        line = f"  {key}: {default_gmd[key]}\n"
+        assert text.count(line) == 1, line
+        text = text.replace(line, f"  {key}: {SAMPLE_GMD[key]}\n")
     assert text.count(AUDIO_LINE) == 1
     return text.replace(AUDIO_LINE, "audio:\n  enabled: false\n")
 
@@ -264,6 +272,22 @@ def test_split_windows_equal_magenta_windows(data_run, magenta, subset, split):
     assert {row.tobytes() for row in labels} == expected
 
 
+def test_window_counts_say_why_files_gave_none(data_run):
+    for subset in SUBSETS:
+        counts = json.loads((data_run / f"results/tensors/{subset}/windows.json").read_text())
+        table = pd.read_parquet(data_run / f"results/subsets/{subset}.parquet")
+        assert list(counts) == SPLITS
+        for split in SPLITS:
+            with np.load(data_run / f"results/tensors/{subset}/{split}.npz", allow_pickle=False) as stored:
+                assert counts[split]["windows"] == len(stored["labels"]) > 0, (subset, split)
+            assert counts[split]["files"] == (table["split"] == split).sum()
+            assert counts[split]["files_without_windows"] == sum(counts[split]["why"].values())
+    log = (data_run / "results/logs/tensorize/v1.log").read_text()
+    v1_train = json.loads((data_run / "results/tensors/v1/windows.json").read_text())["train"]
+    assert v1_train["why"]["shorter than slice_bars (4 bars)"] > 10  # the sample's fills last a bar or two
+    assert "no window (shorter than slice_bars (4 bars)): drummer1/session1/103_funk_95_fill_4-4.mid" in log, log
+
+
 # ---------------------------------------------------------------- rerun semantics
 
 
@@ -321,6 +345,7 @@ def test_changing_v2_filters_reruns_only_v2(data_run, tmp_path):
         "results/subsets/v2.parquet",
         *(f"results/tfrecord/v2/{s}.tfrecord" for s in SPLITS),
         *(f"results/tensors/v2/{s}.npz" for s in SPLITS),
+        "results/tensors/v2/windows.json",
     }
     summary = snakemake(data_run, "--summary", *TARGETS, configfile=changed)
     assert summary.returncode == 0, output_of(summary)
@@ -377,6 +402,24 @@ def test_subset_selecting_nothing_fails_and_its_log_names_it(data_run, tmp_path)
     assert "SubsetError" in log and "'nothing'" in log and "no-such-style" in log, log
     assert not (workdir / "results/subsets/nothing.parquet").exists()
     assert not (workdir / "results/tfrecord/nothing").exists()
+
+
+def test_subset_without_training_windows_fails_naming_why(data_run, tmp_path):
+    workdir = tmp_path / "work"
+    shutil.copytree(data_run, workdir, symlinks=True)
+    config = write_config(
+        tmp_path / "config.yaml",
+        lambda c: c["subsets"].update({"odd-meters": {"filters": {"time_signature": ["3-4", "6-8"]}}}),
+    )
+    result = snakemake(workdir, "results/tensors/odd-meters/train.npz", configfile=config, timeout=300)
+    assert result.returncode != 0, output_of(result)
+    log = (workdir / "results/logs/tensorize/odd-meters.log").read_text()
+    assert (
+        "subset 'odd-meters': 2 train files, 0 windows (files without a window: 1 in 3/4, not 4/4; 1 in 6/8, not 4/4)"
+        ": nothing to train on"
+    ) in log, log
+    assert "WARNING" in log and "0 validation files, 0 windows: no held-out metrics on validation" in log, log
+    assert not (workdir / "results/tensors/odd-meters/train.npz").exists()
 
 
 def test_wrong_sha256_fails_download_and_leaves_no_archive(tmp_path):

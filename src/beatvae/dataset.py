@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -14,6 +16,8 @@ from beatvae import magenta_env  # noqa: F401  (sets TF_USE_LEGACY_KERAS before 
 from beatvae.settings import NUM_DRUM_CLASSES
 
 COLLECTION_NAME = "groove"
+
+log = logging.getLogger(__name__)
 
 
 def note_sequence_id(filename: str, collection_name: str = COLLECTION_NAME) -> str:
@@ -33,18 +37,39 @@ def midi_to_note_sequence(gmd_root: str | os.PathLike, relative_path: str, colle
     return sequence
 
 
+def temporary_beside(path: str | os.PathLike, suffix: str = ".tmp") -> Path:
+    """The name a file is written under before it is renamed into place."""
+    return Path(path).with_name(Path(path).name + suffix)
+
+
+@contextlib.contextmanager
+def written_atomically(path: str | os.PathLike, suffix: str = ".tmp"):
+    """Yields a temporary path beside `path` to write; renames it into place when the block succeeds.
+
+    On any failure (a full disk; SIGTERM under logs.exit_on_sigterm) the temporary file is removed;
+    one left by a SIGKILL is removed when the file is next written.
+    """
+    temporary = temporary_beside(path, suffix)
+    temporary.parent.mkdir(parents=True, exist_ok=True)
+    temporary.unlink(missing_ok=True)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
 def write_records(records: Iterable[bytes], tfrecord_path: str | os.PathLike) -> int:
     """Writes serialized records to a TFRecord file (via a temporary name); returns how many."""
     import tensorflow as tf
 
-    Path(tfrecord_path).parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tfrecord_path).with_name(Path(tfrecord_path).name + ".tmp")
     count = 0
-    with tf.io.TFRecordWriter(str(temporary)) as writer:
-        for record in records:
-            writer.write(record)
-            count += 1
-    os.replace(temporary, tfrecord_path)
+    with written_atomically(tfrecord_path) as temporary:
+        with tf.io.TFRecordWriter(str(temporary)) as writer:
+            for record in records:
+                writer.write(record)
+                count += 1
     return count
 
 
@@ -124,10 +149,9 @@ class Windows:
         return len(self.labels)
 
     def save(self, path: str | os.PathLike) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        temporary = Path(path).with_name(Path(path).name + ".tmp.npz")
-        np.savez_compressed(temporary, inputs=self.inputs, labels=self.labels, lengths=self.lengths, sources=self.sources)
-        os.replace(temporary, path)
+        # the temporary name ends in .npz: numpy would append it otherwise
+        with written_atomically(path, ".tmp.npz") as temporary:
+            np.savez_compressed(temporary, inputs=self.inputs, labels=self.labels, lengths=self.lengths, sources=self.sources)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Windows":
@@ -139,22 +163,102 @@ class Windows:
         return self.inputs[..., :num_classes].astype(bool)
 
 
-def windows_from_note_sequences(sequences: Iterable, converter, steps: int) -> Windows:
-    """Every converter window of every sequence, de-duplicated across the whole split."""
+def why_no_windows(sequence, settings: Mapping) -> str:
+    """Why Magenta's DrumsConverter (configured by `settings`, the config's `converter`) gives a
+    NoteSequence no window: it drops such files without a word. Checks the converter's own steps
+    in its order: quantizing, the bar length, the drum map, the length, the silences."""
+    import note_seq
+    from magenta.models.music_vae.data import REDUCED_DRUM_PITCH_CLASSES
+
+    quarters_per_bar, slice_bars = settings["quarters_per_bar"], settings["slice_bars"]
+    try:
+        quantized = note_seq.quantize_note_sequence(sequence, settings["steps_per_quarter"])
+    except Exception as error:  # Magenta splits at these changes; the pieces gave nothing either
+        return f"tempo or time-signature changes ({type(error).__name__})"
+    signature = quantized.time_signatures[0]
+    if signature.numerator * 4 / signature.denominator != quarters_per_bar:
+        return f"in {signature.numerator}/{signature.denominator}, not {quarters_per_bar}/4"
+    drum_pitches = {pitch for pitches in REDUCED_DRUM_PITCH_CLASSES for pitch in pitches}
+    if not any(note.is_drum and note.pitch in drum_pitches for note in quantized.notes):
+        return "no drum notes"
+    bars = quantized.total_quantized_steps / (settings["steps_per_quarter"] * quarters_per_bar)
+    if bars < slice_bars:
+        return f"shorter than slice_bars ({slice_bars} bars)"
+    return f"no {slice_bars}-bar stretch without a {settings.get('gap_bars', 1.0):g}-bar silence"
+
+
+@dataclass
+class WindowCount:
+    """One split's files and windows, and why files gave none, for the log and the report."""
+
+    settings: Mapping  # the config's `converter` section, to explain files without windows
+    files: int = 0
+    windows: int = 0  # distinct windows kept
+    repeated_windows: int = 0  # windows dropped because an earlier one had the same content
+    without_windows: dict = field(default_factory=dict)  # reason -> [file names]
+
+    def add(self, sequence, converted: int, kept: int) -> None:
+        self.files += 1
+        self.windows += kept
+        self.repeated_windows += converted - kept
+        if converted == 0:
+            self.without_windows.setdefault(why_no_windows(sequence, self.settings), []).append(sequence.filename)
+
+    def summary(self) -> dict:
+        return {
+            "files": self.files,
+            "windows": self.windows,
+            "repeated_windows": self.repeated_windows,
+            "files_without_windows": sum(map(len, self.without_windows.values())),
+            "why": {reason: len(files) for reason, files in sorted(self.without_windows.items(), key=lambda item: -len(item[1]))},
+        }
+
+    def describe(self, split: str) -> str:
+        """e.g. "12 train files, 0 windows (files without a window: 12 in 3/4, not 4/4)"."""
+        text = f"{self.files} {split} files, {self.windows} windows"
+        reasons = self.summary()["why"]
+        if reasons:
+            text += " (files without a window: " + "; ".join(f"{n} {reason}" for reason, n in reasons.items()) + ")"
+        return text
+
+
+class NoTrainingWindows(ValueError):
+    pass
+
+
+def check_window_counts(subset: str, counts: Mapping[str, WindowCount]) -> None:
+    """Raises NoTrainingWindows, saying why, when the train split gives no window; warns (log) for a
+    held-out split without windows, whose metrics will then be missing."""
+    for split, count in counts.items():
+        if split != "train" and not count.windows:
+            log.warning("subset %r: %s: no held-out metrics on %s", subset, count.describe(split), split)
+    if not counts["train"].windows:
+        raise NoTrainingWindows(f"subset {subset!r}: {counts['train'].describe('train')}: nothing to train on")
+
+
+def windows_from_note_sequences(sequences: Iterable, converter, steps: int, count: WindowCount | None = None) -> Windows:
+    """Every converter window of every sequence, de-duplicated across the whole split.
+
+    With `count`, each file's windows are counted there, and the reason of every file that gave none.
+    """
     seen: set[bytes] = set()
     inputs, labels, lengths, sources = [], [], [], []
     for sequence in sequences:
         tensors = converter.to_tensors(sequence)
+        kept = 0
         for window_inputs, window_outputs, length in zip(tensors.inputs, tensors.outputs, tensors.lengths):
             window_labels = np.argmax(window_outputs, axis=-1).astype(np.int16)
             key = window_labels.tobytes()
             if key in seen:
                 continue
             seen.add(key)
+            kept += 1
             inputs.append(np.asarray(window_inputs, dtype=bool))
             labels.append(window_labels)
             lengths.append(int(length))
             sources.append(sequence.id)
+        if count is not None:
+            count.add(sequence, len(tensors.outputs), kept)
     if not labels:
         return Windows(
             np.zeros((0, steps, converter.input_depth), bool),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
-import tempfile
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -31,19 +31,30 @@ def resolve_url(url: str, base_dir: str | os.PathLike) -> str:
     return Path(base_dir, url).resolve().as_uri()
 
 
+def partial_download(destination: str | os.PathLike) -> Path:
+    """Where download_verified streams `destination` before its digest is checked (hidden, beside it)."""
+    destination = Path(destination)
+    return destination.with_name(f".{destination.name}.part")
+
+
 def download_verified(url: str, sha256: str, destination: str | os.PathLike, timeout_s: float = 60) -> str:
     """Streams `url` into a temporary file beside `destination`, then renames it into place.
 
     The rename happens only after the digest matched, so an interrupted or corrupt download
-    never leaves a file that Snakemake could mistake for a finished output.
+    never leaves a file that Snakemake could mistake for a finished output. The temporary file
+    is removed on any failure (SIGTERM too, under logs.exit_on_sigterm); one left by a SIGKILL
+    is replaced by the next download. The file gets the usual permissions (0666 less the umask).
     Returns the digest.
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
+    # temporaries of earlier, killed runs (older versions named them .NAME.<random>.part)
+    for stale in destination.parent.glob(f".{glob.escape(destination.name)}.*part"):
+        stale.unlink(missing_ok=True)
     digest = hashlib.sha256()
-    handle, partial = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part")
+    partial = partial_download(destination)
     try:
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout_s) as response:
+        with open(partial, "wb") as out, urllib.request.urlopen(url, timeout=timeout_s) as response:
             for chunk in iter(lambda: response.read(CHUNK_BYTES), b""):
                 digest.update(chunk)
                 out.write(chunk)
@@ -54,8 +65,6 @@ def download_verified(url: str, sha256: str, destination: str | os.PathLike, tim
             )
         os.replace(partial, destination)
     except BaseException:
-        Path(partial).unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
         raise
     return actual
-
-

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 import traceback
 
 
@@ -38,3 +40,25 @@ def redirect_to_log(path: str | os.PathLike):
             os.dup2(saved[1], 2)
             os.close(saved[0])
             os.close(saved[1])
+
+
+class Terminated(SystemExit):
+    """The job was asked to stop (SIGTERM: Snakemake, SLURM's scancel, a user's kill)."""
+
+
+@contextlib.contextmanager
+def exit_on_sigterm():
+    """Turns SIGTERM into Terminated (exit status 143) while the block runs in the main thread, so the
+    clean-up code on the way out (temporary files, worker processes) runs before the job ends."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise Terminated(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
+import math
 import multiprocessing
 import os
 import re
+import signal
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+
+from beatvae.settings import SPLITS
 
 log = logging.getLogger(__name__)
 
@@ -18,8 +25,12 @@ log = logging.getLogger(__name__)
 FILENAME_PATTERN = re.compile(
     r"^(?P<drummer>drummer\d+)/(?P<session>[A-Za-z_]*session\d*)/"
     r"(?P<number>\d+)_(?P<style>[a-z]+)(?:-(?P<substyle>[a-z0-9-]+))?_(?P<bpm>\d+)_"
-    r"(?P<beat_type>beat|fill)_(?P<time_signature>\d+-\d+)\.midi?$"
+    r"(?P<beat_type>beat|fill)_(?P<time_signature>\d+-\d+)\.(?i:midi?)$"
 )
+MIDI_SUFFIXES = (".mid", ".midi")  # in any letter case: `.MID` is as much a MIDI file
+
+# The info.csv columns build_metadata reads; the rest of what it knows comes from the path and the MIDI.
+INFO_COLUMNS = ("midi_filename", "split", "duration")
 
 COLUMNS = {
     "path": "string",
@@ -98,11 +109,46 @@ def read_performance(gmd_root: str | os.PathLike, relative_path: str) -> tuple[b
     return sequence.SerializeToString(), len(sequence.notes), length_in_bars(sequence)
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Pool initializer: the worker is killed when the process that started it dies, even by SIGKILL.
+
+    Linux only (prctl PR_SET_PDEATHSIG); elsewhere the parent's SIGTERM handler is the only guard.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+    if os.getppid() != parent_pid:  # the parent died before the death signal was armed
+        os._exit(1)
+
+
+@contextlib.contextmanager
+def stop_workers_on_exit(pool: ProcessPoolExecutor):
+    """On any failure (Terminated by SIGTERM included, see logs.exit_on_sigterm) the workers are killed:
+    leaving the `with ProcessPoolExecutor` block would wait for every queued file first."""
+    try:
+        yield
+    except BaseException as error:
+        children = multiprocessing.active_children()
+        log.error("%s: stopping %d parsing process(es)", type(error).__name__, len(children))
+        pool.shutdown(wait=False, cancel_futures=True)
+        for child in children:
+            child.kill()
+        for child in children:
+            child.join(timeout=10)
+        raise
+
+
 def read_performances(gmd_root: Path, relative_paths: list[str], workers: int, min_files_per_worker: int) -> list:
     """read_performance for every path, in order, over up to `workers` processes.
 
     A spawned worker costs about as much as parsing 40 files (importing note_seq), so each one
     gets at least `min_files_per_worker` files: the 138-file sample is parsed in-process.
+    The workers die with the job: killed when it fails or is stopped by SIGTERM (with
+    logs.exit_on_sigterm), and (Linux) sent SIGKILL by the kernel when it dies any other way.
     """
     workers = min(workers, len(relative_paths) // max(1, min_files_per_worker))
     log.info("parsing %d MIDI files in %d process(es)", len(relative_paths), max(1, workers))
@@ -110,9 +156,57 @@ def read_performances(gmd_root: Path, relative_paths: list[str], workers: int, m
         return [read_performance(gmd_root, path) for path in relative_paths]
     # spawn, not fork: the caller may already hold TensorFlow's threads
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),))
+    with pool, stop_workers_on_exit(pool):
         chunk = max(1, len(relative_paths) // (8 * workers))
         return list(pool.map(read_performance, [gmd_root] * len(relative_paths), relative_paths, chunksize=chunk))
+
+
+def listing_key(relative_path: str) -> str:
+    """How info.csv and the archive are matched: the path, with the extension's letter case ignored."""
+    stem, suffix = os.path.splitext(relative_path.replace(os.sep, "/"))
+    return stem + suffix.lower()
+
+
+def read_info(info_path: Path) -> pd.DataFrame:
+    """info.csv as text, indexed by listing_key, with each row's `line` in the file.
+
+    Raises MetadataError naming the file and the column or lines for problems that make the
+    whole table untrustworthy (a missing column, a file listed twice); a bad value in one row
+    is left for check_listing, which rejects only that file.
+    """
+    try:
+        info = pd.read_csv(info_path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise MetadataError(f"{info_path} is not a readable CSV table: {error}") from error
+    missing = [column for column in INFO_COLUMNS if column not in info.columns]
+    if missing:
+        raise MetadataError(
+            f"{info_path} lacks the column(s) {', '.join(map(repr, missing))} "
+            f"(it has {', '.join(map(repr, info.columns))}; GMD's info.csv has {', '.join(INFO_COLUMNS)})"
+        )
+    info["line"] = info.index + 2  # line 1 holds the column names
+    info["key"] = info["midi_filename"].map(listing_key)
+    repeated = info[info["key"].duplicated(keep=False)]
+    if not repeated.empty:
+        groups = [f"{name} (lines {', '.join(map(str, rows['line']))})" for name, rows in repeated.groupby("key", sort=False)]
+        raise MetadataError(f"{info_path} lists {len(groups)} midi_filename(s) more than once: {'; '.join(groups[:5])}")
+    return info.set_index("key")
+
+
+def check_listing(listed: pd.Series) -> tuple[str, float]:
+    """(split, duration) of one info.csv row; MetadataError, naming the line and column, for a value that cannot be used."""
+    where = f"info.csv line {listed['line']}"
+    split = listed["split"]
+    if split not in SPLITS:
+        raise MetadataError(f"{where}: split {split!r} is not one of {', '.join(SPLITS)}, so the file would be in no split")
+    try:
+        duration = float(listed["duration"])
+    except ValueError:
+        duration = math.nan
+    if not math.isfinite(duration) or duration <= 0:
+        raise MetadataError(f"{where}: duration {listed['duration']!r} is not a positive number of seconds")
+    return split, duration
 
 
 def build_metadata(
@@ -125,34 +219,45 @@ def build_metadata(
     NoteSequences of the accepted files are written there too, so no later step parses MIDI again.
     """
     gmd_root = Path(gmd_root)
+    if note_sequences_path is not None:  # a killed run's partial file must not wait for this run to finish
+        from beatvae.dataset import temporary_beside
+
+        temporary_beside(note_sequences_path).unlink(missing_ok=True)
     info_path = gmd_root / "info.csv"
     if not info_path.is_file():
         raise MetadataError(f"{info_path} not found: is {gmd_root} an unpacked Groove MIDI Dataset?")
-    info = pd.read_csv(info_path, dtype=str).set_index("midi_filename")
-    on_disk = sorted(p.relative_to(gmd_root).as_posix() for p in gmd_root.rglob("*.mid*"))
+    info = read_info(info_path)
+    on_disk = sorted(
+        p.relative_to(gmd_root).as_posix() for p in gmd_root.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file()
+    )
 
     rows, rejects, named = [], [], []
     for relative in on_disk:
         try:
             parsed = parse_midi_path(relative)
-            if relative not in info.index:
+            if listing_key(relative) not in info.index:
                 raise MetadataError("not listed in info.csv (no split or duration)")
+            split, duration = check_listing(info.loc[listing_key(relative)])
         except MetadataError as error:
             rejects.append({"path": relative, "reason": str(error)})
             continue
-        named.append((relative, parsed))
+        named.append((relative, parsed, split, duration))
 
     serialized = []
-    for (relative, parsed), performance in zip(named, read_performances(gmd_root, [r for r, _ in named], workers, min_files_per_worker)):
+    performances = read_performances(gmd_root, [named_file[0] for named_file in named], workers, min_files_per_worker)
+    for (relative, parsed, split, duration), performance in zip(named, performances):
         if isinstance(performance, str):
             rejects.append({"path": relative, "reason": performance})
             continue
         sequence, notes, bars = performance
-        listed = info.loc[relative]
-        rows.append({"path": relative, **parsed.__dict__, "split": listed["split"], "duration": float(listed["duration"]), "notes": notes, "bars": bars})
+        if notes == 0:
+            rejects.append({"path": relative, "reason": "the MIDI file holds no notes"})
+            continue
+        rows.append({"path": relative, **parsed.__dict__, "split": split, "duration": duration, "notes": notes, "bars": bars})
         serialized.append(sequence)
-    for missing in sorted(set(info.index) - set(on_disk)):
-        rejects.append({"path": missing, "reason": "listed in info.csv but missing from the archive"})
+    for missing in sorted(set(info.index) - {listing_key(path) for path in on_disk}):
+        listed = info.loc[missing]
+        rejects.append({"path": listed["midi_filename"], "reason": f"listed in info.csv (line {listed['line']}) but missing from the archive"})
 
     if note_sequences_path is not None:
         from beatvae.dataset import write_records

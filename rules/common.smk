@@ -1,3 +1,4 @@
+import hashlib
 import os
 import re
 import sys
@@ -69,6 +70,25 @@ for _name, _variant in config["variants"].items():
         )
     check_variant(_name, _variant, config["converter"])
 check_interpolation(config["generation"], workflow.basedir)
+
+
+def check_results_belong_to_this_config(archive="results/download/gmd.zip"):
+    """Refuses results/ made from another GMD archive (another config's results) with a clear
+    message, instead of silently overwriting them (its subsets may share names with ours)."""
+    if not os.path.isfile(archive):
+        return
+    with open(archive, "rb") as handle:
+        found = hashlib.file_digest(handle, "sha256").hexdigest()
+    if found != config["gmd"]["sha256"].lower():
+        raise ValueError(
+            f"{os.path.abspath(archive)} is not this config's GMD archive (its sha256 is {found}, "
+            f"gmd.sha256 says {config['gmd']['sha256']}): this results/ folder belongs to another "
+            "config. Give each config its own folder (snakemake --directory runs/NAME --configfile "
+            "...), or delete that archive to rebuild these results from the new one."
+        )
+
+
+check_results_belong_to_this_config()
 
 
 def variant_setting(*keys):

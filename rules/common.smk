@@ -141,7 +141,7 @@ def interpolation_inputs(wildcards):
     if source == "samples":
         inputs["latents"] = expand(
             rules.sample_beats.output.latents, variant=wildcards.variant
-        )
+        )[0]
     elif source == "dataset":
         inputs["metadata"] = rules.build_metadata.output.metadata
         inputs["gmd"] = rules.unpack_gmd.output[0]

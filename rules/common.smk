@@ -74,7 +74,8 @@ check_interpolation(config["generation"], workflow.basedir)
 
 def check_results_belong_to_this_config(archive="results/download/gmd.zip"):
     """Refuses results/ made from another GMD archive (another config's results) with a clear
-    message, instead of silently overwriting them (its subsets may share names with ours)."""
+    message, instead of silently overwriting them (its subsets may share names with ours).
+    """
     if not os.path.isfile(archive):
         return
     with open(archive, "rb") as handle:

@@ -13,6 +13,7 @@ from snakemake.utils import min_version, update_config, validate
 sys.path.insert(0, f"{workflow.basedir}/src")
 from beatvae.settings import (
     SPLITS,
+    TRAINING_KEYS,
     check_interpolation,
     check_variant,
     endpoint_files,
@@ -111,7 +112,7 @@ def variant_windows(*splits):
 def training_settings(wildcards):
     """Params function for rules/train.smk: what the trained weights depend on."""
     variant = config["variants"][wildcards.variant]
-    return {key: variant[key] for key in ("model", "hparams", "training")}
+    return {key: variant[key] for key in TRAINING_KEYS}
 
 
 # Generated outputs live in a folder named by their sampling settings (temperature, seed), so

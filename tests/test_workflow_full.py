@@ -103,10 +103,11 @@ def test_evaluation_temperature_reruns_evaluation_only(run, tmp_path):
 
 
 def test_moved_checkout_reruns_nothing(run, tmp_path):
-    """A fresh copy of the checkout elsewhere (new mtimes, new absolute paths) over the same results."""
-    workdir, config = run
-    checkout = checkout_copy(tmp_path / "elsewhere/beatvae")
-    result = snakemake(workdir, config, "-n", snakefile=checkout / "Snakefile")
+    """The checkout and its results moved elsewhere (mtimes kept, as mv or cp -a do): nothing in
+    params or inputs names where the checkout lives."""
+    checkout = checkout_copy(tmp_path / "elsewhere/beatvae", keep_mtimes=True)
+    workdir = shutil.copytree(run[0], tmp_path / "elsewhere/work", symlinks=True)
+    result = snakemake(workdir, run[1], "-n", snakefile=checkout / "Snakefile")
     assert "Nothing to be done" in result.stdout, result.stdout + result.stderr
 
 

@@ -43,8 +43,8 @@ def planned_outputs(result):
     return {path for line in lines for path in line.split(", ")}
 
 
-def checkout_copy(destination):
-    """A copy of this checkout's files (as a fresh clone would have them, new mtimes included)."""
+def checkout_copy(destination, keep_mtimes=False):
+    """A copy of this checkout's files: as a fresh clone has them (new mtimes), or as moved."""
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
         cwd=REPO, capture_output=True, text=True, check=True,
@@ -53,7 +53,7 @@ def checkout_copy(destination):
         source = REPO / name
         if source.is_file():
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(source, destination / name)
+            (shutil.copy2 if keep_mtimes else shutil.copy)(source, destination / name)
     return destination
 
 

@@ -138,8 +138,9 @@ def endpoint_inputs():
 
 
 def interpolation_inputs(wildcards):
+    """The endpoints' inputs, as `generation.interpolation.endpoints.source` says."""
     source = INTERPOLATION["endpoints"]["source"]
-    inputs = {"model": f"results/models/{wildcards.variant}"}
+    inputs = {}
     if source == "samples":
         inputs["latents"] = expand(
             rules.sample_beats.output.latents, variant=wildcards.variant

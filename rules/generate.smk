@@ -26,6 +26,7 @@ rule sample_beats:
 rule interpolate_beats:
     input:
         unpack(interpolation_inputs),
+        model=rules.train_model.output[0],
     output:
         midi=f"results/interpolations/{{variant}}/{INTERPOLATION_TAG}/interpolation.mid",
         steps=expand(

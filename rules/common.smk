@@ -28,6 +28,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Jobs import the beatvae package from src/ whether or not it is installed (conda envs, clusters).
 os.environ.update(PYTHONPATH=f"{workflow.basedir}/src")
 
+# Inside conda environments Snakemake drops PYTHONPATH unless told not to (the profiles do):
+# say so now rather than with a ModuleNotFoundError in every job.
+_deployment = workflow.deployment_settings
+if (
+    _deployment is not None
+    and "conda" in {str(method).lower() for method in _deployment.deployment_method}
+    and not _deployment.conda_not_block_search_path_envvars
+):
+    raise WorkflowError(
+        "--use-conda needs --conda-not-block-search-path-envvars (profiles/default and "
+        "profiles/slurm set it): the jobs import this checkout's beatvae package through "
+        "PYTHONPATH, which Snakemake otherwise removes inside conda environments."
+    )
+
 
 def yaml_typed(value):
     """A --config value with the types a config file would give it.

@@ -97,6 +97,18 @@ def test_dry_run_needs_no_fluidsynth_or_soundfont(tmp_path):
     assert "render_audio" in result.stdout, output_of(result)
 
 
+def test_use_conda_without_keeping_pythonpath_fails_while_planning_naming_the_flag(tmp_path):
+    """Inside conda envs Snakemake drops PYTHONPATH, through which jobs import beatvae."""
+    result = dry_run(tmp_path / "work", "--use-conda", configfile=SMOKE_CONFIG)
+    assert result.returncode != 0
+    assert "--use-conda needs --conda-not-block-search-path-envvars" in result.stdout + result.stderr, output_of(result)
+    # With the flag, planning passes (here it then stops where conda is not installed).
+    result = dry_run(tmp_path / "work", "--use-conda", "--conda-not-block-search-path-envvars", configfile=SMOKE_CONFIG)
+    assert "--use-conda needs" not in result.stdout + result.stderr, output_of(result)
+    if shutil.which("conda"):
+        assert result.returncode == 0, output_of(result)
+
+
 @pytest.mark.slow
 def test_fresh_venv_with_only_snakemake_parses_lints_and_dry_runs(tmp_path):
     """.ci/check-plain-snakemake.sh: a new venv with only snakemake + the SLURM plugin (from the

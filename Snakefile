@@ -1,11 +1,12 @@
 # MusicVAE drum models from the Groove MIDI Dataset.
 # Run:  snakemake --cores all               (embedded GMD sample, small CPU models)
 #       snakemake --cores all --configfile config/gmd.yaml   (full GMD, reference models)
+#       snakemake --cores all --config generation='{num_samples: 16, temperature: 0.8}'
 
 
-# The default config only when none is given: --configfile would otherwise be merged over it,
-# and its variants would run too.
-if not config:
+# The default config unless --configfile names one (its variants would otherwise run too).
+# --config values are merged over whichever it is (rules/common.smk types them).
+if not workflow.overwrite_configfiles:
 
     configfile: f"{workflow.basedir}/config/config.yaml"
 

@@ -1,12 +1,24 @@
+import hashlib
 import os
 import re
 import sys
 
-from snakemake.utils import min_version, validate
+import yaml
+from snakemake.utils import min_version, update_config, validate
 
-# beatvae.settings is standard-library only, so planning needs nothing but Snakemake.
+# Planning needs nothing but Snakemake (+ PyYAML, which it brings): beatvae.settings is
+# standard-library only, and nothing else of the project is imported here. Host tools
+# (FluidSynth, the soundfont) are checked by the jobs that use them, where `--use-conda`
+# provides them.
 sys.path.insert(0, f"{workflow.basedir}/src")
-from beatvae.settings import SPLITS, check_variant
+from beatvae.settings import (
+    SPLITS,
+    TRAINING_KEYS,
+    check_interpolation,
+    check_variant,
+    endpoint_files,
+    sampling_tag,
+)
 
 min_version("9.0")
 
@@ -16,7 +28,41 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Jobs import the beatvae package from src/ whether or not it is installed (conda envs, clusters).
 os.environ.update(PYTHONPATH=f"{workflow.basedir}/src")
 
+# Inside conda environments Snakemake drops PYTHONPATH unless told not to (the profiles do):
+# say so now rather than with a ModuleNotFoundError in every job.
+_deployment = workflow.deployment_settings
+if (
+    _deployment is not None
+    and "conda" in {str(method).lower() for method in _deployment.deployment_method}
+    and not _deployment.conda_not_block_search_path_envvars
+):
+    raise WorkflowError(
+        "--use-conda needs --conda-not-block-search-path-envvars (profiles/default and "
+        "profiles/slurm set it): the jobs import this checkout's beatvae package through "
+        "PYTHONPATH, which Snakemake otherwise removes inside conda environments."
+    )
 
+
+def yaml_typed(value):
+    """A --config value with the types a config file would give it.
+
+    Snakemake reads nested --config values (`generation='{num_samples: 16}'`) with PyYAML's
+    BaseLoader, which keeps every scalar a string; each one is read again as a YAML scalar.
+    """
+    if isinstance(value, dict):
+        return {key: yaml_typed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [yaml_typed(item) for item in value]
+    if isinstance(value, str) and value:
+        try:
+            typed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        return value if isinstance(typed, (dict, list)) else typed
+    return value
+
+
+update_config(config, yaml_typed(workflow.config_settings.overwrite_config or {}))
 validate(config, schema="../config/schema.yaml", set_default=True)
 
 SPLITS = list(SPLITS)
@@ -30,31 +76,40 @@ wildcard_constraints:
     split="|".join(SPLITS),
 
 
+# Shape errors fail here, naming the key, before any job (or GPU hour) is spent.
 for _name, _variant in config["variants"].items():
     if _variant["subset"] not in config["subsets"]:
         raise ValueError(
-            f"variant {_name!r} names subset {_variant['subset']!r}, which is not declared "
+            f"variants.{_name}.subset: {_variant['subset']!r} is not declared "
             f"under `subsets` (declared: {SUBSETS})"
         )
     check_variant(_name, _variant, config["converter"])
+check_interpolation(config["generation"], workflow.basedir)
 
 
-def gmd_url():
-    from beatvae.download import resolve_url
+def check_results_belong_to_this_config(archive="results/download/gmd.zip"):
+    """Refuses results/ made from another GMD archive (another config's results) with a clear
+    message, instead of silently overwriting them (its subsets may share names with ours).
+    """
+    if not os.path.isfile(archive):
+        return
+    with open(archive, "rb") as handle:
+        found = hashlib.file_digest(handle, "sha256").hexdigest()
+    if found != config["gmd"]["sha256"].lower():
+        raise ValueError(
+            f"{os.path.abspath(archive)} is not this config's GMD archive (its sha256 is {found}, "
+            f"gmd.sha256 says {config['gmd']['sha256']}): this results/ folder belongs to another "
+            "config. Give each config its own folder (snakemake --directory runs/NAME --configfile "
+            "...), or delete that archive to rebuild these results from the new one."
+        )
 
-    return resolve_url(config["gmd"]["url"], workflow.basedir)
+
+check_results_belong_to_this_config()
 
 
 def variant_setting(*keys):
-    """Params function: a section of the variant's config (only it reruns the job when edited)."""
-
-    def lookup(wildcards):
-        value = config["variants"][wildcards.variant]
-        for key in keys:
-            value = value[key]
-        return value
-
-    return lookup
+    """Params function for rules/train.smk: a section of the variant's config."""
+    return lookup(dpath=f"variants/{{variant}}/{'/'.join(keys)}", within=config)
 
 
 def variant_windows(*splits):
@@ -62,43 +117,70 @@ def variant_windows(*splits):
 
     def paths(wildcards):
         subset = config["variants"][wildcards.variant]["subset"]
-        return [f"results/tensors/{subset}/{split}.npz" for split in splits]
+        windows = expand(rules.tensorize.output, subset=subset)
+        return [windows[SPLITS.index(split)] for split in splits]
 
     return paths
 
 
 def training_settings(wildcards):
+    """Params function for rules/train.smk: what the trained weights depend on."""
     variant = config["variants"][wildcards.variant]
-    return {key: variant[key] for key in ("model", "hparams", "training")}
+    return {key: variant[key] for key in TRAINING_KEYS}
 
 
-SAMPLE_NAMES = [f"sample_{i:02d}" for i in range(config["generation"]["num_samples"])]
-INTERPOLATION_STEPS = [
-    f"step_{i:02d}" for i in range(config["generation"]["interpolation"]["num_steps"])
-]
+# Generated outputs live in a folder named by their sampling settings (temperature, seed), so
+# `--config generation='{temperature: 0.8}'` adds results instead of overwriting earlier ones.
+GENERATION = config["generation"]
+INTERPOLATION = GENERATION["interpolation"]
+SAMPLES_TAG = sampling_tag(GENERATION["temperature"], GENERATION["seed"])
+INTERPOLATION_TAG = sampling_tag(INTERPOLATION["temperature"], GENERATION["seed"])
+SAMPLE_NAMES = [f"sample_{i:02d}" for i in range(GENERATION["num_samples"])]
+INTERPOLATION_STEPS = [f"step_{i:02d}" for i in range(INTERPOLATION["num_steps"])]
+
+
+def endpoint_inputs():
+    """Interpolation endpoint files (`source: files`) as paths from the working directory.
+
+    settings.endpoint_files decides where they are (the workflow folder); relative paths keep
+    the job's input list the same when the checkout and its results move together.
+    """
+    return [
+        os.path.relpath(path)
+        for path in endpoint_files(INTERPOLATION["endpoints"], workflow.basedir)
+    ]
 
 
 def interpolation_inputs(wildcards):
-    endpoints = config["generation"]["interpolation"]["endpoints"]
-    inputs = {"model": f"results/models/{wildcards.variant}"}
-    if endpoints["source"] == "samples":
-        inputs["latents"] = f"results/samples/{wildcards.variant}/latents.npy"
-    elif endpoints["source"] == "dataset":
-        inputs["metadata"] = "results/metadata/gmd.parquet"
-        inputs["gmd"] = "results/gmd"
+    """The endpoints' inputs, as `generation.interpolation.endpoints.source` says."""
+    source = INTERPOLATION["endpoints"]["source"]
+    inputs = {}
+    if source == "samples":
+        inputs["latents"] = expand(
+            rules.sample_beats.output.latents, variant=wildcards.variant
+        )[0]
+    elif source == "dataset":
+        inputs["metadata"] = rules.build_metadata.output.metadata
+        inputs["gmd"] = rules.unpack_gmd.output[0]
     else:
-        inputs["files"] = [endpoints["first"], endpoints["last"]]
+        inputs["files"] = endpoint_inputs()
     return inputs
 
 
-RENDERED_NAMES = [*SAMPLE_NAMES, "interpolation"]
+# THE interface of the render rules (rules/render.smk): the names (with their sampling-settings
+# subfolder) of every MIDI a variant generates, and the MIDI files themselves, in that order.
+# Rendered files are results/pianorolls/{variant}/<name>.png and results/audio/{variant}/<name>.wav.
+RENDERED_NAMES = [
+    *(f"{SAMPLES_TAG}/{name}" for name in SAMPLE_NAMES),
+    f"{INTERPOLATION_TAG}/interpolation",
+]
 
 
 def generated_midi(wildcards):
     """Every MIDI a variant generates: its samples, then its interpolation."""
     return [
-        *expand(f"results/samples/{wildcards.variant}/{{name}}.mid", name=SAMPLE_NAMES),
-        f"results/interpolations/{wildcards.variant}/interpolation.mid",
+        *expand(rules.sample_beats.output.midi, variant=wildcards.variant),
+        *expand(rules.interpolate_beats.output.midi, variant=wildcards.variant),
     ]
 
 
@@ -120,9 +202,3 @@ def all_targets():
     if config["audio"]["enabled"]:
         targets += rendered("audio", "wav")
     return targets
-
-
-if config["audio"]["enabled"]:
-    from beatvae.render import check_audio_tools
-
-    check_audio_tools(config["audio"]["soundfont"])

@@ -6,8 +6,10 @@ rule download_gmd:
     conda:
         "../envs/magenta.yaml"
     params:
-        url=gmd_url(),
-        sha256=config["gmd"]["sha256"],
+        # As written in the config: a path is resolved against the workflow folder by the job,
+        # so moving the checkout does not change the params (and rerun everything).
+        url=lookup(dpath="gmd/url", within=config),
+        sha256=lookup(dpath="gmd/sha256", within=config),
     script:
         "../scripts/download_gmd.py"
 
@@ -40,7 +42,7 @@ rule build_metadata:
         "../envs/magenta.yaml"
     threads: 8
     params:
-        min_files_per_worker=config["gmd"]["min_files_per_worker"],
+        min_files_per_worker=lookup(dpath="gmd/min_files_per_worker", within=config),
     script:
         "../scripts/build_metadata.py"
 
@@ -55,7 +57,7 @@ rule filter_subset:
     conda:
         "../envs/magenta.yaml"
     params:
-        filters=lambda wc: config["subsets"][wc.subset]["filters"],
+        filters=lookup(dpath="subsets/{subset}/filters", within=config),
     script:
         "../scripts/filter_subset.py"
 
@@ -82,6 +84,7 @@ rule tensorize:
     input:
         rules.convert_tfrecord.output,
     output:
+        # One file per split, in SPLITS order (variant_windows picks them by split).
         windows=expand("results/tensors/{{subset}}/{split}.npz", split=SPLITS),
         counts="results/tensors/{subset}/windows.json",
     log:
@@ -91,7 +94,7 @@ rule tensorize:
     conda:
         "../envs/magenta.yaml"
     params:
-        converter=config["converter"],
+        converter=lookup(dpath="converter", within=config),
         splits=SPLITS,
     script:
         "../scripts/tensorize.py"

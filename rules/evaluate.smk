@@ -1,9 +1,9 @@
-EVALUATION_SPLITS = config["evaluation"]["splits"]
+EVALUATION_SPLITS = lookup(dpath="evaluation/splits", within=config)
 
 
 rule evaluate_model:
     input:
-        model="results/models/{variant}",
+        model=rules.train_model.output[0],
         held_out=variant_windows(*EVALUATION_SPLITS),
         train=variant_windows("train"),
     output:
@@ -17,15 +17,14 @@ rule evaluate_model:
     threads: 2
     params:
         splits=EVALUATION_SPLITS,
-        evaluation=config["evaluation"],
-        temperature=config["generation"]["temperature"],
+        evaluation=lookup(dpath="evaluation", within=config),
     script:
         "../scripts/evaluate_model.py"
 
 
 rule compare_variants:
     input:
-        expand("results/eval/{variant}.json", variant=VARIANTS),
+        expand(rules.evaluate_model.output, variant=VARIANTS),
     output:
         report(
             "results/eval/comparison.tsv",

@@ -1,18 +1,22 @@
 rule sample_beats:
     input:
-        "results/models/{variant}",
+        rules.train_model.output,
     output:
-        midi=expand("results/samples/{{variant}}/{name}.mid", name=SAMPLE_NAMES),
-        latents="results/samples/{variant}/latents.npy",
+        midi=expand(
+            "results/samples/{{variant}}/{tag}/{name}.mid",
+            tag=SAMPLES_TAG,
+            name=SAMPLE_NAMES,
+        ),
+        latents=f"results/samples/{{variant}}/{SAMPLES_TAG}/latents.npy",
     log:
-        "results/logs/sample_beats/{variant}.log",
+        f"results/logs/sample_beats/{{variant}}/{SAMPLES_TAG}.log",
     benchmark:
-        "results/benchmarks/sample_beats/{variant}.tsv"
+        f"results/benchmarks/sample_beats/{{variant}}/{SAMPLES_TAG}.tsv"
     conda:
         "../envs/magenta.yaml"
     params:
         generation={
-            key: config["generation"][key]
+            key: GENERATION[key]
             for key in ("num_samples", "temperature", "seed", "qpm")
         },
     script:
@@ -22,19 +26,21 @@ rule sample_beats:
 rule interpolate_beats:
     input:
         unpack(interpolation_inputs),
+        model=rules.train_model.output[0],
     output:
-        midi="results/interpolations/{variant}/interpolation.mid",
+        midi=f"results/interpolations/{{variant}}/{INTERPOLATION_TAG}/interpolation.mid",
         steps=expand(
-            "results/interpolations/{{variant}}/{step}.mid", step=INTERPOLATION_STEPS
+            "results/interpolations/{{variant}}/{tag}/{step}.mid",
+            tag=INTERPOLATION_TAG,
+            step=INTERPOLATION_STEPS,
         ),
     log:
-        "results/logs/interpolate_beats/{variant}.log",
+        f"results/logs/interpolate_beats/{{variant}}/{INTERPOLATION_TAG}.log",
     benchmark:
-        "results/benchmarks/interpolate_beats/{variant}.tsv"
+        f"results/benchmarks/interpolate_beats/{{variant}}/{INTERPOLATION_TAG}.tsv"
     conda:
         "../envs/magenta.yaml"
     params:
-        generation=config["generation"],
-        workflow_dir=workflow.basedir,
+        generation=GENERATION,
     script:
         "../scripts/interpolate_beats.py"

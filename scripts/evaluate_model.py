@@ -9,7 +9,7 @@ with redirect_to_log(snakemake.log[0]):
         dict(zip(snakemake.params.splits, snakemake.input.held_out)),
         snakemake.input.train[0],
         snakemake.params.evaluation,
-        snakemake.params.temperature,
+        snakemake.params.evaluation["temperature"],
         threads=snakemake.threads,
     )
     with open(snakemake.output[0], "w") as handle:

@@ -3,13 +3,19 @@ from beatvae.logs import redirect_to_log
 with redirect_to_log(snakemake.log[0]):
     from beatvae.generation import interpolate_variant
 
+    generation = snakemake.params.generation
+    if "files" in snakemake.input.keys():
+        # The workflow resolved the endpoint files (settings.endpoint_files) and checked they exist:
+        # read exactly those.
+        first, last = snakemake.input.files
+        endpoints = dict(generation["interpolation"]["endpoints"], first=first, last=last)
+        generation = dict(generation, interpolation=dict(generation["interpolation"], endpoints=endpoints))
     interpolate_variant(
         snakemake.input.model,
-        snakemake.params.generation,
+        generation,
         snakemake.output.midi,
         snakemake.output.steps,
         latents_path=snakemake.input.get("latents"),
         metadata_path=snakemake.input.get("metadata"),
         gmd_dir=snakemake.input.get("gmd"),
-        workflow_dir=snakemake.params.workflow_dir,
     )

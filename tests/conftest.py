@@ -1,4 +1,7 @@
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -6,6 +9,39 @@ try:  # tests/ as a package or as a plain rootdir-on-sys.path directory
     from .slurm_cluster import SlurmCluster, SlurmUnavailable
 except ImportError:
     from slurm_cluster import SlurmCluster, SlurmUnavailable
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEFILE = REPO / "Snakefile"
+SAMPLE = REPO / "data/gmd-sample/groove-v1.0.0-midionly-sample.zip"
+SMOKE_CONFIG = REPO / "tests/config/smoke.yaml"
+
+
+def run_snakemake(workdir, *args, configfile=None, snakefile=SNAKEFILE, cores=2, check=False, timeout=900, env=None):
+    """Runs this interpreter's Snakemake on the repository's Snakefile in `workdir` (--directory).
+
+    No profile of the user's (SNAKEMAKE_PROFILE) nor the workflow's applies, so the command line
+    says everything. The config goes last: --configfile takes several values and would swallow
+    targets that follow it. `check`: assert that it succeeded, showing its output otherwise.
+    """
+    env = {k: v for k, v in (os.environ if env is None else env).items() if k != "SNAKEMAKE_PROFILE"}
+    command = [
+        sys.executable, "-m", "snakemake", *map(str, args),
+        "-s", str(snakefile),
+        "--directory", str(workdir),
+        "--cores", str(cores),
+        "--workflow-profile", "none",
+    ]  # fmt: skip
+    if configfile is not None:
+        command += ["--configfile", str(configfile)]
+    result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert result.returncode == 0, output_of(result)
+    return result
+
+
+def output_of(result):
+    """A finished command's stdout and stderr, for assertion messages."""
+    return f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
 
 
 @pytest.fixture(scope="session")

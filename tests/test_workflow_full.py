@@ -2,8 +2,6 @@
 
 import json
 import shutil
-import subprocess
-import sys
 import wave
 from pathlib import Path
 
@@ -11,22 +9,22 @@ import pandas as pd
 import pytest
 import yaml
 
+from conftest import SMOKE_CONFIG, run_snakemake
+from test_workflow_settings import checkout_copy
+
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--workflow-profile", "none", "--cores", "2"]
 AUDIO = shutil.which("fluidsynth") is not None and Path("/usr/share/sounds/sf2/FluidR3_GM.sf2").exists()
+SAMPLES = "samples/tiny/temp0.5-seed2018"
+INTERPOLATION = "interpolations/tiny/temp0.5-seed2018"
 
 
-def snakemake(workdir, config, *args, check=True):
-    result = subprocess.run([*SNAKEMAKE, "--directory", str(workdir), *args, "--configfile", str(config)], capture_output=True, text=True)
-    if check:
-        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    return result
+def snakemake(workdir, config, *args, check=True, **kwargs):
+    return run_snakemake(workdir, *args, configfile=config, check=check, **kwargs)
 
 
 def write_config(path, **changes):
-    config = yaml.safe_load((REPO / "tests/config/smoke.yaml").read_text())
+    config = yaml.safe_load(SMOKE_CONFIG.read_text())
     config["audio"] = {"enabled": AUDIO}
     for dotted, value in changes.items():
         node = config
@@ -53,8 +51,8 @@ def test_every_output_of_the_default_target_exists(run):
     assert list(losses.columns) == ["step", "loss", "reconstruction_loss", "kl_loss", "kl_bits", "accuracy", "beta", "sampling_probability", "learning_rate"]
     assert losses["step"].iloc[-1] == 20
     assert (results / "losses/tiny.png").stat().st_size > 0
-    assert len(list((results / "samples/tiny").glob("sample_*.mid"))) == 2
-    assert len(list((results / "interpolations/tiny").glob("step_*.mid"))) == 3
+    assert len(list((results / SAMPLES).glob("sample_*.mid"))) == 2
+    assert len(list((results / INTERPOLATION).glob("step_*.mid"))) == 3
     report = json.loads((results / "eval/tiny.json").read_text())
     for split in ("validation", "test"):
         for mode in ("teacher_forced", "free_running"):
@@ -62,9 +60,9 @@ def test_every_output_of_the_default_target_exists(run):
     assert report["memorization"]["exact_copies"] >= 0 and len(report["memorization"]["nearest_hamming"]) == 8
     table = pd.read_csv(results / "eval/comparison.tsv", sep="\t")
     assert table["variant"].tolist() == ["tiny"]
-    assert (results / "pianorolls/tiny/interpolation.png").exists()
+    assert (results / "pianorolls/tiny/temp0.5-seed2018/interpolation.png").exists()
     if AUDIO:
-        with wave.open(str(results / "audio/tiny/sample_00.wav")) as audio:
+        with wave.open(str(results / "audio/tiny/temp0.5-seed2018/sample_00.wav")) as audio:
             assert audio.getnframes() / audio.getframerate() >= 8.0
     assert "first training step done" in (results / "logs/train_model/tiny.log").read_text()
 
@@ -94,6 +92,48 @@ def test_generation_settings_rerun_generation_only(run, tmp_path):
     jobs = dry_run_jobs(workdir, write_config(tmp_path / "c.yaml", **{"generation.temperature": 0.9}))
     assert "sample_beats" in jobs and "interpolate_beats" in jobs
     assert "train_model" not in jobs and "tensorize" not in jobs
+    assert "evaluate_model" not in jobs and "compare_variants" not in jobs
+
+
+def test_evaluation_temperature_reruns_evaluation_only(run, tmp_path):
+    workdir, _ = run
+    jobs = dry_run_jobs(workdir, write_config(tmp_path / "c.yaml", **{"evaluation.temperature": 0.9}))
+    assert "evaluate_model" in jobs and "compare_variants" in jobs
+    assert "sample_beats" not in jobs and "train_model" not in jobs
+
+
+def test_moved_checkout_reruns_nothing(run, tmp_path):
+    """The checkout and its results moved elsewhere (mtimes kept, as mv or cp -a do): nothing in
+    params or inputs names where the checkout lives."""
+    checkout = checkout_copy(tmp_path / "elsewhere/beatvae", keep_mtimes=True)
+    workdir = shutil.copytree(run[0], tmp_path / "elsewhere/work", symlinks=True)
+    result = snakemake(workdir, run[1], "-n", snakefile=checkout / "Snakefile")
+    assert "Nothing to be done" in result.stdout, result.stdout + result.stderr
+
+
+def test_resampling_at_another_temperature_keeps_the_earlier_samples(run, tmp_path):
+    workdir = shutil.copytree(run[0], tmp_path / "work", symlinks=True)
+    before = {p: p.read_bytes() for p in (workdir / "results" / SAMPLES).glob("*.mid")}
+    target = "results/samples/tiny/temp0.9-seed2018/sample_01.mid"
+    snakemake(workdir, run[1], target, "--config", "generation={temperature: 0.9}")
+    assert {p: p.read_bytes() for p in (workdir / "results" / SAMPLES).glob("*.mid")} == before
+    assert (workdir / "results/samples/tiny/temp0.9-seed2018/sample_01.mid").stat().st_size > 0
+
+
+def test_interpolation_between_files_of_the_workflow_folder_from_another_directory(run, tmp_path):
+    """Endpoint files resolve against the workflow folder both when checked and when read, while
+    the working directory (--directory) is elsewhere."""
+    workdir = shutil.copytree(run[0], tmp_path / "work", symlinks=True)
+    checkout = checkout_copy(tmp_path / "checkout")
+    (checkout / "grooves").mkdir()
+    for index, name in enumerate(["first.mid", "last.mid"]):
+        shutil.copy(workdir / "results" / SAMPLES / f"sample_{index:02d}.mid", checkout / "grooves" / name)
+    endpoints = {"source": "files", "first": "grooves/first.mid", "last": "grooves/last.mid"}
+    config = write_config(tmp_path / "files.yaml", **{"generation.interpolation.endpoints": endpoints})
+    target = f"results/{INTERPOLATION}/interpolation.mid"
+    snakemake(workdir, config, "--force", target, snakefile=checkout / "Snakefile")
+    log = (workdir / "results/logs/interpolate_beats/tiny/temp0.5-seed2018.log").read_text()
+    assert (workdir / target).stat().st_size > 0, log
 
 
 def test_variant_hparams_rerun_its_training(run, tmp_path):

@@ -8,6 +8,9 @@ needs TensorFlow, Magenta or pandas belongs in the stage modules instead.
 from __future__ import annotations
 
 import math
+import os
+import re
+from pathlib import Path
 from typing import Mapping
 
 SPLITS = ("train", "validation", "test")
@@ -45,3 +48,55 @@ def check_variant(name: str, variant: Mapping, converter: Mapping) -> None:
 def model_hparams(variant: Mapping, converter: Mapping) -> dict:
     """The variant's hparams with the window length derived from the converter (said once)."""
     return dict(variant["hparams"], max_seq_len=window_steps(converter))
+
+
+# A performance in GMD's metadata `id` column: drummerN/sessionM/K, or drummerN/eval_session/K.
+GMD_ID = re.compile(r"drummer\d+/(?:session\d+|eval_session)/\d+")
+ENDPOINTS_KEY = "generation.interpolation.endpoints"
+
+
+def sampling_tag(temperature: float, seed: int) -> str:
+    """The folder name of generated outputs at these sampling settings, e.g. temp0.5-seed2018.
+
+    Outputs at other settings then live beside each other instead of overwriting each other;
+    `:g` writes 1 and 1.0 alike, so a value's spelling in the config does not matter.
+    """
+    return f"temp{float(temperature):g}-seed{int(seed)}"
+
+
+def endpoint_files(endpoints: Mapping, workflow_dir: str | os.PathLike) -> list[Path]:
+    """Interpolation endpoint files (`source: files`): paths relative to the workflow folder.
+
+    The one place that decides where they resolve: the workflow checks and hands the jobs these
+    paths, whatever the working directory (`--directory`) is.
+    """
+    return [Path(workflow_dir, str(endpoints[key])) for key in ("first", "last")]
+
+
+def check_interpolation(generation: Mapping, workflow_dir: str | os.PathLike) -> None:
+    """Raises SettingsError, naming the key, for interpolation endpoints that cannot work."""
+    endpoints = generation["interpolation"]["endpoints"]
+    source = endpoints["source"]
+    for key in ("first", "last"):
+        value = endpoints[key]
+        where = f"{ENDPOINTS_KEY}.{key}"
+        if source == "samples":
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise SettingsError(f"{where}: {value!r} is not a sample index (source: samples wants an integer)")
+            if not 0 <= value < generation["num_samples"]:
+                raise SettingsError(
+                    f"{where}: sample {value} does not exist; generation.num_samples is "
+                    f"{generation['num_samples']} (indices 0-{generation['num_samples'] - 1})"
+                )
+        elif source == "dataset":
+            if not isinstance(value, str) or not GMD_ID.fullmatch(value):
+                raise SettingsError(
+                    f"{where}: {value!r} is not a GMD id like drummer1/session1/201 (the metadata `id` column)"
+                )
+    if source == "files":
+        for key, path in zip(("first", "last"), endpoint_files(endpoints, workflow_dir)):
+            if not path.is_file():
+                raise SettingsError(
+                    f"{ENDPOINTS_KEY}.{key}: no MIDI file {endpoints[key]!r} (paths are relative to the "
+                    f"workflow folder {workflow_dir})"
+                )

@@ -1,0 +1,220 @@
+"""What the workflow decides while planning (dry runs, a few seconds each): the config it reads and
+how it types `--config` overrides, where generated outputs go, which settings fail before any job,
+and that planning needs nothing of the project but the standard-library settings module."""
+
+import ast
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from beatvae.settings import SettingsError, check_interpolation, sampling_tag
+from conftest import REPO, SMOKE_CONFIG, output_of, run_snakemake
+
+SMOKE = yaml.safe_load(SMOKE_CONFIG.read_text())
+
+
+def write_config(path, **changes):
+    """The smoke config with dotted-key changes, e.g. **{"generation.num_samples": 3}."""
+    config = yaml.safe_load(SMOKE_CONFIG.read_text())
+    for dotted, value in changes.items():
+        node = config
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def dry_run(workdir, *args, **kwargs):
+    workdir.mkdir(parents=True, exist_ok=True)
+    return run_snakemake(workdir, "-n", *args, timeout=120, **kwargs)
+
+
+def planned_outputs(result):
+    """Every output file a dry run lists."""
+    lines = re.findall(r"^\s+output: (.*)$", result.stdout, flags=re.M)
+    return {path for line in lines for path in line.split(", ")}
+
+
+def checkout_copy(destination, keep_mtimes=False):
+    """A copy of this checkout's files: as a fresh clone has them (new mtimes), or as moved."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    ).stdout.split("\0")  # fmt: skip
+    for name in filter(None, listed):
+        source = REPO / name
+        if source.is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            (shutil.copy2 if keep_mtimes else shutil.copy)(source, destination / name)
+    return destination
+
+
+# ---------------------------------------------------------------- planning needs only Snakemake
+
+
+def imported_modules(source):
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            yield node.module
+
+
+def test_workflow_imports_nothing_of_the_project_but_settings():
+    # Snakefiles are Python plus directives; their import lines are plain Python.
+    for path in [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk"))]:
+        imports = re.findall(r"^\s*(?:from\s+(\S+)\s+import|import\s+(\S+))", path.read_text(), flags=re.M)
+        project = {a or b for a, b in imports if (a or b).split(".")[0] == "beatvae"}
+        assert project <= {"beatvae.settings"}, (path.name, project)
+        assert "check_audio_tools" not in path.read_text(), path.name
+
+
+def test_settings_module_is_standard_library_only():
+    modules = set(imported_modules((REPO / "src/beatvae/settings.py").read_text()))
+    assert modules - {"__future__"} <= set(sys.stdlib_module_names), modules
+
+
+def test_dry_run_needs_no_fluidsynth_or_soundfont(tmp_path):
+    config = write_config(tmp_path / "c.yaml", audio={"enabled": True, "soundfont": str(tmp_path / "none.sf2")})
+    # PATH without FluidSynth: this interpreter's folder only (Snakemake needs `which` and a shell).
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("which", "sh", "bash", "git", "uname"):
+        if shutil.which(tool):
+            (bin_dir / tool).symlink_to(shutil.which(tool))
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{bin_dir}")
+    result = dry_run(tmp_path / "work", configfile=config, env=env)
+    assert result.returncode == 0, output_of(result)
+    assert "render_audio" in result.stdout, output_of(result)
+
+
+def test_use_conda_without_keeping_pythonpath_fails_while_planning_naming_the_flag(tmp_path):
+    """Inside conda envs Snakemake drops PYTHONPATH, through which jobs import beatvae."""
+    result = dry_run(tmp_path / "work", "--use-conda", configfile=SMOKE_CONFIG)
+    assert result.returncode != 0
+    assert "--use-conda needs --conda-not-block-search-path-envvars" in result.stdout + result.stderr, output_of(result)
+    # With the flag, planning passes (here it then stops where conda is not installed).
+    result = dry_run(tmp_path / "work", "--use-conda", "--conda-not-block-search-path-envvars", configfile=SMOKE_CONFIG)
+    assert "--use-conda needs" not in result.stdout + result.stderr, output_of(result)
+    if shutil.which("conda"):
+        assert result.returncode == 0, output_of(result)
+
+
+@pytest.mark.slow
+def test_fresh_venv_with_only_snakemake_parses_lints_and_dry_runs(tmp_path):
+    """.ci/check-plain-snakemake.sh: a new venv with only snakemake + the SLURM plugin (from the
+    package index, so this needs one; about a minute)."""
+    result = subprocess.run(
+        [str(REPO / ".ci/check-plain-snakemake.sh"), str(tmp_path / "venv")], capture_output=True, text=True, timeout=900
+    )
+    assert result.returncode == 0, output_of(result)
+    assert "pass with only snakemake==" in result.stdout, output_of(result)
+
+
+# ---------------------------------------------------------------- config from the command line
+
+
+def test_config_override_merges_over_the_default_config_with_types(tmp_path):
+    result = dry_run(tmp_path / "work", "--config", "generation={num_samples: 16, temperature: 0.8}")
+    assert result.returncode == 0, output_of(result)
+    outputs = planned_outputs(result)
+    # The default config's variants are still there, and 16 samples at the new temperature.
+    for variant in yaml.safe_load((REPO / "config/config.yaml").read_text())["variants"]:
+        assert f"results/samples/{variant}/temp0.8-seed2018/sample_15.mid" in outputs, outputs
+        assert f"results/samples/{variant}/temp0.8-seed2018/sample_16.mid" not in outputs
+        # the interpolation keeps its own temperature
+        assert f"results/interpolations/{variant}/temp0.5-seed2018/interpolation.mid" in outputs
+
+
+def test_config_override_over_a_configfile(tmp_path):
+    result = dry_run(tmp_path / "work", "--config", "generation={seed: 3, interpolation: {temperature: 1}}", configfile=SMOKE_CONFIG)
+    assert result.returncode == 0, output_of(result)
+    outputs = planned_outputs(result)
+    assert "results/samples/tiny/temp0.5-seed3/sample_01.mid" in outputs, outputs
+    assert "results/interpolations/tiny/temp1-seed3/step_02.mid" in outputs, outputs
+
+
+def test_config_override_of_the_wrong_type_names_the_key(tmp_path):
+    result = dry_run(tmp_path / "work", "--config", "generation={num_samples: many}", configfile=SMOKE_CONFIG)
+    assert result.returncode != 0
+    assert "num_samples" in result.stdout + result.stderr and "many" in result.stdout + result.stderr, output_of(result)
+
+
+def test_sampling_tag_names_the_settings_once():
+    assert sampling_tag(0.5, 2018) == "temp0.5-seed2018"
+    assert sampling_tag(1, 7) == sampling_tag(1.0, 7) == "temp1-seed7"
+
+
+# ---------------------------------------------------------------- settings that fail before any job
+
+
+@pytest.mark.parametrize(
+    "endpoints, named",
+    [
+        ({"source": "samples", "first": 0, "last": 2}, "generation.interpolation.endpoints.last"),
+        ({"source": "samples", "first": "zero", "last": 1}, "generation.interpolation.endpoints.first"),
+        ({"source": "dataset", "first": "drummer1/session1/201", "last": "drummer1-session1-5"}, "endpoints.last"),
+        ({"source": "files", "first": "no/such/first.mid", "last": "no/such/last.mid"}, "endpoints.first"),
+    ],
+    ids=["sample-index-beyond-num_samples", "sample-index-not-a-number", "not-a-gmd-id", "missing-file"],
+)
+def test_bad_interpolation_endpoints_fail_while_planning_naming_the_key(tmp_path, endpoints, named):
+    config = write_config(tmp_path / "c.yaml", **{"generation.interpolation.endpoints": endpoints})
+    result = dry_run(tmp_path / "work", configfile=config)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output_of(result)
+    assert named in output and "SettingsError" in output, output_of(result)
+    assert "Job stats" not in output
+
+
+def test_good_dataset_ids_pass():
+    generation = {"num_samples": 2, "interpolation": {"endpoints": {"source": "dataset", "first": "drummer5/eval_session/3", "last": "drummer10/session1/2"}}}
+    check_interpolation(generation, REPO)
+    generation["interpolation"]["endpoints"]["last"] = "drummer10/session1"
+    with pytest.raises(SettingsError, match="endpoints.last"):
+        check_interpolation(generation, REPO)
+
+
+def test_endpoint_files_resolve_against_the_workflow_folder_from_any_directory(tmp_path):
+    checkout = checkout_copy(tmp_path / "checkout")
+    (checkout / "grooves").mkdir()
+    for name in ("a.mid", "b.mid"):
+        (checkout / "grooves" / name).write_bytes(b"MThd")
+    endpoints = {"source": "files", "first": "grooves/a.mid", "last": "grooves/b.mid"}
+    config = write_config(tmp_path / "c.yaml", **{"generation.interpolation.endpoints": endpoints})
+    result = dry_run(tmp_path / "elsewhere/work", configfile=config, snakefile=checkout / "Snakefile")
+    assert result.returncode == 0, output_of(result)
+    interpolation = result.stdout[result.stdout.index("rule interpolate_beats:") :]
+    inputs = re.search(r"^\s+input: (.*)$", interpolation, flags=re.M).group(1).split(", ")
+    resolved = {Path(tmp_path / "elsewhere/work", path).resolve() for path in inputs}
+    assert {checkout / "grooves/a.mid", checkout / "grooves/b.mid"} <= resolved, inputs
+
+
+# ---------------------------------------------------------------- results of several configs
+
+
+def test_results_of_another_dataset_are_refused_with_a_clear_message(tmp_path):
+    workdir = tmp_path / "work"
+    (workdir / "results/download").mkdir(parents=True)
+    (workdir / "results/download/gmd.zip").write_bytes(b"another config's archive")
+    result = dry_run(workdir, configfile=SMOKE_CONFIG)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "belongs to another config" in output and "--directory" in output, output_of(result)
+    shutil.copy(REPO / SMOKE["gmd"]["url"], workdir / "results/download/gmd.zip")
+    assert dry_run(workdir, configfile=SMOKE_CONFIG).returncode == 0
+
+
+def test_readme_report_command_names_the_config():
+    readme = (REPO / "README.md").read_text()
+    commands = [line for line in readme.splitlines() if "--report" in line and "snakemake" in line]
+    assert commands and all("--configfile" in line for line in commands), commands

@@ -120,11 +120,25 @@ def _element_id(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", "-".join(parts)).strip("-")
 
 
-def _roll(visualizer_id: str, seconds: float, pixels_per_second: int, offset: float = 0.0, src: str | None = None) -> str:
+def _beat_seconds(midi_path) -> float:
+    import mido
+
+    tempos = [message.tempo for message in mido.MidiFile(midi_path) if message.type == "set_tempo"]
+    return (tempos[0] if tempos else mido.bpm2tempo(120)) / 1e6
+
+
+def _roll(visualizer_id: str, seconds: float, pixels_per_second: int, beat_seconds: float, offset: float = 0.0, src: str | None = None) -> str:
+    """A piano roll over a grid of beats (light) and 4/4 bars (dark), with a playhead."""
     source = f' src="{src}"' if src else ""
+    beat, bar = beat_seconds * pixels_per_second, 4 * beat_seconds * pixels_per_second
+    grid = (
+        f"background-image:repeating-linear-gradient(to right,#8d96a8 0 1px,transparent 1px {bar:.3f}px),"
+        f"repeating-linear-gradient(to right,#e1e5ec 0 1px,transparent 1px {beat:.3f}px);"
+        f"width:{seconds * pixels_per_second + 1:.0f}px"
+    )
     return (
         f'<div class="roll" data-offset="{offset:.6f}" data-seconds="{seconds:.6f}" style="position:relative;overflow-x:auto">'
-        f'<midi-visualizer type="piano-roll" id="{visualizer_id}" data-pixels-per-second="{pixels_per_second}"{source}>'
+        f'<midi-visualizer type="piano-roll" id="{visualizer_id}" data-pixels-per-second="{pixels_per_second}" style="{grid}"{source}>'
         "</midi-visualizer>"
         '<div class="playhead" style="display:none;position:absolute;top:0;bottom:0;width:2px;background:#c0392b"></div>'
         "</div>"
@@ -138,10 +152,12 @@ def beat_card(variant: str, name: str, midi_path, audio_path=None, segment_bars:
     identifier = _element_id(variant, name)
     midi_uri = data_uri(midi_path)
     seconds = midi_length_seconds(midi_path)
+    beat_seconds = _beat_seconds(midi_path)
     download_name = _element_id(variant, name) + ".mid"
     parts = [
         f'<article class="beat" id="{identifier}" data-name="{html.escape(variant)}/{html.escape(name)}">',
-        f'<h4><span>{html.escape(name)}</span><a download="{download_name}" href="{midi_uri}">MIDI ↓</a></h4>',
+        f'<h4><span title="{html.escape(name)}">{html.escape(Path(name).name)}</span>'
+        f'<a download="{download_name}" href="{midi_uri}">MIDI ↓</a></h4>',
     ]
     if audio_path is not None:
         parts.append(f'<audio controls loop preload="metadata" src="{data_uri(audio_path)}"></audio>')
@@ -152,11 +168,11 @@ def beat_card(variant: str, name: str, midi_path, audio_path=None, segment_bars:
         parts.append('<div class="steps">')
         for number, (offset, length, piece) in enumerate(midi_segments(midi_path, segment_bars), start=1):
             parts.append(f'<span class="label">step {number}<br>{offset:.0f} s</span>')
-            parts.append(_roll(f"{identifier}-step{number}", length, STEP_PIXELS_PER_SECOND, offset, data_uri(piece, "audio/midi")))
+            parts.append(_roll(f"{identifier}-step{number}", length, STEP_PIXELS_PER_SECOND, beat_seconds, offset, data_uri(piece, "audio/midi")))
         parts.append("</div>")
     else:
         # The piano roll comes first: the player looks its visualizer up when it is parsed.
-        parts.append(_roll(f"{identifier}-roll", seconds, SAMPLE_PIXELS_PER_SECOND, src=midi_uri))
+        parts.append(_roll(f"{identifier}-roll", seconds, SAMPLE_PIXELS_PER_SECOND, beat_seconds, src=midi_uri))
         parts.append(f'<midi-player src="{midi_uri}" visualizer="#{identifier}-roll"></midi-player>')
     parts.append("</article>")
     return "\n".join(parts)

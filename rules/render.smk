@@ -61,7 +61,9 @@ rule render_audio:
     output:
         loops=expand("results/audio/{{variant}}/{name}.wav", name=RENDERED_NAMES),
         with_tail=(
-            expand("results/audio/{{variant}}/{name}.with_tail.wav", name=RENDERED_NAMES)
+            expand(
+                "results/audio/{{variant}}/{name}.with_tail.wav", name=RENDERED_NAMES
+            )
             if AUDIO["with_tail"]
             else []
         ),
@@ -130,10 +132,13 @@ rule build_report_page:
         "../envs/magenta.yaml"
     params:
         entries=[
-            {"variant": variant, "name": name} for variant in VARIANTS for name in RENDERED_NAMES
+            {"variant": variant, "name": name}
+            for variant in VARIANTS
+            for name in RENDERED_NAMES
         ],
         variants={
-            variant: settings.get("description", "") for variant, settings in config["variants"].items()
+            variant: settings.get("description", "")
+            for variant, settings in config["variants"].items()
         },
         generation=config["generation"],
         segment_bars=config["converter"]["slice_bars"],

@@ -31,9 +31,15 @@ class Browser:
 
         self.process = subprocess.Popen(
             [
-                CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                "--remote-debugging-pipe", f"--user-data-dir={self.profile.name}",
-                f"--window-size={width},{height}", "about:blank",
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--remote-debugging-pipe",
+                f"--user-data-dir={self.profile.name}",
+                f"--window-size={width},{height}",
+                "about:blank",
             ],  # fmt: skip
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -49,7 +55,9 @@ class Browser:
         self.session = None
         targets = self.send("Target.getTargets")["targetInfos"]
         page = next(t for t in targets if t["type"] == "page")
-        self.session = self.send("Target.attachToTarget", targetId=page["targetId"], flatten=True, session=False)["sessionId"]
+        self.session = self.send("Target.attachToTarget", targetId=page["targetId"], flatten=True, session=False)[
+            "sessionId"
+        ]
         for domain in ("Runtime", "Log", "Page"):
             self.send(f"{domain}.enable")
 
@@ -86,7 +94,9 @@ class Browser:
             self.events.append(self._read_message(max(0.1, deadline - time.monotonic())))
 
     def evaluate(self, expression, user_gesture=False):
-        result = self.send("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True, userGesture=user_gesture)
+        result = self.send(
+            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True, userGesture=user_gesture
+        )
         if "exceptionDetails" in result:
             raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -112,7 +122,9 @@ class Browser:
                 details = params["exceptionDetails"]
                 errors.append(details.get("exception", {}).get("description") or details.get("text", "exception"))
             elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-                errors.append(" ".join(str(arg.get("value", arg.get("description", ""))) for arg in params.get("args", [])))
+                errors.append(
+                    " ".join(str(arg.get("value", arg.get("description", ""))) for arg in params.get("args", []))
+                )
             elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
                 errors.append(params["entry"]["text"])
         return errors

@@ -15,7 +15,14 @@ def magenta_decoded(last_step=55, pitches=(36, 38, 42), velocity=80):
     sequence.tempos.add(qpm=120)
     for step in range(0, last_step + 1, 2):
         pitch = pitches[step // 2 % len(pitches)]
-        sequence.notes.add(pitch=pitch, velocity=velocity, start_time=step * 0.125, end_time=(step + 1) * 0.125, is_drum=True, instrument=9)
+        sequence.notes.add(
+            pitch=pitch,
+            velocity=velocity,
+            start_time=step * 0.125,
+            end_time=(step + 1) * 0.125,
+            is_drum=True,
+            instrument=9,
+        )
     sequence.total_time = (last_step + 1) * 0.125
     return sequence
 

@@ -257,9 +257,10 @@ def test_render_loop_is_exactly_as_long_as_the_midi(tmp_path, loop, qpm, sample_
     import soundfile
 
     midi = loop_midi(tmp_path / "beat.mid", 4, qpm)
-    lengths = render_loop(midi, tmp_path / "beat.wav", SOUNDFONT, sample_rate, loop, fade_ms=10, with_tail_path=tmp_path / "tail.wav")
+    tail_path = tmp_path / "tail.wav"
+    lengths = render_loop(midi, tmp_path / "beat.wav", SOUNDFONT, sample_rate, loop, 10, with_tail_path=tail_path)
     audio, rate = soundfile.read(tmp_path / "beat.wav", always_2d=True)
-    tail, _ = soundfile.read(tmp_path / "tail.wav", always_2d=True)
+    tail, _ = soundfile.read(tail_path, always_2d=True)
     assert rate == sample_rate
     assert abs(len(audio) - midi_length_seconds(midi) * sample_rate) <= 1
     assert abs(len(audio) - 16 * 60 / qpm * sample_rate) <= 1

@@ -71,7 +71,11 @@ def page(tmp_path_factory):
     for variant, pitches in (("v1-small", (36, 38, 42, 46)), ("v2-small", (36, 42, 51))):
         for index, last_step in enumerate((63, 41)):
             name = f"temp0.5-seed2018/sample_{index:02d}"
-            midis.append(write_midi(retimed(magenta_decoded(last_step, pitches), 120, num_bars=4), folder / variant / f"{name}.mid"))
+            midis.append(
+                write_midi(
+                    retimed(magenta_decoded(last_step, pitches), 120, num_bars=4), folder / variant / f"{name}.mid"
+                )
+            )
             entries.append({"variant": variant, "name": name})
         midis.append(interpolation_midi(folder / variant / "temp0.5-seed2018" / "interpolation.mid"))
         entries.append({"variant": variant, "name": "temp0.5-seed2018/interpolation"})
@@ -116,7 +120,10 @@ def test_page_plays_every_beat_in_headless_chromium(page, record_property):
         assert browser.evaluate("document.querySelectorAll('.steps midi-visualizer').length") == 2 * 3
 
         # Play the first sample's audio as a click would: time runs and the playhead follows.
-        assert browser.evaluate("document.querySelector('audio').play().then(() => 'playing')", user_gesture=True) == "playing"
+        assert (
+            browser.evaluate("document.querySelector('audio').play().then(() => 'playing')", user_gesture=True)
+            == "playing"
+        )
         assert browser.wait_until("document.querySelector('audio').currentTime > 0.3", timeout=20)
         assert browser.evaluate("document.querySelector('.beat .playhead').style.display") == "block"
         browser.evaluate("document.querySelector('audio').pause()")

@@ -70,7 +70,9 @@ def write_midi(sequence, path: str | os.PathLike, track_name: str = "Drums") -> 
         end = min(max(tick(note.end_time), start + 1), end_tick)
         if start >= end_tick:
             continue
-        events.append((start, 1, mido.Message("note_on", channel=DRUM_PROGRAM_CHANNEL, note=note.pitch, velocity=note.velocity)))
+        events.append(
+            (start, 1, mido.Message("note_on", channel=DRUM_PROGRAM_CHANNEL, note=note.pitch, velocity=note.velocity))
+        )
         events.append((end, 0, mido.Message("note_off", channel=DRUM_PROGRAM_CHANNEL, note=note.pitch, velocity=0)))
     events.sort(key=lambda event: (event[0], event[1]))
 

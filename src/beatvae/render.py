@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 # The Debian package that provides each tool the rendering jobs run.
 PACKAGES = {"fluidsynth": "fluidsynth", "soundfont": "fluid-soundfont-gm", "oggenc": "vorbis-tools"}
 DISABLE_HINT = "or set `audio: {enabled: false}` in the config to skip audio rendering"
@@ -295,7 +294,9 @@ def render_stems(midi_path, stem_paths, soundfont, sample_rate=44100, loop="fold
     from beatvae.midi import midi_length_seconds
 
     if len(stem_paths) != len(DRUM_CLASS_NAMES):
-        raise ValueError(f"expected {len(DRUM_CLASS_NAMES)} stem paths ({', '.join(DRUM_CLASS_NAMES)}), got {len(stem_paths)}")
+        raise ValueError(
+            f"expected {len(DRUM_CLASS_NAMES)} stem paths ({', '.join(DRUM_CLASS_NAMES)}), got {len(stem_paths)}"
+        )
     with tempfile.TemporaryDirectory(prefix="stems-") as scratch:
         for drum_class, stem_path in enumerate(stem_paths):
             stem_midi = drum_class_midi(midi_path, drum_class, Path(scratch) / f"{drum_class}.mid")

@@ -127,7 +127,14 @@ def _beat_seconds(midi_path) -> float:
     return (tempos[0] if tempos else mido.bpm2tempo(120)) / 1e6
 
 
-def _roll(visualizer_id: str, seconds: float, pixels_per_second: int, beat_seconds: float, offset: float = 0.0, src: str | None = None) -> str:
+def _roll(
+    visualizer_id: str,
+    seconds: float,
+    pixels_per_second: int,
+    beat_seconds: float,
+    offset: float = 0.0,
+    src: str | None = None,
+) -> str:
     """A piano roll over a grid of beats (light) and 4/4 bars (dark), with a playhead."""
     source = f' src="{src}"' if src else ""
     beat, bar = beat_seconds * pixels_per_second, 4 * beat_seconds * pixels_per_second
@@ -137,11 +144,9 @@ def _roll(visualizer_id: str, seconds: float, pixels_per_second: int, beat_secon
         f"width:{seconds * pixels_per_second + 1:.0f}px"
     )
     return (
-        f'<div class="roll" data-offset="{offset:.6f}" data-seconds="{seconds:.6f}" style="position:relative;overflow-x:auto">'
-        f'<midi-visualizer type="piano-roll" id="{visualizer_id}" data-pixels-per-second="{pixels_per_second}" style="{grid}"{source}>'
-        "</midi-visualizer>"
-        '<div class="playhead" style="display:none;position:absolute;top:0;bottom:0;width:2px;background:#c0392b"></div>'
-        "</div>"
+        f'<div class="roll" data-offset="{offset:.6f}" data-seconds="{seconds:.6f}">'
+        f'<midi-visualizer type="piano-roll" id="{visualizer_id}" data-pixels-per-second="{pixels_per_second}"'
+        f' style="{grid}"{source}></midi-visualizer><div class="playhead"></div></div>'
     )
 
 
@@ -168,7 +173,16 @@ def beat_card(variant: str, name: str, midi_path, audio_path=None, segment_bars:
         parts.append('<div class="steps">')
         for number, (offset, length, piece) in enumerate(midi_segments(midi_path, segment_bars), start=1):
             parts.append(f'<span class="label">step {number}<br>{offset:.0f} s</span>')
-            parts.append(_roll(f"{identifier}-step{number}", length, STEP_PIXELS_PER_SECOND, beat_seconds, offset, data_uri(piece, "audio/midi")))
+            parts.append(
+                _roll(
+                    f"{identifier}-step{number}",
+                    length,
+                    STEP_PIXELS_PER_SECOND,
+                    beat_seconds,
+                    offset,
+                    data_uri(piece, "audio/midi"),
+                )
+            )
         parts.append("</div>")
     else:
         # The piano roll comes first: the player looks its visualizer up when it is parsed.
@@ -227,7 +241,11 @@ def build_report_page(
             f'<section id="{anchor}"><h2>{html.escape(variant)}</h2>'
             f'<p class="settings">{html.escape(variants.get(variant, "") or "")}</p>'
             f'<h3>Samples</h3><div class="grid">{"".join(samples)}</div>'
-            + (f"<h3>Interpolation ({segment_bars} bars per step)</h3>{''.join(interpolations)}" if interpolations else "")
+            + (
+                f"<h3>Interpolation ({segment_bars} bars per step)</h3>{''.join(interpolations)}"
+                if interpolations
+                else ""
+            )
             + "</section>"
         )
     generation = generation or {}

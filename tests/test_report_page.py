@@ -116,6 +116,8 @@ def test_page_plays_every_beat_in_headless_chromium(page, record_property):
         assert browser.evaluate("customElements.get('midi-player') !== undefined")
         durations = browser.evaluate("Array.from(document.querySelectorAll('audio')).map((a) => a.duration)")
         assert [round(d) for d in durations] == [8, 8, 24] * 2, "each loop lasts its 4 bars (24 s: 3 steps)"
+        midi_durations = browser.evaluate("Array.from(document.querySelectorAll('midi-player')).map((p) => p.duration)")
+        assert midi_durations == [8, 8, 24] * 2, "the MIDI players end on the last bar line too"
         # 3 interpolation steps, one row each, per variant, plus a roll per sample.
         assert browser.evaluate("document.querySelectorAll('.steps midi-visualizer').length") == 2 * 3
 
@@ -140,3 +142,15 @@ def test_page_plays_every_beat_in_headless_chromium(page, record_property):
     print(f"screenshot: {screenshot}")
     assert errors == [] and page_errors == "0", errors
     assert screenshot.stat().st_size > 50_000
+
+
+def test_without_audio_the_page_still_has_a_midi_player_per_beat(tmp_path):
+    midis = [write_midi(retimed(magenta_decoded(63), 120, num_bars=4), tmp_path / "sample_00.mid")]
+    midis.append(interpolation_midi(tmp_path / "interpolation.mid"))
+    entries = [{"variant": "v", "name": "sample_00"}, {"variant": "v", "name": "interpolation"}]
+    (tmp_path / "comparison.tsv").write_text("variant\tkl_bits\nv\t1.5\n")
+    page = build_report_page(entries, midis, None, tmp_path / "comparison.tsv", tmp_path / "beats.html", REPOSITORY / "report")
+    text = page.read_text()
+    assert text.count("<midi-player ") == 2 and "<audio " not in text and text.count('download="v-') == 2
+    with pytest.raises(ValueError, match="2 beats but 1 MIDI files"):
+        build_report_page(entries, midis[:1], None, tmp_path / "comparison.tsv", tmp_path / "x.html", REPOSITORY / "report")

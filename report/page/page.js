@@ -45,7 +45,20 @@
     visualizer.config = rollConfig(Number(visualizer.dataset.pixelsPerSecond));
   }
   for (const player of document.querySelectorAll("midi-player")) {
-    player.addEventListener("load", () => { count("playersLoaded"); drawn(); });
+    player.addEventListener("load", () => {
+      // Magenta ends a sequence at its last note; the file ends on its last bar line, and so
+      // should the player (it loads again with the new length).
+      const seconds = Number(player.dataset.seconds);
+      const sequence = player.noteSequence;
+      if (sequence && seconds && sequence.totalTime < seconds - 1e-3) {
+        const whole = window.core.sequences.clone(sequence);
+        whole.totalTime = seconds;
+        player.noteSequence = whole;
+        return;
+      }
+      count("playersLoaded");
+      drawn();
+    });
   }
   function drawn() {
     const visualizers = Array.from(document.querySelectorAll("midi-visualizer"));

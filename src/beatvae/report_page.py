@@ -169,7 +169,7 @@ def beat_card(variant: str, name: str, midi_path, audio_path=None, segment_bars:
     if segment_bars:
         # The whole MIDI plays; its steps are drawn one per row on a shared time axis.
         parts.append('<span class="label">MIDI player (built-in synth)</span>')
-        parts.append(f'<midi-player src="{midi_uri}"></midi-player>')
+        parts.append(f'<midi-player data-seconds="{seconds:.6f}" src="{midi_uri}"></midi-player>')
         parts.append('<div class="steps">')
         for number, (offset, length, piece) in enumerate(midi_segments(midi_path, segment_bars), start=1):
             parts.append(f'<span class="label">step {number}<br>{offset:.0f} s</span>')
@@ -187,7 +187,9 @@ def beat_card(variant: str, name: str, midi_path, audio_path=None, segment_bars:
     else:
         # The piano roll comes first: the player looks its visualizer up when it is parsed.
         parts.append(_roll(f"{identifier}-roll", seconds, SAMPLE_PIXELS_PER_SECOND, beat_seconds, src=midi_uri))
-        parts.append(f'<midi-player src="{midi_uri}" visualizer="#{identifier}-roll"></midi-player>')
+        parts.append(
+            f'<midi-player data-seconds="{seconds:.6f}" src="{midi_uri}" visualizer="#{identifier}-roll"></midi-player>'
+        )
     parts.append("</article>")
     return "\n".join(parts)
 

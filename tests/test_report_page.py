@@ -149,8 +149,12 @@ def test_without_audio_the_page_still_has_a_midi_player_per_beat(tmp_path):
     midis.append(interpolation_midi(tmp_path / "interpolation.mid"))
     entries = [{"variant": "v", "name": "sample_00"}, {"variant": "v", "name": "interpolation"}]
     (tmp_path / "comparison.tsv").write_text("variant\tkl_bits\nv\t1.5\n")
-    page = build_report_page(entries, midis, None, tmp_path / "comparison.tsv", tmp_path / "beats.html", REPOSITORY / "report")
+    page = build_report_page(
+        entries, midis, None, tmp_path / "comparison.tsv", tmp_path / "beats.html", REPOSITORY / "report"
+    )
     text = page.read_text()
     assert text.count("<midi-player ") == 2 and "<audio " not in text and text.count('download="v-') == 2
     with pytest.raises(ValueError, match="2 beats but 1 MIDI files"):
-        build_report_page(entries, midis[:1], None, tmp_path / "comparison.tsv", tmp_path / "x.html", REPOSITORY / "report")
+        build_report_page(
+            entries, midis[:1], None, tmp_path / "comparison.tsv", tmp_path / "x.html", REPOSITORY / "report"
+        )

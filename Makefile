@@ -23,13 +23,16 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(VENV)/bin/pip install -q --no-deps -e .
 	touch $@
 
-# FluidSynth renders the audio previews; without root it is left to the user (the workflow
-# then stops at start with instructions, or set audio.enabled: false).
+# FluidSynth + the GM soundfont render the audio, oggenc (vorbis-tools) compresses it for the
+# report page, Chromium runs the page's browser test. Without root they are left to the user (the
+# rendering jobs then fail naming the package, or set audio.enabled: false).
+SYSTEM_PACKAGES := fluidsynth fluid-soundfont-gm vorbis-tools chromium
 system-packages:
-	@if command -v fluidsynth >/dev/null && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; then :; \
+	@if command -v fluidsynth >/dev/null && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] \
+		&& command -v oggenc >/dev/null && command -v chromium >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fluidsynth fluid-soundfont-gm >/dev/null; \
-	else echo "note: install fluidsynth and fluid-soundfont-gm for audio (or set audio.enabled: false)"; fi
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
+	else echo "note: install $(SYSTEM_PACKAGES) for audio and the report page's test (or set audio.enabled: false)"; fi
 
 run: setup
 	$(VENV)/bin/snakemake --cores all $(SNAKEMAKE_ARGS)

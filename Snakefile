@@ -19,6 +19,7 @@ include: "rules/data.smk"
 include: "rules/train.smk"
 include: "rules/generate.smk"
 include: "rules/evaluate.smk"
+include: "rules/render.smk"
 
 
 rule all:

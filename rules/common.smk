@@ -197,8 +197,6 @@ def all_targets():
         "results/metadata/gmd.parquet",
         "results/eval/comparison.tsv",
         *expand("results/losses/{variant}.{ext}", variant=VARIANTS, ext=["csv", "png"]),
-        *rendered("pianorolls", "png"),
+        *render_targets(),  # rules/render.smk
     ]
-    if config["audio"]["enabled"]:
-        targets += rendered("audio", "wav")
     return targets

@@ -1,8 +1,11 @@
 from beatvae.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
-    from beatvae.render import render_audio, wav_stats
+    from beatvae.render import check_audio_tools, render_loop, wav_stats
 
-    for midi, wav in zip(snakemake.input, snakemake.output):
-        render_audio(midi, wav, snakemake.params.soundfont, snakemake.params.sample_rate)
-        print(wav, wav_stats(wav))
+    params = snakemake.params
+    check_audio_tools(params.soundfont)
+    tails = snakemake.output.with_tail or [None] * len(snakemake.output.loops)
+    for midi, wav, tail in zip(snakemake.input, snakemake.output.loops, tails):
+        lengths = render_loop(midi, wav, params.soundfont, params.sample_rate, params.loop, params.fade_ms, tail)
+        print(wav, lengths, wav_stats(wav), flush=True)

@@ -8,12 +8,18 @@ import pytest
 from note_seq import midi_io
 from note_seq.protobuf import music_pb2
 
+from beatvae.metrics import DRUM_CLASS_NAMES
+from beatvae.midi import midi_length_seconds, write_midi
 from beatvae.render import (
     AudioRenderError,
     AudioToolsMissing,
     check_audio_tools,
+    encode_ogg,
+    looped,
     plot_piano_roll,
     render_audio,
+    render_loop,
+    render_stems,
     wav_stats,
 )
 
@@ -25,6 +31,7 @@ needs_fluidsynth = pytest.mark.skipif(
     shutil.which("fluidsynth") is None or not SOUNDFONT.is_file(),
     reason=f"audio rendering needs fluidsynth and {SOUNDFONT}: {INSTALL_HINT}",
 )
+needs_oggenc = pytest.mark.skipif(shutil.which("oggenc") is None, reason="needs oggenc: apt-get install vorbis-tools")
 
 
 def drum_sequence(bars, qpm=120.0):
@@ -163,7 +170,7 @@ def test_check_audio_tools_names_the_packages_for_a_missing_soundfont(tmp_path):
     with pytest.raises(AudioToolsMissing) as error:
         check_audio_tools(missing)
     message = str(error.value)
-    assert str(missing) in message and INSTALL_HINT in message and DISABLE_HINT in message
+    assert str(missing) in message and "apt-get install fluid-soundfont-gm" in message and DISABLE_HINT in message
 
 
 def test_check_audio_tools_names_the_packages_without_fluidsynth(tmp_path, monkeypatch):
@@ -173,9 +180,12 @@ def test_check_audio_tools_names_the_packages_without_fluidsynth(tmp_path, monke
     with pytest.raises(AudioToolsMissing) as error:
         check_audio_tools(soundfont)
     message = str(error.value)
-    assert "fluidsynth" in message and INSTALL_HINT in message and DISABLE_HINT in message
+    assert "`fluidsynth` command" in message and "apt-get install fluidsynth`" in message
+    assert DISABLE_HINT in message
     with pytest.raises(AudioToolsMissing):
         render_audio(tmp_path / "any.mid", tmp_path / "any.wav", soundfont)
+    with pytest.raises(AudioToolsMissing, match="apt-get install vorbis-tools"):
+        encode_ogg(tmp_path / "any.wav", tmp_path / "any.ogg")
 
 
 @needs_fluidsynth
@@ -209,3 +219,90 @@ def test_piano_roll_segment_separators(tmp_path):
     assert crimson_pixels(plain) == 0
     # 9 separators (8 segments of 4 bars), each a full-height line a couple of pixels wide.
     assert crimson_pixels(segmented) > 9 * 150
+
+
+def test_looped_folds_the_ring_out_onto_the_loop_start():
+    audio = np.arange(1, 26, dtype=float)[:, None] / 1000  # 25 samples, a 10-sample loop
+    loop = looped(audio, 10, "fold")
+    expected = audio[:10, 0] + np.r_[audio[10:20, 0]] + np.r_[audio[20:25, 0], np.zeros(5)]
+    assert loop.shape == (10, 1)
+    np.testing.assert_allclose(loop[:, 0], expected)
+
+
+def test_looped_fades_the_cut_and_pads_short_audio():
+    audio = np.ones((30, 2)) * 0.5
+    loop = looped(audio, 20, "fade", fade_samples=5)
+    assert loop.shape == (20, 2)
+    np.testing.assert_allclose(loop[:15], 0.5)
+    assert loop[-1].max() == 0.0 and np.all(np.diff(loop[15:, 0]) < 0)
+    padded = looped(np.ones((3, 1)) * 0.5, 8, "fold")
+    np.testing.assert_allclose(padded[:, 0], [0.5] * 3 + [0] * 5)
+
+
+def test_looped_keeps_a_fold_from_clipping_and_names_bad_modes():
+    assert np.abs(looped(np.ones((20, 1)) * 0.9, 10, "fold")).max() < 1.0
+    with pytest.raises(ValueError, match="audio.loop"):
+        looped(np.ones((20, 1)), 10, "crossfade")
+
+
+def loop_midi(path, bars, qpm):
+    from beatvae.midi import retimed
+
+    return write_midi(retimed(drum_sequence(bars, qpm=120.0), qpm, num_bars=bars), path)
+
+
+@needs_fluidsynth
+@pytest.mark.parametrize("loop, qpm, sample_rate", [("fold", 120, 44100), ("fade", 93, 22050)])
+def test_render_loop_is_exactly_as_long_as_the_midi(tmp_path, loop, qpm, sample_rate):
+    import soundfile
+
+    midi = loop_midi(tmp_path / "beat.mid", 4, qpm)
+    tail_path = tmp_path / "tail.wav"
+    lengths = render_loop(midi, tmp_path / "beat.wav", SOUNDFONT, sample_rate, loop, 10, with_tail_path=tail_path)
+    audio, rate = soundfile.read(tmp_path / "beat.wav", always_2d=True)
+    tail, _ = soundfile.read(tail_path, always_2d=True)
+    assert rate == sample_rate
+    assert abs(len(audio) - midi_length_seconds(midi) * sample_rate) <= 1
+    assert abs(len(audio) - 16 * 60 / qpm * sample_rate) <= 1
+    assert lengths["samples"] == len(audio) and len(tail) > len(audio), "cymbals ring past the loop end"
+    assert not [p.name for p in tmp_path.iterdir() if "partial" in p.name or p.name.startswith(".render")]
+    n = len(audio)
+    if loop == "fold":  # the ring-out sounds again at the loop start, where it belongs
+        ring_out = np.zeros_like(audio)
+        ring_out[: len(tail) - n] = tail[n:]
+        np.testing.assert_allclose(audio, tail[:n] + ring_out, atol=2 / 32768)
+    else:
+        fade = int(0.010 * sample_rate)
+        np.testing.assert_allclose(audio[: n - fade], tail[: n - fade], atol=1 / 32768)
+        assert np.abs(audio[-1]).max() < 1e-3
+
+
+@needs_fluidsynth
+def test_render_stems_one_loop_per_drum_class(tmp_path):
+    import soundfile
+
+    midi = loop_midi(tmp_path / "beat.mid", 4, 120)
+    stems = render_stems(midi, [tmp_path / "stems" / f"{name}.wav" for name in DRUM_CLASS_NAMES], SOUNDFONT, 22050)
+    levels = {}
+    for name, stem in zip(DRUM_CLASS_NAMES, stems):
+        audio, rate = soundfile.read(stem, always_2d=True)
+        assert abs(len(audio) - 8.0 * rate) <= 1, name
+        levels[name] = np.abs(audio).max()
+    used = {DRUM_CLASS_NAMES[0], DRUM_CLASS_NAMES[1], DRUM_CLASS_NAMES[2]}  # kick, snare, closed hat
+    assert all(levels[name] > 0.01 for name in used), levels
+    assert all(levels[name] == 0 for name in set(DRUM_CLASS_NAMES) - used), levels
+
+
+@needs_fluidsynth
+@needs_oggenc
+def test_ogg_copy_decodes_to_the_loop_length(tmp_path):
+    import soundfile
+
+    midi = loop_midi(tmp_path / "beat.mid", 4, 120)
+    render_loop(midi, tmp_path / "beat.wav", SOUNDFONT, 44100)
+    ogg = encode_ogg(tmp_path / "beat.wav", tmp_path / "beat.ogg", quality=3)
+    decoded, rate = soundfile.read(ogg, always_2d=True)
+    assert soundfile.info(ogg).format == "OGG" and rate == 44100
+    assert abs(len(decoded) - 8.0 * rate) <= 1
+    assert np.abs(decoded).max() > 0.05
+    assert ogg.stat().st_size < (tmp_path / "beat.wav").stat().st_size / 5

@@ -12,10 +12,9 @@ import numpy as np
 
 from beatvae import magenta_env
 from beatvae.dataset import make_drums_converter, midi_to_note_sequence
+from beatvae.midi import retimed, write_midi
 from beatvae.settings import window_steps
 from beatvae.model import build_config
-
-DRUM_PROGRAM_CHANNEL = 9  # General MIDI channel 10, zero-based
 
 
 @contextlib.contextmanager
@@ -64,33 +63,6 @@ def load_trained_model(variant: Mapping, converter: Mapping, model_dir: str | os
         return TrainedModel(build_config(variant, converter), batch_size=batch_size, checkpoint_dir_or_path=str(model_dir))
 
 
-def retimed(sequence, qpm: float, quarters_per_bar: int = 4):
-    """The sequence at tempo `qpm` (Magenta decodes at 120 qpm), marked 4/4 General MIDI drums."""
-    import note_seq
-
-    result = note_seq.NoteSequence()
-    result.CopyFrom(sequence)
-    scale = 120.0 / qpm
-    for note in result.notes:
-        note.start_time *= scale
-        note.end_time *= scale
-        note.is_drum = True
-        note.instrument = DRUM_PROGRAM_CHANNEL
-    result.total_time *= scale
-    del result.tempos[:]
-    result.tempos.add(qpm=qpm, time=0.0)
-    del result.time_signatures[:]
-    result.time_signatures.add(numerator=quarters_per_bar, denominator=4, time=0.0)
-    return result
-
-
-def write_midi(sequence, path: str | os.PathLike) -> None:
-    import note_seq
-
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    note_seq.sequence_proto_to_midi_file(sequence, str(path))
-
-
 def sample_latents(num_samples: int, z_size: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((num_samples, z_size)).astype(np.float32)
 
@@ -116,7 +88,7 @@ def generate_samples(variant, converter, generation, model_dir, sample_paths, la
     z = sample_latents(len(sample_paths), variant["hparams"]["z_size"], generation["seed"])
     sequences = model.decode(z, length=steps, temperature=generation["temperature"])
     for sequence, path in zip(sequences, sample_paths):
-        write_midi(retimed(sequence, generation["qpm"], converter["quarters_per_bar"]), path)
+        write_midi(retimed(sequence, generation["qpm"], converter["quarters_per_bar"], converter["slice_bars"]), path)
     np.save(latents_path, z)
     return z
 
@@ -180,7 +152,7 @@ def interpolate(model, first_z, last_z, interpolation: Mapping, converter: Mappi
     z = slerp(first_z, last_z, np.linspace(0.0, 1.0, num_steps))
     steps = window_steps(converter)
     segments = model.decode(z, length=steps, temperature=interpolation["temperature"])
-    segments = [retimed(s, qpm, converter["quarters_per_bar"]) for s in segments]
+    segments = [retimed(s, qpm, converter["quarters_per_bar"], converter["slice_bars"]) for s in segments]
     segment_seconds = steps / converter["steps_per_quarter"] * 60.0 / qpm
     for segment, path in zip(segments, step_paths):
         write_midi(segment, path)

@@ -1,19 +1,20 @@
-"""Ways to look at and listen to drum beats: piano-roll PNGs, FluidSynth WAV renders, WAV checks."""
+"""Ways to look at and listen to drum beats: piano-roll PNGs, loopable FluidSynth WAV renders (whole
+kit or one stem per drum class), OGG Vorbis copies for the report page, WAV checks."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
 import wave
 from pathlib import Path
 
 import numpy as np
 
-
-INSTALL_HINT = (
-    "install it with `apt-get install fluidsynth fluid-soundfont-gm` (as root), "
-    "or set `audio: {enabled: false}` in the config to skip audio rendering"
-)
+# The Debian package that provides each tool the rendering jobs run.
+PACKAGES = {"fluidsynth": "fluidsynth", "soundfont": "fluid-soundfont-gm", "oggenc": "vorbis-tools"}
+DISABLE_HINT = "or set `audio: {enabled: false}` in the config to skip audio rendering"
+LOOP_MODES = ("fold", "fade")
 
 # Figure geometry: readable cells for a few bars, bounded for long interpolations.
 _INCHES_PER_BAR = 0.9
@@ -24,11 +25,11 @@ _DPI = 100
 
 
 class AudioToolsMissing(RuntimeError):
-    """fluidsynth or the soundfont it needs is not available."""
+    """fluidsynth, the soundfont it needs or the OGG encoder is not available."""
 
 
 class AudioRenderError(RuntimeError):
-    """fluidsynth ran but did not produce a WAV file."""
+    """fluidsynth or oggenc ran but did not produce its file."""
 
 
 def _load_note_sequence(note_sequence_or_midi_path):
@@ -138,27 +139,25 @@ def plot_piano_roll(
     return png_path
 
 
-def check_audio_tools(soundfont):
-    """Raise AudioToolsMissing, saying what to install, unless fluidsynth and `soundfont` exist."""
-    problems = []
-    if shutil.which("fluidsynth") is None:
-        problems.append("the `fluidsynth` command is not on PATH")
-    if not Path(soundfont).is_file():
+def check_audio_tools(soundfont=None, commands=("fluidsynth",)):
+    """Raise AudioToolsMissing, naming the Debian packages to install, unless every command in
+    `commands` is on PATH and `soundfont` (when given) exists."""
+    problems, packages = [], []
+    for command in commands:
+        if shutil.which(command) is None:
+            problems.append(f"the `{command}` command is not on PATH")
+            packages.append(PACKAGES.get(command, command))
+    if soundfont is not None and not Path(soundfont).is_file():
         problems.append(f"the soundfont {soundfont} does not exist")
+        packages.append(PACKAGES["soundfont"])
     if problems:
         raise AudioToolsMissing(
-            f"cannot render audio: {'; '.join(problems)}. To fix, {INSTALL_HINT}."
+            f"cannot render audio: {'; '.join(problems)}. To fix, install it with "
+            f"`apt-get install {' '.join(packages)}` (as root, or `make system-packages`), {DISABLE_HINT}."
         )
 
 
-def render_audio(midi_path, wav_path, soundfont, sample_rate=44100):
-    """Render a MIDI file to a 16-bit WAV with the fluidsynth command line; returns the WAV path."""
-    check_audio_tools(soundfont)
-    midi_path, wav_path = Path(midi_path), Path(wav_path)
-    if not midi_path.is_file():
-        raise FileNotFoundError(f"MIDI file {midi_path} does not exist")
-    wav_path.parent.mkdir(parents=True, exist_ok=True)
-    wav_path.unlink(missing_ok=True)  # a stale file must not pass for a fresh render
+def _run_fluidsynth(midi_path, wav_path, soundfont, sample_rate):
     command = [
         "fluidsynth",
         "-ni",  # no MIDI input, no interactive shell
@@ -173,13 +172,158 @@ def render_audio(midi_path, wav_path, soundfont, sample_rate=44100):
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True)
     # fluidsynth exits 0 for some failures (e.g. an unreadable MIDI file), so check the output too.
-    if result.returncode != 0 or not wav_path.is_file() or wav_path.stat().st_size <= 44:
+    if result.returncode != 0 or not Path(wav_path).is_file() or Path(wav_path).stat().st_size <= 44:
         raise AudioRenderError(
             f"fluidsynth failed to render {midi_path} to {wav_path} (exit code {result.returncode}).\n"
             f"command: {' '.join(command)}\nstderr:\n{result.stderr.strip()}\n"
             f"stdout:\n{result.stdout.strip()}"
         )
+
+
+def render_audio(midi_path, wav_path, soundfont, sample_rate=44100):
+    """Render a MIDI file to a 16-bit WAV with the fluidsynth command line, ring-out included;
+    returns the WAV path."""
+    check_audio_tools(soundfont)
+    midi_path, wav_path = Path(midi_path), Path(wav_path)
+    if not midi_path.is_file():
+        raise FileNotFoundError(f"MIDI file {midi_path} does not exist")
+    wav_path.parent.mkdir(parents=True, exist_ok=True)
+    wav_path.unlink(missing_ok=True)  # a stale file must not pass for a fresh render
+    partial = wav_path.with_name(wav_path.name + ".partial.wav")
+    try:
+        _run_fluidsynth(midi_path, partial, soundfont, sample_rate)
+        partial.replace(wav_path)
+    finally:
+        partial.unlink(missing_ok=True)
     return wav_path
+
+
+def looped(audio: np.ndarray, loop_samples: int, mode: str = "fold", fade_samples: int = 0) -> np.ndarray:
+    """`audio` ([samples, channels]) made exactly `loop_samples` long so that it loops seamlessly.
+
+    "fold": what rings on past the loop end is mixed onto the loop's start, where it would sound
+    when the loop repeats. "fade": the ring-out is cut, with a `fade_samples` linear fade-out so
+    the cut does not click. Shorter audio is padded with silence.
+    """
+    if mode not in LOOP_MODES:
+        raise ValueError(f"audio.loop must be one of {LOOP_MODES}, got {mode!r}")
+    if loop_samples <= 0:
+        raise ValueError(f"a loop needs a positive length, got {loop_samples} samples")
+    audio = np.asarray(audio, dtype=np.float64)
+    if audio.ndim == 1:
+        audio = audio[:, None]
+    loop = np.zeros((loop_samples, audio.shape[1]))
+    head = audio[:loop_samples]
+    loop[: len(head)] = head
+    if mode == "fold":
+        for start in range(loop_samples, len(audio), loop_samples):  # a tail longer than the loop wraps again
+            tail = audio[start : start + loop_samples]
+            loop[: len(tail)] += tail
+    elif fade_samples > 0:
+        fade = min(fade_samples, loop_samples)
+        loop[-fade:] *= np.linspace(1.0, 0.0, fade)[:, None]
+    peak = np.abs(loop).max()
+    if peak > 1.0:  # folding adds the tail onto the start: keep the sum from clipping
+        loop *= 0.999 / peak
+    return loop
+
+
+def render_loop(midi_path, wav_path, soundfont, sample_rate=44100, loop="fold", fade_ms=10.0, with_tail_path=None):
+    """Render `midi_path` to a WAV exactly as long as the MIDI file (to its end-of-track), ring-out
+    handled as `loop` says (see `looped`); with `with_tail_path`, the untouched render too.
+    Returns {"samples": loop length, "tail_samples": ring-out past the loop end}."""
+    import soundfile
+
+    from beatvae.midi import midi_length_seconds
+
+    wav_path = Path(wav_path)
+    wav_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".render-", dir=wav_path.parent) as scratch:
+        raw_path = render_audio(midi_path, Path(scratch) / "raw.wav", soundfont, sample_rate)
+        audio, rate = soundfile.read(raw_path, always_2d=True)
+        loop_samples = int(round(midi_length_seconds(midi_path) * rate))
+        result = looped(audio, loop_samples, loop, int(round(fade_ms / 1000 * rate)))
+        _write_wav(wav_path, result, rate)
+        if with_tail_path is not None:
+            padded = np.zeros((max(len(audio), loop_samples), audio.shape[1]))
+            padded[: len(audio)] = audio
+            _write_wav(with_tail_path, padded, rate)
+    return {"samples": loop_samples, "tail_samples": max(0, len(audio) - loop_samples)}
+
+
+def _write_wav(path, audio, sample_rate):
+    import soundfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial.wav")
+    soundfile.write(partial, np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16")
+    partial.replace(path)
+
+
+def drum_class_midi(midi_path, drum_class: int, out_path):
+    """A copy of `midi_path` keeping only the notes of one of Magenta's 9 drum classes (same length,
+    tempo and metre). Returns the path."""
+    import mido
+
+    from beatvae.metrics import PITCH_TO_DRUM_CLASS
+
+    source = mido.MidiFile(midi_path)
+    result = mido.MidiFile(type=source.type, ticks_per_beat=source.ticks_per_beat)
+    for track in source.tracks:
+        kept, carried = mido.MidiTrack(), 0
+        for message in track:
+            is_note = message.type in ("note_on", "note_off")
+            if is_note and PITCH_TO_DRUM_CLASS.get(message.note) != drum_class:
+                carried += message.time  # drop the note but keep the timing of what follows
+                continue
+            kept.append(message.copy(time=message.time + carried))
+            carried = 0
+        result.tracks.append(kept)
+    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+    result.save(out_path)
+    return Path(out_path)
+
+
+def render_stems(midi_path, stem_paths, soundfont, sample_rate=44100, loop="fold", fade_ms=10.0):
+    """One loop WAV per drum class (`stem_paths`, in Magenta's class order: kick first), each as
+    long as the MIDI file; silent where the beat does not use that class."""
+    import mido
+
+    from beatvae.metrics import DRUM_CLASS_NAMES
+    from beatvae.midi import midi_length_seconds
+
+    if len(stem_paths) != len(DRUM_CLASS_NAMES):
+        raise ValueError(
+            f"expected {len(DRUM_CLASS_NAMES)} stem paths ({', '.join(DRUM_CLASS_NAMES)}), got {len(stem_paths)}"
+        )
+    with tempfile.TemporaryDirectory(prefix="stems-") as scratch:
+        for drum_class, stem_path in enumerate(stem_paths):
+            stem_midi = drum_class_midi(midi_path, drum_class, Path(scratch) / f"{drum_class}.mid")
+            if any(message.type == "note_on" for message in mido.MidiFile(stem_midi)):
+                render_loop(stem_midi, stem_path, soundfont, sample_rate, loop, fade_ms)
+            else:  # fluidsynth renders nothing at all for a file without notes
+                silence = np.zeros((int(round(midi_length_seconds(midi_path) * sample_rate)), 2))
+                _write_wav(stem_path, silence, sample_rate)
+    return [Path(path) for path in stem_paths]
+
+
+def encode_ogg(wav_path, ogg_path, quality=3):
+    """An OGG Vorbis copy of a WAV (oggenc's -q quality, -1 to 10), for the report page."""
+    check_audio_tools(commands=("oggenc",))
+    ogg_path = Path(ogg_path)
+    ogg_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = ogg_path.with_name(ogg_path.name + ".partial.ogg")
+    command = ["oggenc", "--quiet", "-q", str(quality), "-o", str(partial), str(wav_path)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0 or not partial.is_file() or partial.stat().st_size == 0:
+        partial.unlink(missing_ok=True)
+        raise AudioRenderError(
+            f"oggenc failed to encode {wav_path} to {ogg_path} (exit code {result.returncode}).\n"
+            f"command: {' '.join(command)}\nstderr:\n{result.stderr.strip()}"
+        )
+    partial.replace(ogg_path)
+    return ogg_path
 
 
 def wav_stats(wav_path) -> dict:

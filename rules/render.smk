@@ -1,0 +1,147 @@
+# Looking at and listening to what each variant generates: piano rolls, loopable audio (plus
+# stems and OGG copies on request) and one HTML page that plays it all.
+import types
+
+AUDIO = config["audio"]
+
+
+def render_targets():
+    """What `all` asks of this module: piano rolls, audio as configured, the report page."""
+    targets = [*rendered("pianorolls", "png"), "results/report/beats.html"]
+    if AUDIO["enabled"]:
+        targets += rendered("audio", "wav")
+        if AUDIO["with_tail"]:
+            targets += rendered("audio", "with_tail.wav")
+        if AUDIO["stems"]:
+            targets += expand("results/stems/{variant}", variant=VARIANTS)
+    return targets
+
+
+def report_page_inputs(wildcards):
+    inputs = {
+        "comparison": "results/eval/comparison.tsv",
+        "midi": [
+            midi
+            for variant in VARIANTS
+            for midi in generated_midi(types.SimpleNamespace(variant=variant))
+        ],
+    }
+    if AUDIO["enabled"]:
+        inputs["audio"] = rendered("audio", "ogg")
+    return inputs
+
+
+rule plot_piano_rolls:
+    input:
+        midi=generated_midi,
+    output:
+        report(
+            expand(
+                "results/pianorolls/{{variant}}/{name}.png",
+                name=RENDERED_NAMES,
+            ),
+            caption="../report/pianoroll.rst",
+            category="Piano rolls",
+            subcategory="{variant}",
+        ),
+    log:
+        "results/logs/plot_piano_rolls/{variant}.log",
+    conda:
+        "../envs/magenta.yaml"
+    params:
+        segment_bars={"interpolation": config["converter"]["slice_bars"]},
+    script:
+        "../scripts/plot_piano_rolls.py"
+
+
+# Not in Snakemake's report: its viewer cannot play audio, and WAVs made it 80+ MB.
+rule render_audio:
+    input:
+        generated_midi,
+    output:
+        loops=expand("results/audio/{{variant}}/{name}.wav", name=RENDERED_NAMES),
+        with_tail=(
+            expand(
+                "results/audio/{{variant}}/{name}.with_tail.wav", name=RENDERED_NAMES
+            )
+            if AUDIO["with_tail"]
+            else []
+        ),
+    log:
+        "results/logs/render_audio/{variant}.log",
+    benchmark:
+        "results/benchmarks/render_audio/{variant}.tsv"
+    conda:
+        "../envs/magenta.yaml"
+    params:
+        soundfont=lookup(dpath="audio/soundfont", within=config),
+        sample_rate=lookup(dpath="audio/sample_rate", within=config),
+        loop=lookup(dpath="audio/loop", within=config),
+        fade_ms=lookup(dpath="audio/fade_ms", within=config),
+    script:
+        "../scripts/render_audio.py"
+
+
+# One folder per variant, {name}/{drum class}.wav inside: the job knows Magenta's drum classes.
+rule render_stems:
+    input:
+        generated_midi,
+    output:
+        directory("results/stems/{variant}"),
+    log:
+        "results/logs/render_stems/{variant}.log",
+    conda:
+        "../envs/magenta.yaml"
+    params:
+        soundfont=lookup(dpath="audio/soundfont", within=config),
+        sample_rate=lookup(dpath="audio/sample_rate", within=config),
+        loop=lookup(dpath="audio/loop", within=config),
+        fade_ms=lookup(dpath="audio/fade_ms", within=config),
+        names=RENDERED_NAMES,
+    script:
+        "../scripts/render_stems.py"
+
+
+rule encode_audio:
+    input:
+        expand("results/audio/{{variant}}/{name}.wav", name=RENDERED_NAMES),
+    output:
+        expand("results/audio/{{variant}}/{name}.ogg", name=RENDERED_NAMES),
+    log:
+        "results/logs/encode_audio/{variant}.log",
+    conda:
+        "../envs/magenta.yaml"
+    params:
+        quality=lookup(dpath="audio/ogg_quality", within=config),
+    script:
+        "../scripts/encode_audio.py"
+
+
+rule build_report_page:
+    input:
+        unpack(report_page_inputs),
+    output:
+        report(
+            "results/report/beats.html",
+            caption="../report/beats.rst",
+            category="Listen",
+        ),
+    log:
+        "results/logs/build_report_page.log",
+    conda:
+        "../envs/magenta.yaml"
+    params:
+        entries=[
+            {"variant": variant, "name": name}
+            for variant in VARIANTS
+            for name in RENDERED_NAMES
+        ],
+        variants={
+            variant: settings.get("description", "")
+            for variant, settings in config["variants"].items()
+        },
+        generation=config["generation"],
+        segment_bars=config["converter"]["slice_bars"],
+        assets=f"{workflow.basedir}/report",
+    script:
+        "../scripts/build_report_page.py"

@@ -1,0 +1,11 @@
+from beatvae.logs import redirect_to_log
+
+with redirect_to_log(snakemake.log[0]):
+    from pathlib import Path
+
+    from beatvae.render import check_audio_tools, encode_ogg
+
+    check_audio_tools(commands=("oggenc",))
+    for wav, ogg in zip(snakemake.input, snakemake.output):
+        encode_ogg(wav, ogg, snakemake.params.quality)
+        print(f"{ogg}: {Path(ogg).stat().st_size / 1024:.0f} KiB", flush=True)

@@ -1,0 +1,14 @@
+from beatvae.logs import redirect_to_log
+
+with redirect_to_log(snakemake.log[0]):
+    from pathlib import Path
+
+    from beatvae.metrics import DRUM_CLASS_NAMES
+    from beatvae.render import check_audio_tools, render_stems
+
+    params = snakemake.params
+    check_audio_tools(params.soundfont)
+    for midi, name in zip(snakemake.input, params.names):
+        stems = [Path(snakemake.output[0], name, f"{drum}.wav") for drum in DRUM_CLASS_NAMES]
+        render_stems(midi, stems, params.soundfont, params.sample_rate, params.loop, params.fade_ms)
+        print(f"{midi}: {len(stems)} stems in {stems[0].parent}", flush=True)

@@ -2,6 +2,7 @@ import hashlib
 import os
 import re
 import sys
+import types
 
 import yaml
 from snakemake.utils import min_version, update_config, validate
@@ -200,3 +201,33 @@ def all_targets():
         *render_targets(),  # rules/render.smk
     ]
     return targets
+
+
+# Rendering (rules/render.smk)
+AUDIO = config["audio"]
+
+
+def render_targets():
+    """What `all` asks of this module: piano rolls, audio as configured, the report page."""
+    targets = [*rendered("pianorolls", "png"), "results/report/beats.html"]
+    if AUDIO["enabled"]:
+        targets += rendered("audio", "wav")
+        if AUDIO["with_tail"]:
+            targets += rendered("audio", "with_tail.wav")
+        if AUDIO["stems"]:
+            targets += expand("results/stems/{variant}", variant=VARIANTS)
+    return targets
+
+
+def report_page_inputs(wildcards):
+    inputs = {
+        "comparison": "results/eval/comparison.tsv",
+        "midi": [
+            midi
+            for variant in VARIANTS
+            for midi in generated_midi(types.SimpleNamespace(variant=variant))
+        ],
+    }
+    if AUDIO["enabled"]:
+        inputs["audio"] = rendered("audio", "ogg")
+    return inputs

@@ -1,35 +1,6 @@
 # Looking at and listening to what each variant generates: piano rolls, loopable audio (plus
-# stems and OGG copies on request) and one HTML page that plays it all.
-import types
-
-AUDIO = config["audio"]
-
-
-def render_targets():
-    """What `all` asks of this module: piano rolls, audio as configured, the report page."""
-    targets = [*rendered("pianorolls", "png"), "results/report/beats.html"]
-    if AUDIO["enabled"]:
-        targets += rendered("audio", "wav")
-        if AUDIO["with_tail"]:
-            targets += rendered("audio", "with_tail.wav")
-        if AUDIO["stems"]:
-            targets += expand("results/stems/{variant}", variant=VARIANTS)
-    return targets
-
-
-def report_page_inputs(wildcards):
-    inputs = {
-        "comparison": "results/eval/comparison.tsv",
-        "midi": [
-            midi
-            for variant in VARIANTS
-            for midi in generated_midi(types.SimpleNamespace(variant=variant))
-        ],
-    }
-    if AUDIO["enabled"]:
-        inputs["audio"] = rendered("audio", "ogg")
-    return inputs
-
+# stems and OGG copies on request) and one HTML page that plays it all. Their input functions
+# live in rules/common.smk.
 
 rule plot_piano_rolls:
     input:

@@ -1,6 +1,8 @@
 rule train_model:
     input:
         windows=variant_windows("train"),
+        # Validated every training.validate_every_steps; the best checkpoint is exported.
+        validation=variant_windows("validation"),
     output:
         directory("results/models/{variant}"),
     log:
@@ -9,13 +11,15 @@ rule train_model:
         "results/benchmarks/train_model/{variant}.tsv"
     conda:
         "../envs/magenta.yaml"
-    threads: lambda wc: config["variants"][wc.variant]["resources"]["threads"]
+    threads: lookup(dpath="variants/{variant}/resources/threads", within=config)
     resources:
-        gpu=variant_setting("resources", "gpus"),
-        mem_mb=variant_setting("resources", "mem_mb"),
-        runtime=variant_setting("resources", "runtime_min"),
+        gpu=lookup(dpath="variants/{variant}/resources/gpus", within=config),
+        mem_mb=lookup(dpath="variants/{variant}/resources/mem_mb", within=config),
+        runtime=lookup(dpath="variants/{variant}/resources/runtime_min", within=config),
     params:
-        settings=training_settings,
+        model=lookup(dpath="variants/{variant}/model", within=config),
+        hparams=lookup(dpath="variants/{variant}/hparams", within=config),
+        training=lookup(dpath="variants/{variant}/training", within=config),
         converter=config["converter"],
         # Outside Snakemake's outputs on purpose: a failed or killed job keeps its checkpoints.
         checkpoint_dir=lambda wc: f"results/checkpoints/{wc.variant}",

@@ -2,66 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 
-from beatvae import magenta_env
 from beatvae.dataset import make_drums_converter, midi_to_note_sequence
 from beatvae.settings import window_steps
-from beatvae.model import build_config
+from beatvae.model import TrainedModelDir, sample_latents
 
 DRUM_PROGRAM_CHANNEL = 9  # General MIDI channel 10, zero-based
-
-
-@contextlib.contextmanager
-def seeded_graphs(tf, seed: int):
-    """Makes the graphs built inside the block sample reproducibly from `seed`.
-
-    TrainedModel builds its own graph, so a seed set on the default graph never reaches its
-    sampling ops: every tf.Graph created here gets `seed` as its graph-level seed. That alone
-    is not enough: Magenta's decoder draws a fresh stateful sampler seed at every step of a
-    tf.while_loop that runs up to 32 iterations in parallel, so the draws reach the steps in
-    a different order on each run; decoding is made sequential while the graph is built.
-    """
-    from magenta.contrib import seq2seq
-
-    original_init = tf.Graph.__init__
-    original_decode = seq2seq.dynamic_decode
-
-    def init_with_seed(graph, *args, **kwargs):
-        original_init(graph, *args, **kwargs)
-        graph.seed = seed
-
-    def sequential_decode(*args, **kwargs):
-        return original_decode(*args, **dict(kwargs, parallel_iterations=1))
-
-    tf.Graph.__init__ = init_with_seed
-    seq2seq.dynamic_decode = sequential_decode
-    try:
-        yield
-    finally:
-        tf.Graph.__init__ = original_init
-        seq2seq.dynamic_decode = original_decode
-
-
-def trained_settings(model_dir: str | os.PathLike) -> tuple[dict, dict]:
-    """The variant settings and converter a model was trained with (stored by train_model)."""
-    summary = json.loads(Path(model_dir, "training.json").read_text())
-    return summary["variant"], summary["converter"]
-
-
-def load_trained_model(variant: Mapping, converter: Mapping, model_dir: str | os.PathLike, batch_size: int, seed: int):
-    """Magenta's TrainedModel over the exported checkpoint, with seeded sampling."""
-    tf = magenta_env.tensorflow_v1()
-    from magenta.models.music_vae import TrainedModel
-
-    with seeded_graphs(tf, seed):
-        return TrainedModel(build_config(variant, converter), batch_size=batch_size, checkpoint_dir_or_path=str(model_dir))
 
 
 def retimed(sequence, qpm: float, quarters_per_bar: int = 4):
@@ -91,10 +42,6 @@ def write_midi(sequence, path: str | os.PathLike) -> None:
     note_seq.sequence_proto_to_midi_file(sequence, str(path))
 
 
-def sample_latents(num_samples: int, z_size: int, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).standard_normal((num_samples, z_size)).astype(np.float32)
-
-
 def slerp(first: np.ndarray, last: np.ndarray, fractions: Sequence[float]) -> np.ndarray:
     """Spherical interpolation between two latent vectors (linear when they are parallel)."""
     first, last = np.asarray(first, np.float64), np.asarray(last, np.float64)
@@ -109,12 +56,12 @@ def slerp(first: np.ndarray, last: np.ndarray, fractions: Sequence[float]) -> np
     return np.asarray(points, np.float32)
 
 
-def generate_samples(variant, converter, generation, model_dir, sample_paths, latents_path) -> np.ndarray:
+def generate_samples(model: TrainedModelDir, generation, sample_paths, latents_path) -> np.ndarray:
     """Decodes `len(sample_paths)` random latents into 4-bar MIDIs; saves the latents too."""
-    steps = window_steps(converter)
-    model = load_trained_model(variant, converter, model_dir, batch_size=len(sample_paths), seed=generation["seed"])
-    z = sample_latents(len(sample_paths), variant["hparams"]["z_size"], generation["seed"])
-    sequences = model.decode(z, length=steps, temperature=generation["temperature"])
+    converter = model.converter
+    trained = model.trained_model(batch_size=len(sample_paths), seed=generation["seed"])
+    z = sample_latents(len(sample_paths), model.z_size, generation["seed"])
+    sequences = trained.decode(z, length=window_steps(converter), temperature=generation["temperature"])
     for sequence, path in zip(sequences, sample_paths):
         write_midi(retimed(sequence, generation["qpm"], converter["quarters_per_bar"]), path)
     np.save(latents_path, z)
@@ -195,9 +142,10 @@ def interpolate_variant(model_dir, generation: Mapping, midi_path, step_paths, l
 
     from beatvae.metadata import find_gmd_root
 
-    settings, converter = trained_settings(model_dir)
+    trained = TrainedModelDir.load(model_dir)
+    converter = trained.converter
     interpolation = generation["interpolation"]
-    model = load_trained_model(settings, converter, model_dir, batch_size=interpolation["num_steps"], seed=generation["seed"])
+    model = trained.trained_model(batch_size=interpolation["num_steps"], seed=generation["seed"])
     first_z, last_z = endpoint_latents(
         model,
         interpolation["endpoints"],

@@ -1,8 +1,24 @@
+for _name, _variant in config["variants"].items():
+    _source = _variant["training"]["init_from"]
+    if _source is not None and (_source not in config["variants"] or _source == _name):
+        raise ValueError(
+            f"variants.{_name}.training.init_from names {_source!r}, which is not another declared "
+            f"variant (declared: {VARIANTS})"
+        )
+
+
+def init_model(wildcards):
+    """Input function: the exported model a fine-tuned variant starts from (none otherwise)."""
+    source = config["variants"][wildcards.variant]["training"]["init_from"]
+    return [f"results/models/{source}"] if source else []
+
+
 rule train_model:
     input:
         windows=variant_windows("train"),
         # Validated every training.validate_every_steps; the best checkpoint is exported.
         validation=variant_windows("validation"),
+        init_from=init_model,
     output:
         directory("results/models/{variant}"),
     log:

@@ -18,5 +18,8 @@ with redirect_to_log(snakemake.log[0]):
         process_start=process_start,
         validation_windows=snakemake.input.validation[0],
         name=snakemake.wildcards.variant,
+        # What the config asked for (a profile may add a GPU request on its own; that is not checked).
+        init_from=snakemake.input.init_from[0] if snakemake.input.init_from else None,
+        gpus=snakemake.config["variants"][snakemake.wildcards.variant]["resources"]["gpus"],
     )
     print(f"trained to step {summary['steps']} ({summary['steps_this_run']} this run); exported {summary['exported']}")

@@ -73,8 +73,8 @@ def child(command, *args, env=None, **popen):
     )
 
 
-def run_training(variant, windows, checkpoint_dir, model_dir, validation=None, **popen):
-    extra = [validation] if validation else []
+def run_training(variant, windows, checkpoint_dir, model_dir, validation=None, init_from=None, **popen):
+    extra = [validation or "-"] + ([init_from] if init_from else [])
     return child("train", json.dumps(variant), json.dumps(CONVERTER), windows, checkpoint_dir, model_dir, *extra, **popen)
 
 
@@ -199,6 +199,31 @@ def test_num_steps_below_the_newest_checkpoint_is_an_error(data, tmp_path):
     assert shorter.returncode != 0
     assert "variants.test.training.num_steps is 10" in output and "checkpoint at step 20" in output, output[-2000:]
     assert json.loads((tmp_path / "model/training.json").read_text())["steps"] == 20, "the model folder is left alone"
+
+
+def test_fine_tuning_starts_from_the_source_models_weights(trained, data, tmp_path):
+    import tensorflow as tf
+
+    variant = tiny_variant(num_steps=1, checkpoint_every=1)
+    variant["hparams"].update(learning_rate=1e-9, min_learning_rate=1e-10)  # one step that barely moves a weight
+    tuned = finished_summary(run_training(variant, data["windows"]["validation"], tmp_path / "checkpoints", tmp_path / "model", init_from=trained["model_dir"]))
+    assert tuned["init_from"]["fingerprint"] == trained["summary"]["fingerprint"]
+    assert tuned["steps"] == 1, "the step count starts over"
+    source = str(trained["model_dir"] / trained["summary"]["exported"]["checkpoint"])
+    target = str(tmp_path / "model" / tuned["exported"]["checkpoint"])
+    weights = [name for name, _ in tf.train.list_variables(source) if name.startswith("encoder/") or name.startswith("decoder/")]
+    assert len(weights) > 4
+    for name in weights:
+        np.testing.assert_allclose(tf.train.load_variable(target, name), tf.train.load_variable(source, name), atol=1e-5, err_msg=name)
+
+    fresh = finished_summary(run_training(variant, data["windows"]["validation"], tmp_path / "fresh", tmp_path / "fresh-model"))
+    assert fresh["fingerprint"] != tuned["fingerprint"]
+
+    other_shape = tiny_variant(num_steps=1)
+    other_shape["hparams"]["z_size"] = 16
+    process = run_training(other_shape, data["windows"]["validation"], tmp_path / "c3", tmp_path / "m3", init_from=trained["model_dir"])
+    output, _ = process.communicate(timeout=300)
+    assert process.returncode != 0 and "variants.test.training.init_from" in output and "weights do not fit" in output, output[-2000:]
 
 
 GENERATION = {"num_samples": 8, "temperature": 0.5, "seed": 11, "qpm": 100}

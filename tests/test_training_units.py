@@ -231,3 +231,14 @@ def test_trained_model_dir_loads_settings_and_names_what_is_missing(tmp_path):
     model = TrainedModelDir.load(tmp_path)
     assert model.checkpoint == str(tmp_path / "model.ckpt-150") and model.z_size == 16 and model.fingerprint == "f"
     assert model.config().hparams.max_seq_len == 64
+
+
+def test_a_variant_that_asks_for_a_gpu_fails_at_once_without_one(tmp_path):
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("this host has a GPU")
+    random_windows().save(tmp_path / "train.npz")
+    with pytest.raises(RuntimeError, match=r"variants.v9.resources.gpus asks for 1 GPU\(s\), but TensorFlow sees none"):
+        train_variant(VARIANT, CONVERTER, tmp_path / "train.npz", tmp_path / "checkpoints", tmp_path / "model", name="v9", gpus=1)
+    assert not (tmp_path / "checkpoints").exists()

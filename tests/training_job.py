@@ -1,6 +1,6 @@
 """Child-process entry points for the training tests, run as the Snakemake job runs them:
 
-    python -m training_job train VARIANT_JSON CONVERTER_JSON TRAIN_NPZ CHECKPOINT_DIR MODEL_DIR [VALIDATION_NPZ]
+    python -m training_job train VARIANT_JSON CONVERTER_JSON TRAIN_NPZ CHECKPOINT_DIR MODEL_DIR [VALIDATION_NPZ|- [INIT_FROM]]
     python -m training_job encode MODEL_DIR WINDOWS_NPZ COUNT
 
 (with tests/ and src/ on PYTHONPATH). Each prints one line `RESULT <json>` on success.
@@ -11,12 +11,12 @@ import logging
 import sys
 
 
-def train(variant_json, converter_json, train_npz, checkpoint_dir, model_dir, validation_npz=None):
+def train(variant_json, converter_json, train_npz, checkpoint_dir, model_dir, validation_npz="-", init_from=None):
     from beatvae.training import train_variant
 
     return train_variant(
         json.loads(variant_json), json.loads(converter_json), train_npz, checkpoint_dir, model_dir,
-        threads=2, validation_windows=validation_npz, name="test",
+        threads=2, validation_windows=None if validation_npz == "-" else validation_npz, name="test", init_from=init_from,
     )
 
 

@@ -24,7 +24,7 @@ from typing import Mapping
 
 from beatvae import magenta_env
 from beatvae.dataset import Windows
-from beatvae.model import build_config, fingerprint, fingerprint_parts, training_settings, windows_digest
+from beatvae.model import TrainedModelDir, build_config, fingerprint, fingerprint_parts, training_settings, windows_digest
 from beatvae.tfgraph import DECODING_MODES, ReconstructionGraph, checkpoint_step, make_dataset, metric_tensors, session_config
 from beatvae.tfgraph import windows_feed, windows_placeholders
 
@@ -65,6 +65,10 @@ class TrainingInterrupted(RuntimeError):
 
 class CheckpointDirBusy(RuntimeError):
     """Another live trainer holds the checkpoint folder."""
+
+
+class NoGpu(RuntimeError):
+    """The variant asked for a GPU, but TensorFlow sees none: fail at once instead of training on the CPU for days."""
 
 
 class TrainingSettingsError(ValueError):
@@ -298,6 +302,9 @@ class TrainingGraph:
             }
             self.global_step = model.global_step
             self.saver = tf.train.Saver(max_to_keep=checkpoints_to_keep, save_relative_paths=True)
+            # Fine-tuning starts from another model's weights only: its step, schedules and Adam slots start over.
+            self.weights = tf.trainable_variables()
+            self.weights_saver = tf.train.Saver(var_list=self.weights)
             self.initialise = [tf.global_variables_initializer(), tf.local_variables_initializer()]
             self.reset_metrics = tf.local_variables_initializer()
         self.graph.finalize()
@@ -397,13 +404,17 @@ def train_variant(
     process_start: float | None = None,
     validation_windows: str | os.PathLike | None = None,
     name: str = "(this)",
+    gpus: int = 0,
+    init_from: str | os.PathLike | None = None,
 ) -> dict:
     """Trains (or resumes training) up to `training.num_steps`, then exports the chosen checkpoint.
 
     With `validation_windows` and `training.validate_every_steps` > 0, every that many steps (and
     at the end) the checkpoint is validated; `training.export: best` exports the one with the
     lowest validation loss, `last` the final one; `training.early_stop_patience` > 0 stops after
-    that many validations without improvement. `name` (the variant's) names config keys in errors.
+    that many validations without improvement. `name` (the variant's) names config keys in errors;
+    `gpus` (the variant's `resources.gpus`) >= 1 makes a missing GPU an error (NoGpu). `init_from`,
+    a trained model folder of the same shape, gives a fresh run its starting weights.
     Returns a summary that is also written to `model_dir/training.json`.
     """
     process_start = process_start or time.time()
@@ -416,9 +427,19 @@ def train_variant(
     validation = Windows.load(validation_windows) if validation_windows else None
     # Every setting is validated (the Config built) before any checkpoint is touched.
     config = build_config(variant, converter)
-    parts = fingerprint_parts(variant, converter, windows_digest(windows))
+    source = TrainedModelDir.load(init_from) if init_from else None
+    # The source's settings and which of its checkpoints: a source trained longer is a new start too.
+    source_id = f"{source.fingerprint}/{Path(source.checkpoint).name}" if source else None
+    parts = fingerprint_parts(variant, converter, windows_digest(windows), source_id)
     settings_fingerprint = fingerprint(parts)
     device = _device(tf)
+    if gpus and not tf.config.list_physical_devices("GPU"):
+        raise NoGpu(
+            f"variants.{name}.resources.gpus asks for {gpus} GPU(s), but TensorFlow sees none "
+            f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '<unset>')}, TensorFlow built with CUDA: "
+            f"{tf.test.is_built_with_cuda()}): on an NVIDIA host run `make setup` (it installs tensorflow[and-cuda]), "
+            f"or set variants.{name}.resources.gpus: 0 to train on the CPU"
+        )
     log.info("training %s on %s: %d windows, fingerprint %s", name, device, len(windows), settings_fingerprint)
 
     with CheckpointLock(checkpoint_dir):
@@ -438,7 +459,10 @@ def train_variant(
         graph = TrainingGraph(tf, config, windows, settings["seed"] + start_step, settings["checkpoints_to_keep"])
         scalars = ScalarLog(tf, checkpoint_dir, start_step, num_steps)
         try:
-            run = _train_loop(tf, graph, windows, resume_from, checkpoint_dir, settings, scalars, validator, set_aside, threads, process_start)
+            run = _train_loop(
+                tf, graph, windows, resume_from or source, checkpoint_dir, settings, scalars, validator, set_aside, threads,
+                process_start, name,
+            )
         finally:
             scalars.close()
             if validator:
@@ -461,14 +485,35 @@ def train_variant(
             "best_validation": dict(validator.record) if validator and validator.record else None,
             "variant": training_settings(variant),
             "converter": dict(converter),
+            "init_from": {"model": str(source.path), "fingerprint": source.fingerprint, "step": checkpoint_step(source.checkpoint)} if source else None,
         }
         log.info("exporting %s: %s", Path(exported).name, reason)
         export_model(exported, checkpoint_dir, model_dir, summary)
     return summary
 
 
-def _train_loop(tf, graph: TrainingGraph, windows, resume_from, checkpoint_dir, settings, scalars, validator, set_aside, threads, process_start) -> dict:
-    """Runs steps until num_steps, a stop signal or early stop; saves, validates and logs on schedule."""
+def _initialise_from(tf, session, graph: TrainingGraph, source: TrainedModelDir, name: str) -> None:
+    """Loads another trained model's weights, after checking every one has the shape this model needs."""
+    stored = dict(tf.train.list_variables(source.checkpoint))
+    mismatched = [
+        f"{v.op.name} {v.shape.as_list()} (stored: {stored.get(v.op.name, 'missing')})"
+        for v in graph.weights
+        if stored.get(v.op.name) != v.shape.as_list()
+    ]
+    if mismatched:
+        raise TrainingSettingsError(
+            f"variants.{name}.training.init_from: {source.path} has another model shape; "
+            f"{len(mismatched)} weights do not fit, e.g. {mismatched[0]}"
+        )
+    graph.weights_saver.restore(session, source.checkpoint)
+    log.info("initialised %d weights from %s (%s)", len(graph.weights), source.path, Path(source.checkpoint).name)
+
+
+def _train_loop(tf, graph: TrainingGraph, windows, start_from, checkpoint_dir, settings, scalars, validator, set_aside, threads, process_start, name) -> dict:
+    """Runs steps until num_steps, a stop signal or early stop; saves, validates and logs on schedule.
+
+    `start_from` is the checkpoint to resume, or the TrainedModelDir of a fresh fine-tuning run.
+    """
     num_steps, validate_every = settings["num_steps"], settings["validate_every_steps"]
     patience = settings["early_stop_patience"]
     stopped_early = bool(validator and patience and validator.validations_since_best >= patience)
@@ -476,9 +521,11 @@ def _train_loop(tf, graph: TrainingGraph, windows, resume_from, checkpoint_dir, 
         log.info("already stopped early (%d validations without improvement)", validator.validations_since_best)
     with tf.Session(graph=graph.graph, config=session_config(tf, threads)) as session, _StopRequest() as stop:
         session.run(graph.initialise)
-        if resume_from:
-            graph.saver.restore(session, resume_from)
-            log.info("resumed from %s (step %d)", resume_from, checkpoint_step(resume_from))
+        if isinstance(start_from, TrainedModelDir):
+            _initialise_from(tf, session, graph, start_from, name)
+        elif start_from:
+            graph.saver.restore(session, start_from)
+            log.info("resumed from %s (step %d)", start_from, checkpoint_step(start_from))
         session.run(graph.iterator.initializer, windows_feed(graph.placeholders, windows))
         step = int(session.run(graph.global_step))
         first_step_seconds = None

@@ -29,10 +29,30 @@ from beatvae.training import (
     truncate_scalars,
 )
 
-CONVERTER = {"steps_per_quarter": 4, "quarters_per_bar": 4, "slice_bars": 4, "roll_input": True, "max_bars": None, "gap_bars": 1.0, "max_tensors_per_notesequence": None}
+CONVERTER = {
+    "steps_per_quarter": 4,
+    "quarters_per_bar": 4,
+    "slice_bars": 4,
+    "roll_input": True,
+    "max_bars": None,
+    "gap_bars": 1.0,
+    "max_tensors_per_notesequence": None,
+}
 VARIANT = {
-    "model": {"encoder": "BidirectionalLstmEncoder", "decoder": "CategoricalLstmDecoder", "level_lengths": [4, 16], "disable_autoregression": False},
-    "hparams": {"batch_size": 16, "z_size": 16, "enc_rnn_size": [32], "dec_rnn_size": [32, 32], "free_bits": 48, "max_beta": 0.2},
+    "model": {
+        "encoder": "BidirectionalLstmEncoder",
+        "decoder": "CategoricalLstmDecoder",
+        "level_lengths": [4, 16],
+        "disable_autoregression": False,
+    },
+    "hparams": {
+        "batch_size": 16,
+        "z_size": 16,
+        "enc_rnn_size": [32],
+        "dec_rnn_size": [32, 32],
+        "free_bits": 48,
+        "max_beta": 0.2,
+    },
     "training": {"num_steps": 20, "seed": 1, "checkpoint_every_steps": 10, "log_every_steps": 5},
 }
 
@@ -153,7 +173,9 @@ def test_num_steps_below_the_newest_checkpoint_names_the_key(tmp_path):
 def test_a_second_lock_on_a_folder_fails_naming_the_holder_and_is_free_after_release(tmp_path):
     folder = tmp_path / "v1"
     with CheckpointLock(folder):
-        with pytest.raises(CheckpointDirBusy, match=rf"{folder} is being trained by another process \(pid {os.getpid()} on host"):
+        with pytest.raises(
+            CheckpointDirBusy, match=rf"{folder} is being trained by another process \(pid {os.getpid()} on host"
+        ):
             with CheckpointLock(folder):
                 pass
     assert not (tmp_path / "v1.lock").exists()
@@ -164,9 +186,16 @@ def test_a_second_lock_on_a_folder_fails_naming_the_holder_and_is_free_after_rel
 def test_a_killed_holder_leaves_no_lock(tmp_path):
     folder = tmp_path / "v1"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from beatvae.training import CheckpointLock\n"
-         "with CheckpointLock(sys.argv[1]):\n    print('locked', flush=True); time.sleep(600)", str(folder)],
-        stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src")),
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from beatvae.training import CheckpointLock\n"
+            "with CheckpointLock(sys.argv[1]):\n    print('locked', flush=True); time.sleep(600)",
+            str(folder),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src")),
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
@@ -205,8 +234,10 @@ def test_training_below_the_newest_checkpoint_fails_before_touching_anything(tmp
 
 
 def test_loss_table_and_plot_with_and_without_validation(tmp_path):
-    rows = [[10, 2.0, 1.9, 0.1, 40.0, 0.3, 0.1, 0.0, 0.003, 1.0, 100.0, None, None, None, None, None],
-            [20, 1.5, 1.4, 0.1, 41.0, 0.4, 0.1, 0.0, 0.003, 1.0, 100.0, 1.6, 1.5, 40.0, 0.35, 0.2]]
+    rows = [
+        [10, 2.0, 1.9, 0.1, 40.0, 0.3, 0.1, 0.0, 0.003, 1.0, 100.0, None, None, None, None, None],
+        [20, 1.5, 1.4, 0.1, 41.0, 0.4, 0.1, 0.0, 0.003, 1.0, 100.0, 1.6, 1.5, 40.0, 0.35, 0.2],
+    ]
     write_scalars(tmp_path / "scalars.csv", rows, SCALAR_COLUMNS)
     table = loss_table(tmp_path / "scalars.csv")
     assert table["validation_loss"].tolist()[1] == 1.6 and np.isnan(table["validation_loss"].tolist()[0])
@@ -226,7 +257,9 @@ def test_loss_table_and_plot_with_and_without_validation(tmp_path):
 def test_trained_model_dir_loads_settings_and_names_what_is_missing(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"is not a trained model folder: training.json is missing"):
         TrainedModelDir.load(tmp_path)
-    (tmp_path / "training.json").write_text(json.dumps({"variant": VARIANT, "converter": CONVERTER, "fingerprint": "f"}))
+    (tmp_path / "training.json").write_text(
+        json.dumps({"variant": VARIANT, "converter": CONVERTER, "fingerprint": "f"})
+    )
     (tmp_path / "checkpoint").write_text('model_checkpoint_path: "model.ckpt-150"\n')
     model = TrainedModelDir.load(tmp_path)
     assert model.checkpoint == str(tmp_path / "model.ckpt-150") and model.z_size == 16 and model.fingerprint == "f"
@@ -240,5 +273,7 @@ def test_a_variant_that_asks_for_a_gpu_fails_at_once_without_one(tmp_path):
         pytest.skip("this host has a GPU")
     random_windows().save(tmp_path / "train.npz")
     with pytest.raises(RuntimeError, match=r"variants.v9.resources.gpus asks for 1 GPU\(s\), but TensorFlow sees none"):
-        train_variant(VARIANT, CONVERTER, tmp_path / "train.npz", tmp_path / "checkpoints", tmp_path / "model", name="v9", gpus=1)
+        train_variant(
+            VARIANT, CONVERTER, tmp_path / "train.npz", tmp_path / "checkpoints", tmp_path / "model", name="v9", gpus=1
+        )
     assert not (tmp_path / "checkpoints").exists()

@@ -1,6 +1,7 @@
 """Child-process entry points for the training tests, run as the Snakemake job runs them:
 
-    python -m training_job train VARIANT_JSON CONVERTER_JSON TRAIN_NPZ CHECKPOINT_DIR MODEL_DIR [VALIDATION_NPZ|- [INIT_FROM]]
+    python -m training_job train VARIANT_JSON CONVERTER_JSON TRAIN_NPZ CHECKPOINT_DIR MODEL_DIR \
+        [VALIDATION_NPZ|- [INIT_FROM]]
     python -m training_job encode MODEL_DIR WINDOWS_NPZ COUNT
 
 (with tests/ and src/ on PYTHONPATH). Each prints one line `RESULT <json>` on success.
@@ -15,8 +16,15 @@ def train(variant_json, converter_json, train_npz, checkpoint_dir, model_dir, va
     from beatvae.training import train_variant
 
     return train_variant(
-        json.loads(variant_json), json.loads(converter_json), train_npz, checkpoint_dir, model_dir,
-        threads=2, validation_windows=None if validation_npz == "-" else validation_npz, name="test", init_from=init_from,
+        json.loads(variant_json),
+        json.loads(converter_json),
+        train_npz,
+        checkpoint_dir,
+        model_dir,
+        threads=2,
+        validation_windows=None if validation_npz == "-" else validation_npz,
+        name="test",
+        init_from=init_from,
     )
 
 

@@ -13,7 +13,9 @@ from beatvae.settings import NUM_DRUM_CLASSES, window_steps
 from beatvae.tfgraph import DECODING_MODES, ReconstructionGraph
 
 
-def reconstruction_metrics(model: TrainedModelDir, windows: Windows, max_batch_size: int, mode: str, seed: int, threads=None) -> dict:
+def reconstruction_metrics(
+    model: TrainedModelDir, windows: Windows, max_batch_size: int, mode: str, seed: int, threads=None
+) -> dict:
     """Mean loss, reconstruction loss, KL, ELBO and accuracy over `windows` for one decoding mode."""
     if len(windows) == 0:
         return {"windows": 0}
@@ -24,18 +26,21 @@ def reconstruction_metrics(model: TrainedModelDir, windows: Windows, max_batch_s
         graph.close()
 
 
-def evaluate_splits(model: TrainedModelDir, splits: Mapping[str, Windows], max_batch_size: int, seed: int, threads=None) -> dict:
+def evaluate_splits(
+    model: TrainedModelDir, splits: Mapping[str, Windows], max_batch_size: int, seed: int, threads=None
+) -> dict:
     """{split: {mode: metrics}} for every held-out split."""
     results = {}
     for split, windows in splits.items():
         results[split] = {
-            mode: reconstruction_metrics(model, windows, max_batch_size, mode, seed, threads)
-            for mode in DECODING_MODES
+            mode: reconstruction_metrics(model, windows, max_batch_size, mode, seed, threads) for mode in DECODING_MODES
         }
     return results
 
 
-def sample_rolls(model: TrainedModelDir, num_samples: int, temperature: float, seed: int, num_classes: int = NUM_DRUM_CLASSES) -> np.ndarray:
+def sample_rolls(
+    model: TrainedModelDir, num_samples: int, temperature: float, seed: int, num_classes: int = NUM_DRUM_CLASSES
+) -> np.ndarray:
     """bool [n, steps, classes] drum rolls of `num_samples` fresh samples (no MIDI round trip)."""
     trained = model.trained_model(batch_size=min(num_samples, 64), seed=seed)
     z = sample_latents(num_samples, model.z_size, seed)
@@ -44,7 +49,9 @@ def sample_rolls(model: TrainedModelDir, num_samples: int, temperature: float, s
     return ((labels[..., None] >> np.arange(num_classes)) & 1).astype(bool)
 
 
-def evaluate_variant(model_dir, split_paths: Mapping[str, str], train_path: str, evaluation: Mapping, temperature: float, threads=None) -> dict:
+def evaluate_variant(
+    model_dir, split_paths: Mapping[str, str], train_path: str, evaluation: Mapping, temperature: float, threads=None
+) -> dict:
     """Held-out reconstruction, sample statistics against held-out playing, and memorization."""
     from beatvae.metrics import distribution_distance, nearest_training_windows, sample_statistics
 

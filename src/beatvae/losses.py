@@ -42,7 +42,11 @@ def plot_losses(table: pd.DataFrame, png_path: str | os.PathLike, title: str) ->
 
     figure = Figure(figsize=(11, 7), dpi=100)
     panels = [
-        ("loss", ["loss", "reconstruction_loss", "validation_loss", "validation_reconstruction_loss"], "nats per window"),
+        (
+            "loss",
+            ["loss", "reconstruction_loss", "validation_loss", "validation_reconstruction_loss"],
+            "nats per window",
+        ),
         ("KL", ["kl_bits", "kl_loss", "validation_kl_bits"], "bits / free-bits cost"),
         ("accuracy", ["accuracy", "validation_accuracy", "validation_free_running_accuracy"], "accuracy"),
         ("schedules", ["beta", "sampling_probability"], "value"),

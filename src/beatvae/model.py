@@ -22,6 +22,7 @@ from magenta.contrib import training as contrib_training
 from magenta.models.music_vae import configs, lstm_models
 from magenta.models.music_vae.base_model import MusicVAE
 
+
 class ObservedMusicVAE(MusicVAE):
     """Magenta's MusicVAE, keeping the metric and scalar tensors its loss computation builds.
 
@@ -52,7 +53,9 @@ def windows_digest(windows) -> str:
     return digest.hexdigest()[:16]
 
 
-def fingerprint_parts(variant: Mapping, converter: Mapping, training_windows: str, init_from: str | None = None) -> dict:
+def fingerprint_parts(
+    variant: Mapping, converter: Mapping, training_windows: str, init_from: str | None = None
+) -> dict:
     """A digest of each thing the trained weights depend on, by name (the log says which changed).
 
     `training_windows` is `windows_digest` of the training data; `init_from` the fingerprint of the

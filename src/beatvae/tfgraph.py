@@ -24,7 +24,9 @@ RECONSTRUCTION_METRICS = {
 }
 
 
-def make_dataset(tf, windows_placeholders, batch_size: int, output_depth: int, seed: int, shuffle: bool = True, repeat: bool = True):
+def make_dataset(
+    tf, windows_placeholders, batch_size: int, output_depth: int, seed: int, shuffle: bool = True, repeat: bool = True
+):
     """tf.data pipeline over in-memory windows: shuffle, repeat, batch, expand labels, prefetch.
 
     Batching happens before the one-hot expansion so it is one vectorised op per batch.
@@ -107,7 +109,9 @@ class ReconstructionGraph:
         """`config_for(**hparam_overrides)` returns a fresh Magenta Config of the model."""
         self.tf, self.windows = tf, windows
         self.batch_size = even_batch_size(len(windows), max_batch_size)
-        config = config_for(batch_size=self.batch_size, sampling_schedule="constant", sampling_rate=DECODING_MODES[mode])
+        config = config_for(
+            batch_size=self.batch_size, sampling_schedule="constant", sampling_rate=DECODING_MODES[mode]
+        )
         self.graph = tf.Graph()
         with self.graph.as_default():
             tf.set_random_seed(seed)
@@ -115,11 +119,19 @@ class ReconstructionGraph:
             model.build(config.hparams, config.data_converter.output_depth, is_training=False)
             self.placeholders = windows_placeholders(tf, windows)
             dataset = make_dataset(
-                tf, self.placeholders, self.batch_size, config.data_converter.output_depth, seed, shuffle=False, repeat=False
+                tf,
+                self.placeholders,
+                self.batch_size,
+                config.data_converter.output_depth,
+                seed,
+                shuffle=False,
+                repeat=False,
             )
             self.iterator = tf.data.make_initializable_iterator(dataset)
             model.eval(**self.iterator.get_next())
-            self.metrics = {key: metric_tensors(tf, model.metric_map, name) for key, name in RECONSTRUCTION_METRICS.items()}
+            self.metrics = {
+                key: metric_tensors(tf, model.metric_map, name) for key, name in RECONSTRUCTION_METRICS.items()
+            }
             self.updates = tf.group(*(update for _, update in self.metrics.values()))
             self.saver = tf.train.Saver()
             self.init_local = tf.local_variables_initializer()

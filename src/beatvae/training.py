@@ -24,8 +24,22 @@ from typing import Mapping
 
 from beatvae import magenta_env
 from beatvae.dataset import Windows
-from beatvae.model import TrainedModelDir, build_config, fingerprint, fingerprint_parts, training_settings, windows_digest
-from beatvae.tfgraph import DECODING_MODES, ReconstructionGraph, checkpoint_step, make_dataset, metric_tensors, session_config
+from beatvae.model import (
+    TrainedModelDir,
+    build_config,
+    fingerprint,
+    fingerprint_parts,
+    training_settings,
+    windows_digest,
+)
+from beatvae.tfgraph import (
+    DECODING_MODES,
+    ReconstructionGraph,
+    checkpoint_step,
+    make_dataset,
+    metric_tensors,
+    session_config,
+)
 from beatvae.tfgraph import windows_feed, windows_placeholders
 
 log = logging.getLogger(__name__)
@@ -134,11 +148,17 @@ def _changed_parts(stored: Mapping, parts: Mapping) -> str:
     old = stored.get("parts")
     if not old:
         return "stored without a breakdown (an older version)"
-    changed = [f"{key} ({old.get(key)} -> {parts.get(key)})" for key in sorted(set(old) | set(parts)) if old.get(key) != parts.get(key)]
+    changed = [
+        f"{key} ({old.get(key)} -> {parts.get(key)})"
+        for key in sorted(set(old) | set(parts))
+        if old.get(key) != parts.get(key)
+    ]
     return "changed: " + ", ".join(changed)
 
 
-def prepare_checkpoint_dir(checkpoint_dir: Path, expected_fingerprint: str, parts: Mapping | None = None) -> Path | None:
+def prepare_checkpoint_dir(
+    checkpoint_dir: Path, expected_fingerprint: str, parts: Mapping | None = None
+) -> Path | None:
     """Keeps checkpoints trained with the same fingerprint; otherwise starts over without deleting any.
 
     Checkpoints of other settings are moved to `<folder>.previous-<their fingerprint>` (returned;
@@ -153,13 +173,17 @@ def prepare_checkpoint_dir(checkpoint_dir: Path, expected_fingerprint: str, part
         if stored.get("fingerprint") == expected_fingerprint:
             return None
         if _has_checkpoints(checkpoint_dir):
-            set_aside = checkpoint_dir.with_name(f"{checkpoint_dir.name}.previous-{stored.get('fingerprint', 'unknown')}")
+            set_aside = checkpoint_dir.with_name(
+                f"{checkpoint_dir.name}.previous-{stored.get('fingerprint', 'unknown')}"
+            )
             shutil.rmtree(set_aside, ignore_errors=True)
             checkpoint_dir.rename(set_aside)
             log.warning(
                 "checkpoints in %s were trained with other settings or data (%s); starting over, the old ones "
                 "are kept in %s until this run saves its first checkpoint",
-                checkpoint_dir, _changed_parts(stored, parts or {}), set_aside,
+                checkpoint_dir,
+                _changed_parts(stored, parts or {}),
+                set_aside,
             )
         else:
             shutil.rmtree(checkpoint_dir)
@@ -215,7 +239,9 @@ class ScalarLog:
         self._interval = (time.time(), start_step)
 
     def _events(self, run: str, step: int, values: Mapping) -> None:
-        summary = self.tf.Summary(value=[self.tf.Summary.Value(tag=tag, simple_value=float(v)) for tag, v in values.items()])
+        summary = self.tf.Summary(
+            value=[self.tf.Summary.Value(tag=tag, simple_value=float(v)) for tag, v in values.items()]
+        )
         self.events[run].add_summary(summary, step)
         self.events[run].flush()
 
@@ -230,15 +256,22 @@ class ScalarLog:
             remaining = (self.num_steps - step) / steps_per_second if steps_per_second else math.inf
             log.info(
                 "step %d/%d loss %.4f accuracy %.3f | %.0f examples/s, %.2f steps/s, ETA %s",
-                step, self.num_steps, train["loss"], train["accuracy"], train["examples_per_second"],
-                steps_per_second, _duration(remaining),
+                step,
+                self.num_steps,
+                train["loss"],
+                train["accuracy"],
+                train["examples_per_second"],
+                steps_per_second,
+                _duration(remaining),
             )
             self._interval = (time.time(), step)
         if validation:
             self._events("validation", step, {key.removeprefix("validation_"): v for key, v in validation.items()})
             log.info(
                 "step %d validation loss %.4f accuracy %.3f (free-running %.3f)",
-                step, validation["validation_loss"], validation["validation_accuracy"],
+                step,
+                validation["validation_loss"],
+                validation["validation_accuracy"],
                 validation["validation_free_running_accuracy"],
             )
 
@@ -285,7 +318,9 @@ class TrainingGraph:
             model = config.model
             model.build(hparams, config.data_converter.output_depth, is_training=True)
             self.placeholders = windows_placeholders(tf, windows)
-            dataset = make_dataset(tf, self.placeholders, self.batch_size, config.data_converter.output_depth, seed=seed)
+            dataset = make_dataset(
+                tf, self.placeholders, self.batch_size, config.data_converter.output_depth, seed=seed
+            )
             self.iterator = tf.data.make_initializable_iterator(dataset)
             optimizer = model.train(**self.iterator.get_next())
             self.train_op, global_norm = clipped_train_op(tf, model, optimizer, hparams)
@@ -321,7 +356,13 @@ class Validation:
         self.windows = len(windows)
         self.graphs = {
             mode: ReconstructionGraph(
-                tf, lambda **o: build_config(variant, converter, **o), windows, variant["hparams"]["batch_size"], mode, seed, threads
+                tf,
+                lambda **o: build_config(variant, converter, **o),
+                windows,
+                variant["hparams"]["batch_size"],
+                mode,
+                seed,
+                threads,
             )
             for mode in DECODING_MODES
         }
@@ -330,7 +371,9 @@ class Validation:
         self.digest = windows_digest(windows)
         self.record = json.loads(self.record_path.read_text()) if self.record_path.exists() else None
         if self.record and self.record.get("validation_windows") != self.digest:
-            log.warning("validation windows changed since %s was chosen; choosing the best checkpoint afresh", self.best_dir)
+            log.warning(
+                "validation windows changed since %s was chosen; choosing the best checkpoint afresh", self.best_dir
+            )
             shutil.rmtree(self.best_dir)
             self.record = None
 
@@ -354,8 +397,13 @@ class Validation:
             staging.mkdir()
             for part in Path(checkpoint_path).parent.glob(Path(checkpoint_path).name + ".*"):
                 shutil.copy2(part, staging / part.name)
-            self.record = {"step": step, "checkpoint": Path(checkpoint_path).name, "validation_loss": loss,
-                           "validation_windows": self.digest, "validations_since_best": 0}
+            self.record = {
+                "step": step,
+                "checkpoint": Path(checkpoint_path).name,
+                "validation_loss": loss,
+                "validation_windows": self.digest,
+                "validations_since_best": 0,
+            }
             (staging / "best.json").write_text(json.dumps(self.record, indent=2))
             shutil.rmtree(self.best_dir, ignore_errors=True)
             staging.rename(self.best_dir)
@@ -454,14 +502,27 @@ def train_variant(
             validator = Validation(tf, variant, converter, validation, checkpoint_dir, settings["seed"], threads)
             validator.forget_after(start_step)
         elif settings["validate_every_steps"]:
-            log.warning("no validation windows (%s): training is not validated, the last checkpoint is exported", validation_windows)
+            log.warning(
+                "no validation windows (%s): training is not validated, the last checkpoint is exported",
+                validation_windows,
+            )
         # Resumed runs reshuffle differently from the first run, instead of replaying its batches.
         graph = TrainingGraph(tf, config, windows, settings["seed"] + start_step, settings["checkpoints_to_keep"])
         scalars = ScalarLog(tf, checkpoint_dir, start_step, num_steps)
         try:
             run = _train_loop(
-                tf, graph, windows, resume_from or source, checkpoint_dir, settings, scalars, validator, set_aside, threads,
-                process_start, name,
+                tf,
+                graph,
+                windows,
+                resume_from or source,
+                checkpoint_dir,
+                settings,
+                scalars,
+                validator,
+                set_aside,
+                threads,
+                process_start,
+                name,
             )
         finally:
             scalars.close()
@@ -485,7 +546,15 @@ def train_variant(
             "best_validation": dict(validator.record) if validator and validator.record else None,
             "variant": training_settings(variant),
             "converter": dict(converter),
-            "init_from": {"model": str(source.path), "fingerprint": source.fingerprint, "step": checkpoint_step(source.checkpoint)} if source else None,
+            "init_from": (
+                {
+                    "model": str(source.path),
+                    "fingerprint": source.fingerprint,
+                    "step": checkpoint_step(source.checkpoint),
+                }
+                if source
+                else None
+            ),
         }
         log.info("exporting %s: %s", Path(exported).name, reason)
         export_model(exported, checkpoint_dir, model_dir, summary)
@@ -509,7 +578,20 @@ def _initialise_from(tf, session, graph: TrainingGraph, source: TrainedModelDir,
     log.info("initialised %d weights from %s (%s)", len(graph.weights), source.path, Path(source.checkpoint).name)
 
 
-def _train_loop(tf, graph: TrainingGraph, windows, start_from, checkpoint_dir, settings, scalars, validator, set_aside, threads, process_start, name) -> dict:
+def _train_loop(
+    tf,
+    graph: TrainingGraph,
+    windows,
+    start_from,
+    checkpoint_dir,
+    settings,
+    scalars,
+    validator,
+    set_aside,
+    threads,
+    process_start,
+    name,
+) -> dict:
     """Runs steps until num_steps, a stop signal or early stop; saves, validates and logs on schedule.
 
     `start_from` is the checkpoint to resume, or the TrainedModelDir of a fresh fine-tuning run.
@@ -553,7 +635,9 @@ def _train_loop(tf, graph: TrainingGraph, windows, start_from, checkpoint_dir, s
             validate_now = validator is not None and (step % validate_every == 0 or step == num_steps)
             validation_row = None
             if validate_now or step % settings["checkpoint_every_steps"] == 0 or step == num_steps or stop.signal:
-                saved = graph.saver.save(session, str(checkpoint_dir / CHECKPOINT_PREFIX), global_step=step, write_meta_graph=False)
+                saved = graph.saver.save(
+                    session, str(checkpoint_dir / CHECKPOINT_PREFIX), global_step=step, write_meta_graph=False
+                )
                 if set_aside is not None:
                     shutil.rmtree(set_aside, ignore_errors=True)
                     log.info("dropped %s: this run has saved its first checkpoint", set_aside)
@@ -568,7 +652,9 @@ def _train_loop(tf, graph: TrainingGraph, windows, start_from, checkpoint_dir, s
             if stopped_early:
                 log.info("early stop at step %d: %d validations without a lower validation loss", step, patience)
             if stop.signal:
-                raise TrainingInterrupted(f"stopped by signal {stop.signal} at step {step}; checkpoint saved, rerun to resume")
+                raise TrainingInterrupted(
+                    f"stopped by signal {stop.signal} at step {step}; checkpoint saved, rerun to resume"
+                )
     return {
         "step": step,
         "first_step_seconds": first_step_seconds,

@@ -20,6 +20,7 @@ from beatvae.settings import SettingsError
 from beatvae.tfgraph import checkpoint_step, even_batch_size
 from beatvae.training import (
     SCALAR_COLUMNS,
+    BestCheckpoint,
     CheckpointDirBusy,
     CheckpointLock,
     TrainingSettingsError,
@@ -277,3 +278,27 @@ def test_a_variant_that_asks_for_a_gpu_fails_at_once_without_one(tmp_path):
             VARIANT, CONVERTER, tmp_path / "train.npz", tmp_path / "checkpoints", tmp_path / "model", name="v9", gpus=1
         )
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_best_checkpoint_keeps_the_lowest_validation_loss_and_counts_validations_since(tmp_path):
+    folder = tmp_path / "checkpoints"
+    for step in (10, 20, 30, 40):
+        fake_checkpoint(folder, step, "f")
+    best = BestCheckpoint(folder, "validation-digest")
+    assert best.checkpoint is None and best.validations_since == 0
+    improved = [
+        best.update(str(folder / f"model.ckpt-{step}"), step, loss)
+        for step, loss in ((10, 3.0), (20, 2.0), (30, 2.0), (40, 2.5))
+    ]
+    assert improved == [True, True, False, False]
+    assert best.checkpoint == str(folder / "best/model.ckpt-20") and (folder / "best/model.ckpt-20.index").exists()
+    assert best.validations_since == 2, "an equal loss is no improvement"
+
+    reloaded = BestCheckpoint(folder, "validation-digest")  # a resumed run continues the count
+    assert reloaded.record == best.record
+    reloaded.forget_after(10)  # resumed before the best was chosen: it does not exist yet
+    assert reloaded.checkpoint is None and not (folder / "best").exists()
+
+    best = BestCheckpoint(folder, "validation-digest")
+    best.update(str(folder / "model.ckpt-30"), 30, 1.0)
+    assert BestCheckpoint(folder, "other-validation-windows").checkpoint is None

@@ -345,12 +345,69 @@ class TrainingGraph:
         self.graph.finalize()
 
 
-class Validation:
-    """Validation loss and accuracies (teacher-forced and free-running) of saved checkpoints, and the best one.
+class BestCheckpoint:
+    """The checkpoint with the lowest validation loss so far, copied out of the Saver's rotation.
 
-    The best checkpoint by validation loss is copied to `<checkpoint folder>/best/` with a
-    record (`best.json`) of its step and loss and how many validations since did no better.
+    Lives in `<checkpoint folder>/best/`: the checkpoint's files and `best.json` (its step and loss,
+    the digest of the validation windows it was measured on, and how many validations since did no
+    better, which early stopping counts).
     """
+
+    def __init__(self, checkpoint_dir: Path, validation_digest: str):
+        self.folder = Path(checkpoint_dir) / BEST_FOLDER
+        self.record_path = self.folder / "best.json"
+        self.digest = validation_digest
+        self.record = json.loads(self.record_path.read_text()) if self.record_path.exists() else None
+        if self.record and self.record.get("validation_windows") != validation_digest:
+            log.warning(
+                "validation windows changed since %s was chosen; choosing the best checkpoint afresh", self.folder
+            )
+            self._forget()
+
+    def _forget(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.record = None
+
+    def forget_after(self, step: int) -> None:
+        """A resumed run restarts at `step`: a best chosen later (by a run killed after validating) is gone."""
+        if self.record and self.record["step"] > step:
+            self._forget()
+
+    @property
+    def validations_since(self) -> int:
+        return self.record["validations_since_best"] if self.record else 0
+
+    @property
+    def checkpoint(self) -> str | None:
+        return str(self.folder / self.record["checkpoint"]) if self.record else None
+
+    def update(self, checkpoint_path: str, step: int, loss: float) -> bool:
+        """Records one validation; keeps a copy of `checkpoint_path` if its loss is the lowest. True if it is."""
+        if self.record is not None and not loss < self.record["validation_loss"]:
+            self.record["validations_since_best"] += 1
+            self.record_path.write_text(json.dumps(self.record, indent=2))
+            return False
+        staging = self.folder.with_name(BEST_FOLDER + ".tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        for part in Path(checkpoint_path).parent.glob(Path(checkpoint_path).name + ".*"):
+            shutil.copy2(part, staging / part.name)
+        record = {
+            "step": step,
+            "checkpoint": Path(checkpoint_path).name,
+            "validation_loss": loss,
+            "validation_windows": self.digest,
+            "validations_since_best": 0,
+        }
+        (staging / "best.json").write_text(json.dumps(record, indent=2))
+        shutil.rmtree(self.folder, ignore_errors=True)
+        staging.rename(self.folder)
+        self.record = record
+        return True
+
+
+class Validation:
+    """Validation loss and accuracies (teacher-forced and free-running) of saved checkpoints, and the best one."""
 
     def __init__(self, tf, variant, converter, windows: Windows, checkpoint_dir: Path, seed: int, threads=None):
         self.windows = len(windows)
@@ -366,50 +423,12 @@ class Validation:
             )
             for mode in DECODING_MODES
         }
-        self.best_dir = checkpoint_dir / BEST_FOLDER
-        self.record_path = self.best_dir / "best.json"
-        self.digest = windows_digest(windows)
-        self.record = json.loads(self.record_path.read_text()) if self.record_path.exists() else None
-        if self.record and self.record.get("validation_windows") != self.digest:
-            log.warning(
-                "validation windows changed since %s was chosen; choosing the best checkpoint afresh", self.best_dir
-            )
-            shutil.rmtree(self.best_dir)
-            self.record = None
-
-    def forget_after(self, step: int) -> None:
-        """A resumed run restarts at `step`: a best chosen later (by a run killed after validating) is gone."""
-        if self.record and self.record["step"] > step:
-            shutil.rmtree(self.best_dir)
-            self.record = None
-
-    @property
-    def validations_since_best(self) -> int:
-        return self.record["validations_since_best"] if self.record else 0
+        self.best = BestCheckpoint(checkpoint_dir, windows_digest(windows))
 
     def validate(self, checkpoint_path: str, step: int) -> dict:
         measured = {mode: graph.measure(checkpoint_path) for mode, graph in self.graphs.items()}
         values = {column: measured[mode][key] for column, (mode, key) in VALIDATION_SCALARS.items()}
-        loss = values["validation_loss"]
-        if self.record is None or loss < self.record["validation_loss"]:
-            staging = self.best_dir.with_name(BEST_FOLDER + ".tmp")
-            shutil.rmtree(staging, ignore_errors=True)
-            staging.mkdir()
-            for part in Path(checkpoint_path).parent.glob(Path(checkpoint_path).name + ".*"):
-                shutil.copy2(part, staging / part.name)
-            self.record = {
-                "step": step,
-                "checkpoint": Path(checkpoint_path).name,
-                "validation_loss": loss,
-                "validation_windows": self.digest,
-                "validations_since_best": 0,
-            }
-            (staging / "best.json").write_text(json.dumps(self.record, indent=2))
-            shutil.rmtree(self.best_dir, ignore_errors=True)
-            staging.rename(self.best_dir)
-        else:
-            self.record["validations_since_best"] += 1
-            self.record_path.write_text(json.dumps(self.record, indent=2))
+        self.best.update(checkpoint_path, step, values["validation_loss"])
         return values
 
     def close(self) -> None:
@@ -500,7 +519,7 @@ def train_variant(
         validator = None
         if settings["validate_every_steps"] and validation is not None and len(validation):
             validator = Validation(tf, variant, converter, validation, checkpoint_dir, settings["seed"], threads)
-            validator.forget_after(start_step)
+            validator.best.forget_after(start_step)
         elif settings["validate_every_steps"]:
             log.warning(
                 "no validation windows (%s): training is not validated, the last checkpoint is exported",
@@ -543,7 +562,7 @@ def train_variant(
             "fingerprint_parts": parts,
             "stopped_early": run["stopped_early"],
             "exported": {"step": checkpoint_step(exported), "checkpoint": Path(exported).name, "reason": reason},
-            "best_validation": dict(validator.record) if validator and validator.record else None,
+            "best_validation": dict(validator.best.record) if validator and validator.best.record else None,
             "variant": training_settings(variant),
             "converter": dict(converter),
             "init_from": (
@@ -598,9 +617,9 @@ def _train_loop(
     """
     num_steps, validate_every = settings["num_steps"], settings["validate_every_steps"]
     patience = settings["early_stop_patience"]
-    stopped_early = bool(validator and patience and validator.validations_since_best >= patience)
+    stopped_early = bool(validator and patience and validator.best.validations_since >= patience)
     if stopped_early:
-        log.info("already stopped early (%d validations without improvement)", validator.validations_since_best)
+        log.info("already stopped early (%d validations without improvement)", validator.best.validations_since)
     with tf.Session(graph=graph.graph, config=session_config(tf, threads)) as session, _StopRequest() as stop:
         session.run(graph.initialise)
         if isinstance(start_from, TrainedModelDir):
@@ -644,7 +663,7 @@ def _train_loop(
                     set_aside = None
                 if validate_now:
                     validation_row = validator.validate(saved, step)
-                    stopped_early = bool(patience and validator.validations_since_best >= patience)
+                    stopped_early = bool(patience and validator.best.validations_since >= patience)
             if train_row or validation_row:
                 scalars.write(step, train_row, validation_row)
             if log_now:
@@ -668,11 +687,11 @@ def _export_choice(settings: Mapping, validator: Validation | None, final_checkp
     """The checkpoint to export, and why."""
     if settings["export"] == "last":
         return final_checkpoint, "training.export is last"
-    if validator is None or validator.record is None:
+    if validator is None or validator.best.record is None:
         return final_checkpoint, "training.export is best, but training was not validated: the last checkpoint"
-    record = validator.record
+    record = validator.best.record
     return (
-        str(validator.best_dir / record["checkpoint"]),
+        validator.best.checkpoint,
         f"lowest validation loss {record['validation_loss']:.4f} at step {record['step']} "
         f"({record['validations_since_best']} later validations did no better)",
     )

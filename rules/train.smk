@@ -7,18 +7,17 @@ for _name, _variant in config["variants"].items():
         )
 
 
-def init_model(wildcards):
-    """Input function: the exported model a fine-tuned variant starts from (none otherwise)."""
-    source = config["variants"][wildcards.variant]["training"]["init_from"]
-    return [f"results/models/{source}"] if source else []
-
-
 rule train_model:
     input:
         windows=variant_windows("train"),
         # Validated every training.validate_every_steps; the best checkpoint is exported.
         validation=variant_windows("validation"),
-        init_from=init_model,
+        # training.init_from: the exported model a fine-tuned variant starts from (none otherwise)
+        init_from=lambda wc: [
+            f"results/models/{source}"
+            for source in [config["variants"][wc.variant]["training"]["init_from"]]
+            if source
+        ],
     output:
         directory("results/models/{variant}"),
     log:

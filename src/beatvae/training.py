@@ -236,7 +236,11 @@ class ScalarLog:
         for writer in self.events.values():
             # TensorBoard drops events after `start_step` logged by the run we resume from.
             writer.add_session_log(tf.SessionLog(status=tf.SessionLog.START), global_step=start_step)
-        self._interval = (time.time(), start_step)
+        self.start(start_step)
+
+    def start(self, step: int) -> None:
+        """Starts the clock of steps/s and ETA (wall time, so checkpoints and validations count too)."""
+        self._interval = (time.time(), step)
 
     def _events(self, run: str, step: int, values: Mapping) -> None:
         summary = self.tf.Summary(
@@ -632,6 +636,7 @@ def _train_loop(
         first_step_seconds = None
         interval_start, interval_steps = time.time(), 0
         train_start = time.time()
+        scalars.start(step)
         while step < num_steps and not stopped_early:
             log_now = (step + 1) % settings["log_every_steps"] == 0 or step + 1 == num_steps
             fetches = {"train": graph.train_op, "accuracy_update": graph.accuracy_update}

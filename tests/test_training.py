@@ -120,6 +120,19 @@ def test_training_lowers_the_loss_and_exports_the_best_validated_checkpoint(trai
     assert "device" in stored and "ETA" in trained["output"]
 
 
+def test_validation_during_training_measures_what_evaluation_measures(trained, data):
+    from beatvae.dataset import Windows
+    from beatvae.evaluation import reconstruction_metrics
+    from beatvae.model import TrainedModelDir
+
+    best = trained["summary"]["best_validation"]
+    model = TrainedModelDir.load(trained["model_dir"])
+    windows = Windows.load(data["windows"]["validation"])
+    batch_size, seed = trained["variant"]["hparams"]["batch_size"], trained["variant"]["training"]["seed"]
+    measured = reconstruction_metrics(model, windows, batch_size, "teacher_forced", seed)
+    assert measured["loss"] == pytest.approx(best["validation_loss"], rel=1e-6)
+
+
 def test_training_writes_tensorboard_events_for_train_and_validation(trained):
     import tensorflow as tf
 

@@ -20,10 +20,7 @@ def reconstruction_metrics(
     if len(windows) == 0:
         return {"windows": 0}
     graph = ReconstructionGraph(magenta_env.tensorflow_v1(), model.config, windows, max_batch_size, mode, seed, threads)
-    try:
-        return graph.measure(model.checkpoint)
-    finally:
-        graph.close()
+    return graph.measure(model.checkpoint)
 
 
 def evaluate_splits(

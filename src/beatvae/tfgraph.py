@@ -102,7 +102,9 @@ class ReconstructionGraph:
     """Magenta's eval loss and metric ops over fixed windows, in one decoding mode, built once.
 
     `measure(checkpoint)` restores the weights and streams the windows through: training calls
-    it at every validation without rebuilding the graph, evaluation calls it once.
+    it at every validation without rebuilding the graph, evaluation calls it once. Each call
+    runs in a fresh session, so the sampled latents are the same every time: two checkpoints'
+    measurements differ by their weights only.
     """
 
     def __init__(self, tf, config_for, windows, max_batch_size: int, mode: str, seed: int, threads=None):
@@ -136,27 +138,25 @@ class ReconstructionGraph:
             self.saver = tf.train.Saver()
             self.init_local = tf.local_variables_initializer()
         self.graph.finalize()
-        self.session = tf.Session(graph=self.graph, config=session_config(tf, threads))
+        self.session_config = session_config(tf, threads)
 
     def measure(self, checkpoint_path: str) -> dict:
         """Mean loss, reconstruction loss, KL (bits and nats), ELBO and accuracy over the windows."""
-        tf, session = self.tf, self.session
-        self.saver.restore(session, checkpoint_path)
-        session.run(self.init_local)
-        session.run(self.iterator.initializer, windows_feed(self.placeholders, self.windows))
-        batches = 0
-        while True:
-            try:
-                session.run(self.updates)
-                batches += 1
-            except tf.errors.OutOfRangeError:
-                break
-        values = {key: float(session.run(value)) for key, (value, _) in self.metrics.items()}
+        tf = self.tf
+        with tf.Session(graph=self.graph, config=self.session_config) as session:
+            self.saver.restore(session, checkpoint_path)
+            session.run(self.init_local)
+            session.run(self.iterator.initializer, windows_feed(self.placeholders, self.windows))
+            batches = 0
+            while True:
+                try:
+                    session.run(self.updates)
+                    batches += 1
+                except tf.errors.OutOfRangeError:
+                    break
+            values = {key: float(session.run(value)) for key, (value, _) in self.metrics.items()}
         values["kl_nats"] = values["kl_bits"] * math.log(2.0)
         # ELBO per window in nats: -(expected reconstruction NLL + KL(q(z|x) || p(z))).
         values["elbo"] = -(values["r_loss"] + values["kl_nats"])
         values["windows"] = batches * self.batch_size
         return values
-
-    def close(self) -> None:
-        self.session.close()

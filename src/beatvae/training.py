@@ -435,10 +435,6 @@ class Validation:
         self.best.update(checkpoint_path, step, values["validation_loss"])
         return values
 
-    def close(self) -> None:
-        for graph in self.graphs.values():
-            graph.close()
-
 
 class _StopRequest:
     """Turns SIGTERM/SIGINT (Snakemake or SLURM cancelling the job) into a checkpoint-and-exit."""
@@ -549,8 +545,6 @@ def train_variant(
             )
         finally:
             scalars.close()
-            if validator:
-                validator.close()
         exported, reason = _export_choice(settings, validator, run["final_checkpoint"])
         summary = {
             "steps": run["step"],

@@ -15,10 +15,16 @@ setup: $(STAMP) system-packages
 
 # The pinned stack is installed first; Magenta goes in last with --no-deps because its own
 # pins (TF 2.9, numba 0.49, ...) cannot resolve on Python >= 3.9.
-$(STAMP): requirements.txt constraints.txt pyproject.toml
+# On an NVIDIA host (nvidia-smi present) TensorFlow's CUDA libraries go in too, pinned by
+# constraints-cuda.txt, so a variant with resources.gpus >= 1 trains on the GPU.
+CUDA_TENSORFLOW := tensorflow[and-cuda]==2.21.0
+
+$(STAMP): requirements.txt constraints.txt constraints-cuda.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r requirements.txt -c constraints.txt
+	if command -v nvidia-smi >/dev/null; then \
+		$(VENV)/bin/pip install -q "$(CUDA_TENSORFLOW)" -c constraints.txt -c constraints-cuda.txt; fi
 	$(VENV)/bin/pip install -q --no-deps $(MAGENTA)
 	$(VENV)/bin/pip install -q --no-deps -e .
 	touch $@

@@ -108,7 +108,7 @@ def input_pipeline(batch_size: int, batches: int) -> dict:
     """examples/s of beatvae.training.make_dataset alone (no model), after one warm-up batch."""
     from beatvae import magenta_env
     from beatvae.dataset import Windows
-    from beatvae.training import make_dataset, session_config, windows_placeholders
+    from beatvae.tfgraph import make_dataset, session_config, windows_placeholders
 
     tf = magenta_env.tensorflow_v1()
     windows = Windows.load(WINDOWS)

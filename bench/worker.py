@@ -164,14 +164,16 @@ def get_dataset(tfrecord):
 
 
 def generate(spawn, model_dir, outdir):
-    from beatvae.generation import generate_samples, interpolate_variant, trained_settings
+    from beatvae.generation import generate_samples, interpolate_variant
+    from beatvae.model import TrainedModelDir
 
     generation = load_config()["generation"]
     outdir = Path(outdir)
-    settings, converter_settings = trained_settings(model_dir)
+    model = TrainedModelDir.load(model_dir)
+    converter_settings = model.converter
     samples = [outdir / f"sample_{i:02d}.mid" for i in range(generation["num_samples"])]
     latents = outdir / "latents.npy"
-    generate_samples(settings, converter_settings, generation, model_dir, samples, latents)
+    generate_samples(model, generation, samples, latents)
     t_samples = time.time() - spawn
     steps = [outdir / f"step_{i:02d}.mid" for i in range(generation["interpolation"]["num_steps"])]
     interpolate_variant(model_dir, generation, outdir / "interpolation.mid", steps, latents_path=latents)

@@ -14,7 +14,6 @@ from snakemake.utils import min_version, update_config, validate
 sys.path.insert(0, f"{workflow.basedir}/src")
 from beatvae.settings import (
     SPLITS,
-    TRAINING_KEYS,
     check_interpolation,
     check_variant,
     endpoint_files,
@@ -108,26 +107,15 @@ def check_results_belong_to_this_config(archive="results/download/gmd.zip"):
 check_results_belong_to_this_config()
 
 
-def variant_setting(*keys):
-    """Params function for rules/train.smk: a section of the variant's config."""
-    return lookup(dpath=f"variants/{{variant}}/{'/'.join(keys)}", within=config)
-
-
 def variant_windows(*splits):
     """Input function: the variant's subset's window files for `splits`."""
 
     def paths(wildcards):
         subset = config["variants"][wildcards.variant]["subset"]
-        windows = expand(rules.tensorize.output, subset=subset)
+        windows = expand(rules.tensorize.output.windows, subset=subset)
         return [windows[SPLITS.index(split)] for split in splits]
 
     return paths
-
-
-def training_settings(wildcards):
-    """Params function for rules/train.smk: what the trained weights depend on."""
-    variant = config["variants"][wildcards.variant]
-    return {key: variant[key] for key in TRAINING_KEYS}
 
 
 # Generated outputs live in a folder named by their sampling settings (temperature, seed), so

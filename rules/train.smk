@@ -1,6 +1,23 @@
+for _name, _variant in config["variants"].items():
+    _source = _variant["training"]["init_from"]
+    if _source is not None and (_source not in config["variants"] or _source == _name):
+        raise ValueError(
+            f"variants.{_name}.training.init_from names {_source!r}, which is not another declared "
+            f"variant (declared: {VARIANTS})"
+        )
+
+
 rule train_model:
     input:
         windows=variant_windows("train"),
+        # Validated every training.validate_every_steps; the best checkpoint is exported.
+        validation=variant_windows("validation"),
+        # training.init_from: the exported model a fine-tuned variant starts from (none otherwise)
+        init_from=lambda wc: [
+            f"results/models/{source}"
+            for source in [config["variants"][wc.variant]["training"]["init_from"]]
+            if source
+        ],
     output:
         directory("results/models/{variant}"),
     log:
@@ -9,13 +26,15 @@ rule train_model:
         "results/benchmarks/train_model/{variant}.tsv"
     conda:
         "../envs/magenta.yaml"
-    threads: lambda wc: config["variants"][wc.variant]["resources"]["threads"]
+    threads: lookup(dpath="variants/{variant}/resources/threads", within=config)
     resources:
-        gpu=variant_setting("resources", "gpus"),
-        mem_mb=variant_setting("resources", "mem_mb"),
-        runtime=variant_setting("resources", "runtime_min"),
+        gpu=lookup(dpath="variants/{variant}/resources/gpus", within=config),
+        mem_mb=lookup(dpath="variants/{variant}/resources/mem_mb", within=config),
+        runtime=lookup(dpath="variants/{variant}/resources/runtime_min", within=config),
     params:
-        settings=training_settings,
+        model=lookup(dpath="variants/{variant}/model", within=config),
+        hparams=lookup(dpath="variants/{variant}/hparams", within=config),
+        training=lookup(dpath="variants/{variant}/training", within=config),
         converter=config["converter"],
         # Outside Snakemake's outputs on purpose: a failed or killed job keeps its checkpoints.
         checkpoint_dir=lambda wc: f"results/checkpoints/{wc.variant}",

@@ -2,111 +2,61 @@
 
 from __future__ import annotations
 
-import math
 from typing import Mapping
 
 import numpy as np
 
 from beatvae import magenta_env
 from beatvae.dataset import Windows
+from beatvae.model import TrainedModelDir, sample_latents
 from beatvae.settings import NUM_DRUM_CLASSES, window_steps
-from beatvae.model import build_config
-from beatvae.training import make_dataset, metric_tensors, session_config, windows_placeholders
-
-# Teacher forcing feeds the true previous step to the decoder; free running feeds its own
-# sample (Magenta's eval always does the latter when training used scheduled sampling).
-DECODING_MODES = {"teacher_forced": 0.0, "free_running": 1.0}
+from beatvae.tfgraph import DECODING_MODES, ReconstructionGraph
 
 
-def even_batch_size(num_windows: int, max_batch_size: int) -> int:
-    """Largest batch size <= max that splits `num_windows` into the fewest, most even batches.
-
-    The graph needs a fixed batch size; this drops at most (batches - 1) windows.
-    """
-    batches = math.ceil(num_windows / max_batch_size)
-    return num_windows // batches
-
-
-def reconstruction_metrics(variant: Mapping, converter: Mapping, model_dir, windows: Windows, max_batch_size: int, mode: str, seed: int, threads=None) -> dict:
-    """Mean loss, reconstruction loss, KL and accuracy over `windows` for one decoding mode."""
-    tf = magenta_env.tensorflow_v1()
+def reconstruction_metrics(
+    model: TrainedModelDir, windows: Windows, max_batch_size: int, mode: str, seed: int, threads=None
+) -> dict:
+    """Mean loss, reconstruction loss, KL, ELBO and accuracy over `windows` for one decoding mode."""
     if len(windows) == 0:
         return {"windows": 0}
-    batch_size = even_batch_size(len(windows), max_batch_size)
-    config = build_config(
-        variant, converter, batch_size=batch_size, sampling_schedule="constant", sampling_rate=DECODING_MODES[mode]
-    )
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.set_random_seed(seed)
-        model = config.model
-        model.build(config.hparams, config.data_converter.output_depth, is_training=False)
-        placeholders = windows_placeholders(tf, windows)
-        dataset = make_dataset(tf, placeholders, batch_size, config.data_converter.output_depth, seed, shuffle=False, repeat=False)
-        iterator = tf.data.make_initializable_iterator(dataset)
-        model.eval(**iterator.get_next())
-        names = {
-            "accuracy": "metrics/accuracy",
-            "loss": "loss",
-            "r_loss": "losses/r_loss",
-            "kl_loss": "losses/kl_loss",
-            "kl_bits": "losses/kl_bits",
-        }
-        metrics = {key: metric_tensors(tf, model.metric_map, name) for key, name in names.items()}
-        updates = tf.group(*(update for _, update in metrics.values()))
-        saver = tf.train.Saver()
-        init_local = tf.local_variables_initializer()
-    with tf.Session(graph=graph, config=session_config(tf, threads)) as session:
-        saver.restore(session, tf.train.latest_checkpoint(str(model_dir)))
-        session.run(init_local)
-        session.run(iterator.initializer, dict(zip(placeholders, (windows.inputs, windows.labels, windows.lengths))))
-        batches = 0
-        while True:
-            try:
-                session.run(updates)
-                batches += 1
-            except tf.errors.OutOfRangeError:
-                break
-        values = {key: float(session.run(value)) for key, (value, _) in metrics.items()}
-    values["kl_nats"] = values["kl_bits"] * math.log(2.0)
-    # ELBO per window in nats: -(expected reconstruction NLL + KL(q(z|x) || p(z))).
-    values["elbo"] = -(values["r_loss"] + values["kl_nats"])
-    values["windows"] = batches * batch_size
-    return values
+    graph = ReconstructionGraph(magenta_env.tensorflow_v1(), model.config, windows, max_batch_size, mode, seed, threads)
+    return graph.measure(model.checkpoint)
 
 
-def evaluate_splits(variant, converter, model_dir, splits: Mapping[str, Windows], max_batch_size: int, seed: int, threads=None) -> dict:
+def evaluate_splits(
+    model: TrainedModelDir, splits: Mapping[str, Windows], max_batch_size: int, seed: int, threads=None
+) -> dict:
     """{split: {mode: metrics}} for every held-out split."""
     results = {}
     for split, windows in splits.items():
         results[split] = {
-            mode: reconstruction_metrics(variant, converter, model_dir, windows, max_batch_size, mode, seed, threads)
-            for mode in DECODING_MODES
+            mode: reconstruction_metrics(model, windows, max_batch_size, mode, seed, threads) for mode in DECODING_MODES
         }
     return results
 
 
-def sample_rolls(variant, converter, model_dir, num_samples: int, temperature: float, seed: int, num_classes: int = NUM_DRUM_CLASSES) -> np.ndarray:
+def sample_rolls(
+    model: TrainedModelDir, num_samples: int, temperature: float, seed: int, num_classes: int = NUM_DRUM_CLASSES
+) -> np.ndarray:
     """bool [n, steps, classes] drum rolls of `num_samples` fresh samples (no MIDI round trip)."""
-    from beatvae.generation import load_trained_model, sample_latents
-
-    model = load_trained_model(variant, converter, model_dir, batch_size=min(num_samples, 64), seed=seed)
-    z = sample_latents(num_samples, variant["hparams"]["z_size"], seed)
-    outputs = model.decode_to_tensors(z, length=window_steps(converter), temperature=temperature)
+    trained = model.trained_model(batch_size=min(num_samples, 64), seed=seed)
+    z = sample_latents(num_samples, model.z_size, seed)
+    outputs = trained.decode_to_tensors(z, length=window_steps(model.converter), temperature=temperature)
     labels = np.argmax(np.asarray(outputs), axis=-1)
     return ((labels[..., None] >> np.arange(num_classes)) & 1).astype(bool)
 
 
-def evaluate_variant(model_dir, split_paths: Mapping[str, str], train_path: str, evaluation: Mapping, temperature: float, threads=None) -> dict:
+def evaluate_variant(
+    model_dir, split_paths: Mapping[str, str], train_path: str, evaluation: Mapping, temperature: float, threads=None
+) -> dict:
     """Held-out reconstruction, sample statistics against held-out playing, and memorization."""
-    from beatvae.generation import trained_settings
     from beatvae.metrics import distribution_distance, nearest_training_windows, sample_statistics
 
-    settings, converter = trained_settings(model_dir)
+    model = TrainedModelDir.load(model_dir)
     seed = evaluation["seed"]
     splits = {split: Windows.load(path) for split, path in split_paths.items()}
-    report = {"reconstruction": evaluate_splits(settings, converter, model_dir, splits, evaluation["batch_size"], seed, threads)}
-    samples = sample_rolls(settings, converter, model_dir, evaluation["num_samples"], temperature, seed)
+    report = {"reconstruction": evaluate_splits(model, splits, evaluation["batch_size"], seed, threads)}
+    samples = sample_rolls(model, evaluation["num_samples"], temperature, seed)
     held_out = [windows.drum_rolls() for windows in splits.values()]
     real = np.concatenate(held_out) if held_out else np.zeros((0,) + samples.shape[1:], bool)
     report["samples"] = {

@@ -2,69 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 
-from beatvae import magenta_env
 from beatvae.dataset import make_drums_converter, midi_to_note_sequence
 from beatvae.midi import retimed, write_midi
 from beatvae.settings import window_steps
-from beatvae.model import build_config
-
-
-@contextlib.contextmanager
-def seeded_graphs(tf, seed: int):
-    """Makes the graphs built inside the block sample reproducibly from `seed`.
-
-    TrainedModel builds its own graph, so a seed set on the default graph never reaches its
-    sampling ops: every tf.Graph created here gets `seed` as its graph-level seed. That alone
-    is not enough: Magenta's decoder draws a fresh stateful sampler seed at every step of a
-    tf.while_loop that runs up to 32 iterations in parallel, so the draws reach the steps in
-    a different order on each run; decoding is made sequential while the graph is built.
-    """
-    from magenta.contrib import seq2seq
-
-    original_init = tf.Graph.__init__
-    original_decode = seq2seq.dynamic_decode
-
-    def init_with_seed(graph, *args, **kwargs):
-        original_init(graph, *args, **kwargs)
-        graph.seed = seed
-
-    def sequential_decode(*args, **kwargs):
-        return original_decode(*args, **dict(kwargs, parallel_iterations=1))
-
-    tf.Graph.__init__ = init_with_seed
-    seq2seq.dynamic_decode = sequential_decode
-    try:
-        yield
-    finally:
-        tf.Graph.__init__ = original_init
-        seq2seq.dynamic_decode = original_decode
-
-
-def trained_settings(model_dir: str | os.PathLike) -> tuple[dict, dict]:
-    """The variant settings and converter a model was trained with (stored by train_model)."""
-    summary = json.loads(Path(model_dir, "training.json").read_text())
-    return summary["variant"], summary["converter"]
-
-
-def load_trained_model(variant: Mapping, converter: Mapping, model_dir: str | os.PathLike, batch_size: int, seed: int):
-    """Magenta's TrainedModel over the exported checkpoint, with seeded sampling."""
-    tf = magenta_env.tensorflow_v1()
-    from magenta.models.music_vae import TrainedModel
-
-    with seeded_graphs(tf, seed):
-        return TrainedModel(build_config(variant, converter), batch_size=batch_size, checkpoint_dir_or_path=str(model_dir))
-
-
-def sample_latents(num_samples: int, z_size: int, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).standard_normal((num_samples, z_size)).astype(np.float32)
+from beatvae.model import TrainedModelDir, sample_latents
 
 
 def slerp(first: np.ndarray, last: np.ndarray, fractions: Sequence[float]) -> np.ndarray:
@@ -81,12 +28,12 @@ def slerp(first: np.ndarray, last: np.ndarray, fractions: Sequence[float]) -> np
     return np.asarray(points, np.float32)
 
 
-def generate_samples(variant, converter, generation, model_dir, sample_paths, latents_path) -> np.ndarray:
+def generate_samples(model: TrainedModelDir, generation, sample_paths, latents_path) -> np.ndarray:
     """Decodes `len(sample_paths)` random latents into 4-bar MIDIs; saves the latents too."""
-    steps = window_steps(converter)
-    model = load_trained_model(variant, converter, model_dir, batch_size=len(sample_paths), seed=generation["seed"])
-    z = sample_latents(len(sample_paths), variant["hparams"]["z_size"], generation["seed"])
-    sequences = model.decode(z, length=steps, temperature=generation["temperature"])
+    converter = model.converter
+    trained = model.trained_model(batch_size=len(sample_paths), seed=generation["seed"])
+    z = sample_latents(len(sample_paths), model.z_size, generation["seed"])
+    sequences = trained.decode(z, length=window_steps(converter), temperature=generation["temperature"])
     for sequence, path in zip(sequences, sample_paths):
         write_midi(retimed(sequence, generation["qpm"], converter["quarters_per_bar"], converter["slice_bars"]), path)
     np.save(latents_path, z)
@@ -118,7 +65,7 @@ def opening_window(sequence, converter_settings: Mapping):
     raise ValueError(f"{sequence.filename or 'sequence'}: no {converter_settings['slice_bars']}-bar 4/4 drum window")
 
 
-def endpoint_latents(model, endpoints: Mapping, converter: Mapping, sample_latents_path=None, metadata=None, gmd_root=None, workflow_dir="."):
+def endpoint_latents(model, endpoints: Mapping, converter: Mapping, sample_latents_path=None, metadata=None, gmd_root=None):
     """The two latent vectors to interpolate between, as `generation.interpolation.endpoints` says."""
     source = endpoints["source"]
     if source == "samples":
@@ -130,7 +77,7 @@ def endpoint_latents(model, endpoints: Mapping, converter: Mapping, sample_laten
     if source == "files":
         import note_seq
 
-        sequences = [note_seq.midi_file_to_note_sequence(str(Path(workflow_dir, endpoints[k]))) for k in ("first", "last")]
+        sequences = [note_seq.midi_file_to_note_sequence(str(endpoints[k])) for k in ("first", "last")]
     elif source == "dataset":
         rows = metadata.set_index("id")
         missing = [endpoints[k] for k in ("first", "last") if endpoints[k] not in rows.index]
@@ -161,15 +108,16 @@ def interpolate(model, first_z, last_z, interpolation: Mapping, converter: Mappi
     return z
 
 
-def interpolate_variant(model_dir, generation: Mapping, midi_path, step_paths, latents_path=None, metadata_path=None, gmd_dir=None, workflow_dir="."):
+def interpolate_variant(model_dir, generation: Mapping, midi_path, step_paths, latents_path=None, metadata_path=None, gmd_dir=None):
     """The interpolate_beats job: endpoints as configured, slerp, decode, write MIDIs."""
     import pandas as pd
 
     from beatvae.metadata import find_gmd_root
 
-    settings, converter = trained_settings(model_dir)
+    trained = TrainedModelDir.load(model_dir)
+    converter = trained.converter
     interpolation = generation["interpolation"]
-    model = load_trained_model(settings, converter, model_dir, batch_size=interpolation["num_steps"], seed=generation["seed"])
+    model = trained.trained_model(batch_size=interpolation["num_steps"], seed=generation["seed"])
     first_z, last_z = endpoint_latents(
         model,
         interpolation["endpoints"],
@@ -177,6 +125,5 @@ def interpolate_variant(model_dir, generation: Mapping, midi_path, step_paths, l
         sample_latents_path=latents_path,
         metadata=pd.read_parquet(metadata_path) if metadata_path else None,
         gmd_root=find_gmd_root(gmd_dir) if gmd_dir else None,
-        workflow_dir=workflow_dir,
     )
     return interpolate(model, first_z, last_z, interpolation, converter, generation["qpm"], midi_path, step_paths)

@@ -16,14 +16,25 @@ REPORT_COLUMNS = {
     "beta": "beta",
     "sampling_probability": "sampling_probability",
     "learning_rate": "learning_rate",
+    "validation_loss": "validation_loss",
+    "validation_r_loss": "validation_reconstruction_loss",
+    "validation_kl_bits": "validation_kl_bits",
+    "validation_accuracy": "validation_accuracy",
+    "validation_free_running_accuracy": "validation_free_running_accuracy",
 }
 
 
 def loss_table(scalars_csv: str | os.PathLike) -> pd.DataFrame:
+    """One row per logged step; validation columns are empty on steps without a validation.
+
+    Scalars of runs that were never validated (or logged before validation existed) have no
+    validation columns: they come out empty rather than missing, so the table keeps one shape.
+    """
     scalars = pd.read_csv(scalars_csv)
     if scalars.empty:
         raise ValueError(f"{scalars_csv} has no logged steps")
-    return scalars[list(REPORT_COLUMNS)].rename(columns=REPORT_COLUMNS).sort_values("step").reset_index(drop=True)
+    scalars = scalars.reindex(columns=list(REPORT_COLUMNS))
+    return scalars.rename(columns=REPORT_COLUMNS).sort_values("step").reset_index(drop=True)
 
 
 def plot_losses(table: pd.DataFrame, png_path: str | os.PathLike, title: str) -> None:
@@ -31,15 +42,24 @@ def plot_losses(table: pd.DataFrame, png_path: str | os.PathLike, title: str) ->
 
     figure = Figure(figsize=(11, 7), dpi=100)
     panels = [
-        ("loss", ["loss", "reconstruction_loss"], "nats per window"),
-        ("KL", ["kl_bits", "kl_loss"], "bits / free-bits cost"),
-        ("accuracy", ["accuracy"], "training accuracy"),
+        (
+            "loss",
+            ["loss", "reconstruction_loss", "validation_loss", "validation_reconstruction_loss"],
+            "nats per window",
+        ),
+        ("KL", ["kl_bits", "kl_loss", "validation_kl_bits"], "bits / free-bits cost"),
+        ("accuracy", ["accuracy", "validation_accuracy", "validation_free_running_accuracy"], "accuracy"),
         ("schedules", ["beta", "sampling_probability"], "value"),
     ]
     for position, (name, columns, ylabel) in enumerate(panels, start=1):
         axes = figure.add_subplot(2, 2, position)
         for column in columns:
-            axes.plot(table["step"], table[column], label=column)
+            points = table[["step", column]].dropna()
+            if points.empty:
+                continue
+            # Validation is sparser than training logs: markers keep single points visible.
+            style = {"marker": "o", "markersize": 3} if column.startswith("validation") else {}
+            axes.plot(points["step"], points[column], label=column, **style)
         axes.set_title(name)
         axes.set_xlabel("step")
         axes.set_ylabel(ylabel)

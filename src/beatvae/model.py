@@ -1,11 +1,18 @@
-"""Magenta MusicVAE Configs built from a variant of the workflow config."""
+"""Magenta MusicVAE Configs built from a variant of the workflow config, and trained model folders."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Mapping
+
+import numpy as np
 
 from beatvae import magenta_env  # noqa: F401  (must precede the TensorFlow import)
 from beatvae.dataset import make_drums_converter
@@ -14,6 +21,7 @@ from magenta.common import merge_hparams
 from magenta.contrib import training as contrib_training
 from magenta.models.music_vae import configs, lstm_models
 from magenta.models.music_vae.base_model import MusicVAE
+
 
 class ObservedMusicVAE(MusicVAE):
     """Magenta's MusicVAE, keeping the metric and scalar tensors its loss computation builds.
@@ -31,12 +39,44 @@ def training_settings(variant: Mapping) -> dict:
     return {key: copy.deepcopy(variant[key]) for key in TRAINING_KEYS}
 
 
-def fingerprint(variant: Mapping, converter: Mapping) -> str:
-    """Identifies the weights a checkpoint holds; `num_steps` is left out so a run can be extended."""
-    settings = training_settings(variant)
-    settings["training"] = {k: v for k, v in settings["training"].items() if k == "seed"}
-    settings["converter"] = dict(converter)
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+def _digest(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def windows_digest(windows) -> str:
+    """Content digest of training windows (inputs, labels, lengths; in order, as shuffling sees them)."""
+    digest = hashlib.sha256()
+    for array in (windows.inputs, windows.labels, windows.lengths):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()[:16]
+
+
+def fingerprint_parts(
+    variant: Mapping, converter: Mapping, training_windows: str, init_from: str | None = None
+) -> dict:
+    """A digest of each thing the trained weights depend on, by name (the log says which changed).
+
+    `training_windows` is `windows_digest` of the training data; `init_from` the fingerprint of the
+    model the weights started from, if any. `num_steps` and the other loop settings are left out
+    so a run can be extended and its logging changed without starting over.
+    """
+    parts = {
+        "model": _digest(variant["model"]),
+        "hparams": _digest(variant["hparams"]),
+        "seed": _digest(variant["training"]["seed"]),
+        "converter": _digest(dict(converter)),
+        "training_windows": training_windows,
+    }
+    if init_from:
+        parts["init_from"] = init_from
+    return parts
+
+
+def fingerprint(parts: Mapping) -> str:
+    """Identifies the weights a checkpoint holds: one digest over `fingerprint_parts`."""
+    return _digest(dict(parts))
 
 
 def build_config(variant: Mapping, converter: Mapping, **hparam_overrides) -> configs.Config:
@@ -64,3 +104,90 @@ def build_config(variant: Mapping, converter: Mapping, **hparam_overrides) -> co
         train_examples_path="precomputed-tensors",
         eval_examples_path="precomputed-tensors",
     )
+
+
+@contextlib.contextmanager
+def seeded_graphs(tf, seed: int):
+    """Makes the graphs built inside the block sample reproducibly from `seed`.
+
+    TrainedModel builds its own graph, so a seed set on the default graph never reaches its
+    sampling ops: every tf.Graph created here gets `seed` as its graph-level seed. That alone
+    is not enough: Magenta's decoder draws a fresh stateful sampler seed at every step of a
+    tf.while_loop that runs up to 32 iterations in parallel, so the draws reach the steps in
+    a different order on each run; decoding is made sequential while the graph is built.
+    """
+    from magenta.contrib import seq2seq
+
+    original_init = tf.Graph.__init__
+    original_decode = seq2seq.dynamic_decode
+
+    def init_with_seed(graph, *args, **kwargs):
+        original_init(graph, *args, **kwargs)
+        graph.seed = seed
+
+    def sequential_decode(*args, **kwargs):
+        return original_decode(*args, **dict(kwargs, parallel_iterations=1))
+
+    tf.Graph.__init__ = init_with_seed
+    seq2seq.dynamic_decode = sequential_decode
+    try:
+        yield
+    finally:
+        tf.Graph.__init__ = original_init
+        seq2seq.dynamic_decode = original_decode
+
+
+def sample_latents(num_samples: int, z_size: int, seed: int) -> np.ndarray:
+    """The standard-normal latents that generation and evaluation decode for `seed`."""
+    return np.random.default_rng(seed).standard_normal((num_samples, z_size)).astype(np.float32)
+
+
+TRAINING_SUMMARY = "training.json"
+
+
+@dataclass(frozen=True)
+class TrainedModelDir:
+    """A trained model folder (results/models/<variant>): its settings, converter and checkpoint.
+
+    `load` reads training.json and the checkpoint index once; every consumer (generation,
+    evaluation, fine-tuning) takes this value instead of a folder path plus settings.
+    """
+
+    path: Path
+    variant: dict  # the variant's model, hparams and training sections, as trained
+    converter: dict
+    checkpoint: str  # checkpoint prefix, e.g. results/models/v1/model.ckpt-400
+    summary: dict = field(repr=False)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "TrainedModelDir":
+        path = Path(path)
+        summary_path, index_path = path / TRAINING_SUMMARY, path / "checkpoint"
+        for required in (summary_path, index_path):
+            if not required.exists():
+                raise FileNotFoundError(f"{path} is not a trained model folder: {required.name} is missing")
+        summary = json.loads(summary_path.read_text())
+        match = re.search(r'^model_checkpoint_path: "([^"]+)"', index_path.read_text(), re.MULTILINE)
+        if not match:
+            raise ValueError(f"{index_path} names no model_checkpoint_path")
+        return cls(path, summary["variant"], summary["converter"], str(path / match.group(1)), summary)
+
+    @property
+    def fingerprint(self) -> str:
+        return self.summary["fingerprint"]
+
+    @property
+    def z_size(self) -> int:
+        return self.variant["hparams"]["z_size"]
+
+    def config(self, **hparam_overrides) -> configs.Config:
+        """A fresh Magenta Config of this model (never reuse one: TrainedModel deep-copies it)."""
+        return build_config(self.variant, self.converter, **hparam_overrides)
+
+    def trained_model(self, batch_size: int, seed: int):
+        """Magenta's TrainedModel over this checkpoint, with seeded sampling."""
+        tf = magenta_env.tensorflow_v1()
+        from magenta.models.music_vae import TrainedModel
+
+        with seeded_graphs(tf, seed):
+            return TrainedModel(self.config(), batch_size=batch_size, checkpoint_dir_or_path=self.checkpoint)

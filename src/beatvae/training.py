@@ -1,32 +1,54 @@
-"""Trains a Magenta MusicVAE from precomputed windows, resumably.
+"""Trains a Magenta MusicVAE from precomputed windows, resumably, validating as it goes.
 
 Checkpoints live in a working folder that Snakemake does not own (a failed or killed job keeps
-them); the rule's declared model folder is written only when training has finished.
+them); the rule's declared model folder is written only when training has finished. One trainer
+at a time holds a folder (`CheckpointLock`); a folder trained with other settings or data is set
+aside, never deleted, until the new run has saved its first checkpoint.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
+import fcntl
 import json
 import logging
+import math
 import os
-import re
 import shutil
 import signal
+import socket
 import time
 from pathlib import Path
 from typing import Mapping
 
 from beatvae import magenta_env
 from beatvae.dataset import Windows
-from beatvae.model import build_config, fingerprint, training_settings
+from beatvae.model import (
+    TrainedModelDir,
+    build_config,
+    fingerprint,
+    fingerprint_parts,
+    training_settings,
+    windows_digest,
+)
+from beatvae.tfgraph import (
+    DECODING_MODES,
+    ReconstructionGraph,
+    checkpoint_step,
+    make_dataset,
+    metric_tensors,
+    session_config,
+)
+from beatvae.tfgraph import windows_feed, windows_placeholders
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_PREFIX = "model.ckpt"
 SCALARS_FILE = "scalars.csv"
-SCALAR_COLUMNS = [
-    "step",
+FINGERPRINT_FILE = "fingerprint.json"
+BEST_FOLDER = "best"  # a copy of the best-validated checkpoint, out of the Saver's rotation
+TRAIN_SCALARS = [
     "loss",
     "r_loss",
     "kl_loss",
@@ -38,51 +60,236 @@ SCALAR_COLUMNS = [
     "global_norm",
     "examples_per_second",
 ]
+# Magenta's eval ops on the validation windows; `validation_loss` (teacher-forced) picks the best checkpoint.
+VALIDATION_SCALARS = {
+    "validation_loss": ("teacher_forced", "loss"),
+    "validation_r_loss": ("teacher_forced", "r_loss"),
+    "validation_kl_bits": ("teacher_forced", "kl_bits"),
+    "validation_accuracy": ("teacher_forced", "accuracy"),
+    "validation_free_running_accuracy": ("free_running", "accuracy"),
+}
+SCALAR_COLUMNS = ["step", *TRAIN_SCALARS, *VALIDATION_SCALARS]
+# Loop settings the schema fills in; callers outside Snakemake (tests, bench) may leave them out.
+LOOP_DEFAULTS = {"checkpoints_to_keep": 5, "validate_every_steps": 0, "export": "best", "early_stop_patience": 0}
 
 
 class TrainingInterrupted(RuntimeError):
     pass
 
 
-def make_dataset(tf, windows_placeholders, batch_size: int, output_depth: int, seed: int, shuffle: bool = True, repeat: bool = True):
-    """tf.data pipeline over in-memory windows: shuffle, repeat, batch, expand labels, prefetch.
+class CheckpointDirBusy(RuntimeError):
+    """Another live trainer holds the checkpoint folder."""
 
-    Batching happens before the one-hot expansion so it is one vectorised op per batch.
+
+class NoGpu(RuntimeError):
+    """The variant asked for a GPU, but TensorFlow sees none: fail at once instead of training on the CPU for days."""
+
+
+class TrainingSettingsError(ValueError):
+    """Loop settings that disagree with the checkpoints already trained; the message names the key."""
+
+
+class CheckpointLock:
+    """One trainer per checkpoint folder: an flock on `<folder>.lock`, released when its process dies.
+
+    The lock file sits beside the folder (the folder itself may be set aside while locked). It
+    is removed on a clean exit; one left by a killed trainer holds no lock and is simply reused.
     """
-    inputs, labels, lengths = windows_placeholders
-    dataset = tf.data.Dataset.from_tensor_slices((inputs, labels, lengths))
-    if shuffle:
-        dataset = dataset.shuffle(buffer_size=100_000, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        dataset = dataset.repeat()
-    dataset = dataset.batch(batch_size, drop_remainder=True)
 
-    def to_model_tensors(batch_inputs, batch_labels, batch_lengths):
-        return {
-            "input_sequence": tf.cast(batch_inputs, tf.float32),
-            "output_sequence": tf.one_hot(tf.cast(batch_labels, tf.int32), output_depth, dtype=tf.float32),
-            "sequence_length": batch_lengths,
-        }
+    def __init__(self, checkpoint_dir: str | os.PathLike):
+        self.checkpoint_dir = Path(checkpoint_dir)
+        self.path = self.checkpoint_dir.with_name(self.checkpoint_dir.name + ".lock")
+        self._fd = None
 
-    return dataset.map(to_model_tensors, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                os.close(fd)
+                if e.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                raise CheckpointDirBusy(
+                    f"{self.checkpoint_dir} is being trained by another process ({self._holder()}); "
+                    f"stop that trainer first (lock file {self.path})"
+                ) from None
+            # A releasing trainer may have unlinked the file between our open and flock: retry on the new one.
+            try:
+                if os.fstat(fd).st_ino == os.stat(self.path).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}).encode())
+        self._fd = fd
+        return self
+
+    def _holder(self) -> str:
+        try:
+            holder = json.loads(self.path.read_text())
+            return f"pid {holder['pid']} on host {holder['host']}"
+        except (OSError, ValueError, KeyError):
+            return "holder unknown"
+
+    def __exit__(self, *exc):
+        self.path.unlink(missing_ok=True)
+        os.close(self._fd)
+        self._fd = None
 
 
-def windows_placeholders(tf, windows: Windows):
-    """Placeholders fed once at iterator initialisation (keeps large arrays out of the GraphDef)."""
-    return (
-        tf.placeholder(tf.bool, shape=windows.inputs.shape, name="window_inputs"),
-        tf.placeholder(tf.int16, shape=windows.labels.shape, name="window_labels"),
-        tf.placeholder(tf.int32, shape=windows.lengths.shape, name="window_lengths"),
-    )
+def _has_checkpoints(checkpoint_dir: Path) -> bool:
+    return (checkpoint_dir / "checkpoint").exists()
 
 
-def session_config(tf, threads: int | None):
-    kwargs = {"allow_soft_placement": True}
-    if threads:
-        kwargs.update(intra_op_parallelism_threads=threads, inter_op_parallelism_threads=max(1, min(threads, 2)))
-    config = tf.ConfigProto(**kwargs)
-    config.gpu_options.allow_growth = True
-    return config
+def _changed_parts(stored: Mapping, parts: Mapping) -> str:
+    old = stored.get("parts")
+    if not old:
+        return "stored without a breakdown (an older version)"
+    changed = [
+        f"{key} ({old.get(key)} -> {parts.get(key)})"
+        for key in sorted(set(old) | set(parts))
+        if old.get(key) != parts.get(key)
+    ]
+    return "changed: " + ", ".join(changed)
+
+
+def prepare_checkpoint_dir(
+    checkpoint_dir: Path, expected_fingerprint: str, parts: Mapping | None = None
+) -> Path | None:
+    """Keeps checkpoints trained with the same fingerprint; otherwise starts over without deleting any.
+
+    Checkpoints of other settings are moved to `<folder>.previous-<their fingerprint>` (returned;
+    the caller drops it once the new run has saved a checkpoint). A folder set aside earlier with
+    the expected fingerprint (a config change reverted) is moved back instead of retraining.
+    """
+    checkpoint_dir = Path(checkpoint_dir)
+    marker = checkpoint_dir / FINGERPRINT_FILE
+    set_aside = None
+    if checkpoint_dir.exists():
+        stored = json.loads(marker.read_text()) if marker.exists() else {}
+        if stored.get("fingerprint") == expected_fingerprint:
+            return None
+        if _has_checkpoints(checkpoint_dir):
+            set_aside = checkpoint_dir.with_name(
+                f"{checkpoint_dir.name}.previous-{stored.get('fingerprint', 'unknown')}"
+            )
+            shutil.rmtree(set_aside, ignore_errors=True)
+            checkpoint_dir.rename(set_aside)
+            log.warning(
+                "checkpoints in %s were trained with other settings or data (%s); starting over, the old ones "
+                "are kept in %s until this run saves its first checkpoint",
+                checkpoint_dir,
+                _changed_parts(stored, parts or {}),
+                set_aside,
+            )
+        else:
+            shutil.rmtree(checkpoint_dir)
+    earlier = checkpoint_dir.with_name(f"{checkpoint_dir.name}.previous-{expected_fingerprint}")
+    if earlier.exists():
+        earlier.rename(checkpoint_dir)
+        log.info("restored checkpoints trained with these settings from %s", earlier)
+        return set_aside
+    checkpoint_dir.mkdir(parents=True)
+    marker.write_text(json.dumps({"fingerprint": expected_fingerprint, "parts": dict(parts or {})}, indent=2))
+    return set_aside
+
+
+def check_num_steps(num_steps: int, checkpoint_path: str | None, name: str) -> None:
+    """Never exports a model trained longer than asked: num_steps below the newest checkpoint is an error."""
+    trained = checkpoint_step(checkpoint_path)
+    if num_steps < trained:
+        raise TrainingSettingsError(
+            f"variants.{name}.training.num_steps is {num_steps}, but {Path(checkpoint_path).parent} already holds a "
+            f"checkpoint at step {trained}: raise num_steps to at least {trained}, or delete that folder to train "
+            f"from scratch"
+        )
+
+
+def truncate_scalars(path: Path, last_step: int) -> None:
+    """Drops rows logged after the checkpoint we resume from, so steps never repeat in the CSV.
+
+    Rows of an older CSV without some columns are kept, with those columns empty.
+    """
+    rows = []
+    if path.exists():
+        with open(path, newline="") as handle:
+            rows = [row for row in csv.DictReader(handle) if int(row["step"]) <= last_step]
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, SCALAR_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+class ScalarLog:
+    """Training and validation scalars: rows of the CSV, TensorBoard event files and the job log."""
+
+    def __init__(self, tf, checkpoint_dir: Path, start_step: int, num_steps: int):
+        self.tf, self.num_steps = tf, num_steps
+        self.csv_path = checkpoint_dir / SCALARS_FILE
+        truncate_scalars(self.csv_path, start_step)
+        self._file = open(self.csv_path, "a", newline="")
+        self._writer = csv.DictWriter(self._file, SCALAR_COLUMNS)
+        self.events = {run: tf.summary.FileWriter(str(checkpoint_dir / run)) for run in ("train", "validation")}
+        for writer in self.events.values():
+            # TensorBoard drops events after `start_step` logged by the run we resume from.
+            writer.add_session_log(tf.SessionLog(status=tf.SessionLog.START), global_step=start_step)
+        self.start(start_step)
+
+    def start(self, step: int) -> None:
+        """Starts the clock of steps/s and ETA (wall time, so checkpoints and validations count too)."""
+        self._interval = (time.time(), step)
+
+    def _events(self, run: str, step: int, values: Mapping) -> None:
+        summary = self.tf.Summary(
+            value=[self.tf.Summary.Value(tag=tag, simple_value=float(v)) for tag, v in values.items()]
+        )
+        self.events[run].add_summary(summary, step)
+        self.events[run].flush()
+
+    def write(self, step: int, train: Mapping | None, validation: Mapping | None) -> None:
+        row = {"step": step, **(train or {}), **(validation or {})}
+        self._writer.writerow(row)
+        self._file.flush()
+        if train:
+            self._events("train", step, train)
+            started, first = self._interval
+            steps_per_second = (step - first) / max(time.time() - started, 1e-9)
+            remaining = (self.num_steps - step) / steps_per_second if steps_per_second else math.inf
+            log.info(
+                "step %d/%d loss %.4f accuracy %.3f | %.0f examples/s, %.2f steps/s, ETA %s",
+                step,
+                self.num_steps,
+                train["loss"],
+                train["accuracy"],
+                train["examples_per_second"],
+                steps_per_second,
+                _duration(remaining),
+            )
+            self._interval = (time.time(), step)
+        if validation:
+            self._events("validation", step, {key.removeprefix("validation_"): v for key, v in validation.items()})
+            log.info(
+                "step %d validation loss %.4f accuracy %.3f (free-running %.3f)",
+                step,
+                validation["validation_loss"],
+                validation["validation_accuracy"],
+                validation["validation_free_running_accuracy"],
+            )
+
+    def close(self) -> None:
+        self._file.close()
+        for writer in self.events.values():
+            writer.close()
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "unknown"
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 def clipped_train_op(tf, model, optimizer, hparams):
@@ -101,47 +308,132 @@ def clipped_train_op(tf, model, optimizer, hparams):
     return train_op, global_norm
 
 
-def metric_tensors(tf, metric_map: Mapping, name: str):
-    """(value, update op) of a tf.metrics entry of Magenta's metric map.
+class TrainingGraph:
+    """Magenta's model, loss, optimizer and clipping over the training windows, with logged scalars."""
 
-    A hierarchical decoder reports the mean over its segments with a no-op update; the real
-    updates are its per-segment entries (`segment/NNN/<name>`), so all of them are grouped.
+    def __init__(self, tf, config, windows: Windows, seed: int, checkpoints_to_keep: int):
+        from magenta.models.music_vae import lstm_utils
+
+        hparams = config.hparams
+        self.batch_size = hparams.batch_size
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            tf.set_random_seed(seed)
+            model = config.model
+            model.build(hparams, config.data_converter.output_depth, is_training=True)
+            self.placeholders = windows_placeholders(tf, windows)
+            dataset = make_dataset(
+                tf, self.placeholders, self.batch_size, config.data_converter.output_depth, seed=seed
+            )
+            self.iterator = tf.data.make_initializable_iterator(dataset)
+            optimizer = model.train(**self.iterator.get_next())
+            self.train_op, global_norm = clipped_train_op(tf, model, optimizer, hparams)
+            self.accuracy, self.accuracy_update = metric_tensors(tf, model.metric_map, "metrics/accuracy")
+            self.scalars = {
+                "loss": model.loss,
+                "r_loss": tf.reduce_mean(model.scalars["losses/r_loss"]),
+                "kl_loss": tf.reduce_mean(model.scalars["losses/kl_loss"]),
+                "kl_bits": tf.reduce_mean(model.scalars["losses/kl_bits"]),
+                "beta": tf.reduce_mean(model.scalars["losses/kl_beta"]),
+                "sampling_probability": lstm_utils.get_sampling_probability(hparams, is_training=True),
+                "learning_rate": optimizer._lr,  # the decayed rate MusicVAE.train built for Adam
+                "global_norm": global_norm,
+            }
+            self.global_step = model.global_step
+            self.saver = tf.train.Saver(max_to_keep=checkpoints_to_keep, save_relative_paths=True)
+            # Fine-tuning starts from another model's weights only: its step, schedules and Adam slots start over.
+            self.weights = tf.trainable_variables()
+            self.weights_saver = tf.train.Saver(var_list=self.weights)
+            self.initialise = [tf.global_variables_initializer(), tf.local_variables_initializer()]
+            self.reset_metrics = tf.local_variables_initializer()
+        self.graph.finalize()
+
+
+class BestCheckpoint:
+    """The checkpoint with the lowest validation loss so far, copied out of the Saver's rotation.
+
+    Lives in `<checkpoint folder>/best/`: the checkpoint's files and `best.json` (its step and loss,
+    the digest of the validation windows it was measured on, and how many validations since did no
+    better, which early stopping counts).
     """
-    value, _ = metric_map[name]
-    updates = [update for key, (_, update) in metric_map.items() if key == name or key.endswith("/" + name)]
-    return value, tf.group(*updates)
+
+    def __init__(self, checkpoint_dir: Path, validation_digest: str):
+        self.folder = Path(checkpoint_dir) / BEST_FOLDER
+        self.record_path = self.folder / "best.json"
+        self.digest = validation_digest
+        self.record = json.loads(self.record_path.read_text()) if self.record_path.exists() else None
+        if self.record and self.record.get("validation_windows") != validation_digest:
+            log.warning(
+                "validation windows changed since %s was chosen; choosing the best checkpoint afresh", self.folder
+            )
+            self._forget()
+
+    def _forget(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.record = None
+
+    def forget_after(self, step: int) -> None:
+        """A resumed run restarts at `step`: a best chosen later (by a run killed after validating) is gone."""
+        if self.record and self.record["step"] > step:
+            self._forget()
+
+    @property
+    def validations_since(self) -> int:
+        return self.record["validations_since_best"] if self.record else 0
+
+    @property
+    def checkpoint(self) -> str | None:
+        return str(self.folder / self.record["checkpoint"]) if self.record else None
+
+    def update(self, checkpoint_path: str, step: int, loss: float) -> bool:
+        """Records one validation; keeps a copy of `checkpoint_path` if its loss is the lowest. True if it is."""
+        if self.record is not None and not loss < self.record["validation_loss"]:
+            self.record["validations_since_best"] += 1
+            self.record_path.write_text(json.dumps(self.record, indent=2))
+            return False
+        staging = self.folder.with_name(BEST_FOLDER + ".tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        for part in Path(checkpoint_path).parent.glob(Path(checkpoint_path).name + ".*"):
+            shutil.copy2(part, staging / part.name)
+        record = {
+            "step": step,
+            "checkpoint": Path(checkpoint_path).name,
+            "validation_loss": loss,
+            "validation_windows": self.digest,
+            "validations_since_best": 0,
+        }
+        (staging / "best.json").write_text(json.dumps(record, indent=2))
+        shutil.rmtree(self.folder, ignore_errors=True)
+        staging.rename(self.folder)
+        self.record = record
+        return True
 
 
-def checkpoint_step(path: str | None) -> int:
-    match = re.search(r"-(\d+)$", path or "")
-    return int(match.group(1)) if match else 0
+class Validation:
+    """Validation loss and accuracies (teacher-forced and free-running) of saved checkpoints, and the best one."""
 
+    def __init__(self, tf, variant, converter, windows: Windows, checkpoint_dir: Path, seed: int, threads=None):
+        self.windows = len(windows)
+        self.graphs = {
+            mode: ReconstructionGraph(
+                tf,
+                lambda **o: build_config(variant, converter, **o),
+                windows,
+                variant["hparams"]["batch_size"],
+                mode,
+                seed,
+                threads,
+            )
+            for mode in DECODING_MODES
+        }
+        self.best = BestCheckpoint(checkpoint_dir, windows_digest(windows))
 
-def prepare_checkpoint_dir(checkpoint_dir: Path, expected_fingerprint: str) -> None:
-    """Keeps checkpoints only if they were trained with the same settings; otherwise starts over."""
-    marker = checkpoint_dir / "fingerprint.json"
-    if checkpoint_dir.exists():
-        stored = json.loads(marker.read_text()).get("fingerprint") if marker.exists() else None
-        if stored == expected_fingerprint:
-            return
-        log.warning("checkpoints in %s were trained with other settings (%s); starting over", checkpoint_dir, stored)
-        shutil.rmtree(checkpoint_dir)
-    checkpoint_dir.mkdir(parents=True)
-    marker.write_text(json.dumps({"fingerprint": expected_fingerprint}))
-
-
-def _truncated_scalars(path: Path, last_step: int) -> None:
-    """Drops rows logged after the checkpoint we resume from, so steps never repeat in the CSV."""
-    if not path.exists():
-        with open(path, "w", newline="") as handle:
-            csv.writer(handle).writerow(SCALAR_COLUMNS)
-        return
-    with open(path, newline="") as handle:
-        rows = [row for row in csv.DictReader(handle) if int(row["step"]) <= last_step]
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, SCALAR_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+    def validate(self, checkpoint_path: str, step: int) -> dict:
+        measured = {mode: graph.measure(checkpoint_path) for mode, graph in self.graphs.items()}
+        values = {column: measured[mode][key] for column, (mode, key) in VALIDATION_SCALARS.items()}
+        self.best.update(checkpoint_path, step, values["validation_loss"])
+        return values
 
 
 class _StopRequest:
@@ -164,6 +456,11 @@ class _StopRequest:
             signal.signal(sig, handler)
 
 
+def _device(tf) -> str:
+    gpus = tf.config.list_physical_devices("GPU")
+    return f"GPU ({', '.join(gpu.name for gpu in gpus)})" if gpus else "CPU (TensorFlow sees no GPU)"
+
+
 def train_variant(
     variant: Mapping,
     converter: Mapping,
@@ -172,115 +469,235 @@ def train_variant(
     model_dir: str | os.PathLike,
     threads: int | None = None,
     process_start: float | None = None,
+    validation_windows: str | os.PathLike | None = None,
+    name: str = "(this)",
+    gpus: int = 0,
+    init_from: str | os.PathLike | None = None,
 ) -> dict:
-    """Trains (or resumes training) up to `training.num_steps`, then exports the final checkpoint.
+    """Trains (or resumes training) up to `training.num_steps`, then exports the chosen checkpoint.
 
+    With `validation_windows` and `training.validate_every_steps` > 0, every that many steps (and
+    at the end) the checkpoint is validated; `training.export: best` exports the one with the
+    lowest validation loss, `last` the final one; `training.early_stop_patience` > 0 stops after
+    that many validations without improvement. `name` (the variant's) names config keys in errors;
+    `gpus` (the variant's `resources.gpus`) >= 1 makes a missing GPU an error (NoGpu). `init_from`,
+    a trained model folder of the same shape, gives a fresh run its starting weights.
     Returns a summary that is also written to `model_dir/training.json`.
     """
     process_start = process_start or time.time()
     tf = magenta_env.tensorflow_v1()
-    from magenta.models.music_vae import lstm_utils
-
-    settings = variant["training"]
+    settings = {**LOOP_DEFAULTS, **variant["training"]}
     checkpoint_dir, model_dir = Path(checkpoint_dir), Path(model_dir)
     windows = Windows.load(train_windows)
     if len(windows) == 0:
         raise ValueError(f"{train_windows} holds no training windows: the subset's train split is empty")
-
-    settings_fingerprint = fingerprint(variant, converter)
-    prepare_checkpoint_dir(checkpoint_dir, settings_fingerprint)
-    resume_from = tf.train.latest_checkpoint(str(checkpoint_dir))
-    start_step = checkpoint_step(resume_from)
-    scalars_path = checkpoint_dir / SCALARS_FILE
-    _truncated_scalars(scalars_path, start_step)
-
+    validation = Windows.load(validation_windows) if validation_windows else None
+    # Every setting is validated (the Config built) before any checkpoint is touched.
     config = build_config(variant, converter)
-    hparams = config.hparams
-    batch_size = hparams.batch_size
-    graph = tf.Graph()
-    with graph.as_default():
-        # Resumed runs reshuffle differently from the first run, instead of replaying its batches.
-        tf.set_random_seed(settings["seed"] + start_step)
-        model = config.model
-        model.build(hparams, config.data_converter.output_depth, is_training=True)
-        placeholders = windows_placeholders(tf, windows)
-        dataset = make_dataset(tf, placeholders, batch_size, config.data_converter.output_depth, seed=settings["seed"] + start_step)
-        iterator = tf.data.make_initializable_iterator(dataset)
-        optimizer = model.train(**iterator.get_next())
-        train_op, global_norm = clipped_train_op(tf, model, optimizer, hparams)
-        accuracy, accuracy_update = metric_tensors(tf, model.metric_map, "metrics/accuracy")
-        logged = {
-            "loss": model.loss,
-            "r_loss": tf.reduce_mean(model.scalars["losses/r_loss"]),
-            "kl_loss": tf.reduce_mean(model.scalars["losses/kl_loss"]),
-            "kl_bits": tf.reduce_mean(model.scalars["losses/kl_bits"]),
-            "beta": tf.reduce_mean(model.scalars["losses/kl_beta"]),
-            "sampling_probability": lstm_utils.get_sampling_probability(hparams, is_training=True),
-            "learning_rate": optimizer._lr,  # the decayed rate MusicVAE.train built for Adam
-            "global_norm": global_norm,
-        }
-        saver = tf.train.Saver(max_to_keep=settings["checkpoints_to_keep"], save_relative_paths=True)
-        initialise = [tf.global_variables_initializer(), tf.local_variables_initializer()]
-        reset_metrics = tf.local_variables_initializer()
-    graph.finalize()
+    source = TrainedModelDir.load(init_from) if init_from else None
+    # The source's settings and which of its checkpoints: a source trained longer is a new start too.
+    source_id = f"{source.fingerprint}/{Path(source.checkpoint).name}" if source else None
+    parts = fingerprint_parts(variant, converter, windows_digest(windows), source_id)
+    settings_fingerprint = fingerprint(parts)
+    device = _device(tf)
+    if gpus and not tf.config.list_physical_devices("GPU"):
+        raise NoGpu(
+            f"variants.{name}.resources.gpus asks for {gpus} GPU(s), but TensorFlow sees none "
+            f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '<unset>')}, TensorFlow built with CUDA: "
+            f"{tf.test.is_built_with_cuda()}): on an NVIDIA host run `make setup` (it installs tensorflow[and-cuda]), "
+            f"or set variants.{name}.resources.gpus: 0 to train on the CPU"
+        )
+    log.info("training %s on %s: %d windows, fingerprint %s", name, device, len(windows), settings_fingerprint)
 
-    with tf.Session(graph=graph, config=session_config(tf, threads)) as session, _StopRequest() as stop:
-        session.run(initialise)
-        if resume_from:
-            saver.restore(session, resume_from)
-            log.info("resumed from %s (step %d)", resume_from, start_step)
-        session.run(iterator.initializer, dict(zip(placeholders, (windows.inputs, windows.labels, windows.lengths))))
-        step = session.run(model.global_step)
+    with CheckpointLock(checkpoint_dir):
+        set_aside = prepare_checkpoint_dir(checkpoint_dir, settings_fingerprint, parts)
+        resume_from = tf.train.latest_checkpoint(str(checkpoint_dir))
+        start_step = checkpoint_step(resume_from)
         num_steps = settings["num_steps"]
-        first_step_seconds = None
-        interval_start, interval_steps = time.time(), 0
-        train_start = time.time()
-        with open(scalars_path, "a", newline="") as scalars_file:
-            writer = csv.DictWriter(scalars_file, SCALAR_COLUMNS)
-            while step < num_steps:
-                log_now = (step + 1) % settings["log_every_steps"] == 0 or step + 1 == num_steps
-                fetches = {"train": train_op, "accuracy_update": accuracy_update}
-                if log_now:
-                    fetches["scalars"] = logged
-                result = session.run(fetches)
-                step += 1  # reading global_step in the same run would race with its increment
-                interval_steps += 1
-                if first_step_seconds is None:
-                    first_step_seconds = time.time() - process_start
-                    log.info("first training step done %.1f s after process start", first_step_seconds)
-                if log_now:
-                    elapsed = time.time() - interval_start
-                    row = {k: float(v) for k, v in result["scalars"].items()}
-                    row.update(step=step, accuracy=float(session.run(accuracy)), examples_per_second=interval_steps * batch_size / elapsed)
-                    writer.writerow(row)
-                    scalars_file.flush()
-                    log.info("step %d/%d loss %.4f accuracy %.3f (%.0f examples/s)", step, num_steps, row["loss"], row["accuracy"], row["examples_per_second"])
-                    session.run(reset_metrics)
-                    interval_start, interval_steps = time.time(), 0
-                if step % settings["checkpoint_every_steps"] == 0 or step == num_steps or stop.signal:
-                    saver.save(session, str(checkpoint_dir / CHECKPOINT_PREFIX), global_step=step, write_meta_graph=False)
-                if stop.signal:
-                    raise TrainingInterrupted(f"stopped by signal {stop.signal} at step {step}; checkpoint saved, rerun to resume")
-        final_checkpoint = tf.train.latest_checkpoint(str(checkpoint_dir))
-    train_seconds = time.time() - train_start
-    summary = {
-        "steps": int(step),
-        "resumed_from_step": start_step,
-        "steps_this_run": int(step) - start_step,
-        "seconds_to_first_step": first_step_seconds,
-        "train_seconds_this_run": train_seconds,
-        "windows": len(windows),
-        "batch_size": batch_size,
-        "fingerprint": settings_fingerprint,
-        "variant": training_settings(variant),
-        "converter": dict(converter),
-    }
-    export_model(final_checkpoint, checkpoint_dir, model_dir, summary)
+        check_num_steps(num_steps, resume_from, name)
+
+        validator = None
+        if settings["validate_every_steps"] and validation is not None and len(validation):
+            validator = Validation(tf, variant, converter, validation, checkpoint_dir, settings["seed"], threads)
+            validator.best.forget_after(start_step)
+        elif settings["validate_every_steps"]:
+            log.warning(
+                "no validation windows (%s): training is not validated, the last checkpoint is exported",
+                validation_windows,
+            )
+        # Resumed runs reshuffle differently from the first run, instead of replaying its batches.
+        graph = TrainingGraph(tf, config, windows, settings["seed"] + start_step, settings["checkpoints_to_keep"])
+        scalars = ScalarLog(tf, checkpoint_dir, start_step, num_steps)
+        try:
+            run = _train_loop(
+                tf,
+                graph,
+                windows,
+                resume_from or source,
+                checkpoint_dir,
+                settings,
+                scalars,
+                validator,
+                set_aside,
+                threads,
+                process_start,
+                name,
+            )
+        finally:
+            scalars.close()
+        exported, reason = _export_choice(settings, validator, run["final_checkpoint"])
+        summary = {
+            "steps": run["step"],
+            "resumed_from_step": start_step,
+            "steps_this_run": run["step"] - start_step,
+            "seconds_to_first_step": run["first_step_seconds"],
+            "train_seconds_this_run": run["train_seconds"],
+            "windows": len(windows),
+            "validation_windows": validator.windows if validator else 0,
+            "batch_size": graph.batch_size,
+            "device": device,
+            "fingerprint": settings_fingerprint,
+            "fingerprint_parts": parts,
+            "stopped_early": run["stopped_early"],
+            "exported": {"step": checkpoint_step(exported), "checkpoint": Path(exported).name, "reason": reason},
+            "best_validation": dict(validator.best.record) if validator and validator.best.record else None,
+            "variant": training_settings(variant),
+            "converter": dict(converter),
+            "init_from": (
+                {
+                    "model": str(source.path),
+                    "fingerprint": source.fingerprint,
+                    "step": checkpoint_step(source.checkpoint),
+                }
+                if source
+                else None
+            ),
+        }
+        log.info("exporting %s: %s", Path(exported).name, reason)
+        export_model(exported, checkpoint_dir, model_dir, summary)
     return summary
 
 
+def _initialise_from(tf, session, graph: TrainingGraph, source: TrainedModelDir, name: str) -> None:
+    """Loads another trained model's weights, after checking every one has the shape this model needs."""
+    stored = dict(tf.train.list_variables(source.checkpoint))
+    mismatched = [
+        f"{v.op.name} {v.shape.as_list()} (stored: {stored.get(v.op.name, 'missing')})"
+        for v in graph.weights
+        if stored.get(v.op.name) != v.shape.as_list()
+    ]
+    if mismatched:
+        raise TrainingSettingsError(
+            f"variants.{name}.training.init_from: {source.path} has another model shape; "
+            f"{len(mismatched)} weights do not fit, e.g. {mismatched[0]}"
+        )
+    graph.weights_saver.restore(session, source.checkpoint)
+    log.info("initialised %d weights from %s (%s)", len(graph.weights), source.path, Path(source.checkpoint).name)
+
+
+def _train_loop(
+    tf,
+    graph: TrainingGraph,
+    windows,
+    start_from,
+    checkpoint_dir,
+    settings,
+    scalars,
+    validator,
+    set_aside,
+    threads,
+    process_start,
+    name,
+) -> dict:
+    """Runs steps until num_steps, a stop signal or early stop; saves, validates and logs on schedule.
+
+    `start_from` is the checkpoint to resume, or the TrainedModelDir of a fresh fine-tuning run.
+    """
+    num_steps, validate_every = settings["num_steps"], settings["validate_every_steps"]
+    patience = settings["early_stop_patience"]
+    stopped_early = bool(validator and patience and validator.best.validations_since >= patience)
+    if stopped_early:
+        log.info("already stopped early (%d validations without improvement)", validator.best.validations_since)
+    with tf.Session(graph=graph.graph, config=session_config(tf, threads)) as session, _StopRequest() as stop:
+        session.run(graph.initialise)
+        if isinstance(start_from, TrainedModelDir):
+            _initialise_from(tf, session, graph, start_from, name)
+        elif start_from:
+            graph.saver.restore(session, start_from)
+            log.info("resumed from %s (step %d)", start_from, checkpoint_step(start_from))
+        session.run(graph.iterator.initializer, windows_feed(graph.placeholders, windows))
+        step = int(session.run(graph.global_step))
+        first_step_seconds = None
+        interval_start, interval_steps = time.time(), 0
+        train_start = time.time()
+        scalars.start(step)
+        while step < num_steps and not stopped_early:
+            log_now = (step + 1) % settings["log_every_steps"] == 0 or step + 1 == num_steps
+            fetches = {"train": graph.train_op, "accuracy_update": graph.accuracy_update}
+            if log_now:
+                fetches["scalars"] = graph.scalars
+            result = session.run(fetches)
+            step += 1  # reading global_step in the same run would race with its increment
+            interval_steps += 1
+            if first_step_seconds is None:
+                first_step_seconds = time.time() - process_start
+                log.info("first training step done %.1f s after process start", first_step_seconds)
+            train_row = None
+            if log_now:
+                train_row = {k: float(v) for k, v in result["scalars"].items()}
+                train_row.update(
+                    accuracy=float(session.run(graph.accuracy)),
+                    examples_per_second=interval_steps * graph.batch_size / (time.time() - interval_start),
+                )
+                session.run(graph.reset_metrics)
+            validate_now = validator is not None and (step % validate_every == 0 or step == num_steps)
+            validation_row = None
+            if validate_now or step % settings["checkpoint_every_steps"] == 0 or step == num_steps or stop.signal:
+                saved = graph.saver.save(
+                    session, str(checkpoint_dir / CHECKPOINT_PREFIX), global_step=step, write_meta_graph=False
+                )
+                if set_aside is not None:
+                    shutil.rmtree(set_aside, ignore_errors=True)
+                    log.info("dropped %s: this run has saved its first checkpoint", set_aside)
+                    set_aside = None
+                if validate_now:
+                    validation_row = validator.validate(saved, step)
+                    stopped_early = bool(patience and validator.best.validations_since >= patience)
+            if train_row or validation_row:
+                scalars.write(step, train_row, validation_row)
+            if log_now:
+                interval_start, interval_steps = time.time(), 0
+            if stopped_early:
+                log.info("early stop at step %d: %d validations without a lower validation loss", step, patience)
+            if stop.signal:
+                raise TrainingInterrupted(
+                    f"stopped by signal {stop.signal} at step {step}; checkpoint saved, rerun to resume"
+                )
+    return {
+        "step": step,
+        "first_step_seconds": first_step_seconds,
+        "train_seconds": time.time() - train_start,
+        "stopped_early": stopped_early,
+        "final_checkpoint": tf.train.latest_checkpoint(str(checkpoint_dir)),
+    }
+
+
+def _export_choice(settings: Mapping, validator: Validation | None, final_checkpoint: str) -> tuple[str, str]:
+    """The checkpoint to export, and why."""
+    if settings["export"] == "last":
+        return final_checkpoint, "training.export is last"
+    if validator is None or validator.best.record is None:
+        return final_checkpoint, "training.export is best, but training was not validated: the last checkpoint"
+    record = validator.best.record
+    return (
+        validator.best.checkpoint,
+        f"lowest validation loss {record['validation_loss']:.4f} at step {record['step']} "
+        f"({record['validations_since_best']} later validations did no better)",
+    )
+
+
 def export_model(checkpoint_path: str, checkpoint_dir: Path, model_dir: Path, summary: Mapping) -> None:
-    """Copies the final checkpoint, scalars and summary into `model_dir`, all at once by a rename."""
+    """Copies the chosen checkpoint, scalars and summary into `model_dir`, all at once by a rename."""
     staging = model_dir.with_name(f".{model_dir.name}.exporting")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)

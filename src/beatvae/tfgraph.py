@@ -1,0 +1,162 @@
+"""TensorFlow plumbing shared by training, evaluation and bench: input pipeline, sessions, metrics.
+
+Everything here is TF1 graph-mode code over Magenta's MusicVAE; callers pass the `tf` module they
+got from `magenta_env.tensorflow_v1()` so the legacy-Keras switch is always set first.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Mapping
+
+# Teacher forcing feeds the true previous step to the decoder; free running feeds its own
+# sample (Magenta's eval always does the latter when training used scheduled sampling).
+DECODING_MODES = {"teacher_forced": 0.0, "free_running": 1.0}
+
+# Magenta's metric-map entries that reconstruction metrics report, by our name.
+RECONSTRUCTION_METRICS = {
+    "accuracy": "metrics/accuracy",
+    "loss": "loss",
+    "r_loss": "losses/r_loss",
+    "kl_loss": "losses/kl_loss",
+    "kl_bits": "losses/kl_bits",
+}
+
+
+def make_dataset(
+    tf, windows_placeholders, batch_size: int, output_depth: int, seed: int, shuffle: bool = True, repeat: bool = True
+):
+    """tf.data pipeline over in-memory windows: shuffle, repeat, batch, expand labels, prefetch.
+
+    Batching happens before the one-hot expansion so it is one vectorised op per batch.
+    """
+    inputs, labels, lengths = windows_placeholders
+    dataset = tf.data.Dataset.from_tensor_slices((inputs, labels, lengths))
+    if shuffle:
+        dataset = dataset.shuffle(buffer_size=100_000, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        dataset = dataset.repeat()
+    dataset = dataset.batch(batch_size, drop_remainder=True)
+
+    def to_model_tensors(batch_inputs, batch_labels, batch_lengths):
+        return {
+            "input_sequence": tf.cast(batch_inputs, tf.float32),
+            "output_sequence": tf.one_hot(tf.cast(batch_labels, tf.int32), output_depth, dtype=tf.float32),
+            "sequence_length": batch_lengths,
+        }
+
+    return dataset.map(to_model_tensors, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def windows_placeholders(tf, windows):
+    """Placeholders fed once at iterator initialisation (keeps large arrays out of the GraphDef)."""
+    return (
+        tf.placeholder(tf.bool, shape=windows.inputs.shape, name="window_inputs"),
+        tf.placeholder(tf.int16, shape=windows.labels.shape, name="window_labels"),
+        tf.placeholder(tf.int32, shape=windows.lengths.shape, name="window_lengths"),
+    )
+
+
+def windows_feed(placeholders, windows) -> dict:
+    """The feed dict that initialises an iterator over `windows_placeholders`."""
+    return dict(zip(placeholders, (windows.inputs, windows.labels, windows.lengths)))
+
+
+def session_config(tf, threads: int | None):
+    kwargs = {"allow_soft_placement": True}
+    if threads:
+        kwargs.update(intra_op_parallelism_threads=threads, inter_op_parallelism_threads=max(1, min(threads, 2)))
+    config = tf.ConfigProto(**kwargs)
+    config.gpu_options.allow_growth = True
+    return config
+
+
+def metric_tensors(tf, metric_map: Mapping, name: str):
+    """(value, update op) of a tf.metrics entry of Magenta's metric map.
+
+    A hierarchical decoder reports the mean over its segments with a no-op update; the real
+    updates are its per-segment entries (`segment/NNN/<name>`), so all of them are grouped.
+    """
+    value, _ = metric_map[name]
+    updates = [update for key, (_, update) in metric_map.items() if key == name or key.endswith("/" + name)]
+    return value, tf.group(*updates)
+
+
+def checkpoint_step(path: str | None) -> int:
+    """The global step in a checkpoint path (`.../model.ckpt-1200` -> 1200; none -> 0)."""
+    match = re.search(r"-(\d+)$", str(path or ""))
+    return int(match.group(1)) if match else 0
+
+
+def even_batch_size(num_windows: int, max_batch_size: int) -> int:
+    """Largest batch size <= max that splits `num_windows` into the fewest, most even batches.
+
+    The graph needs a fixed batch size; this drops at most (batches - 1) windows.
+    """
+    batches = math.ceil(num_windows / max_batch_size)
+    return num_windows // batches
+
+
+class ReconstructionGraph:
+    """Magenta's eval loss and metric ops over fixed windows, in one decoding mode, built once.
+
+    `measure(checkpoint)` restores the weights and streams the windows through: training calls
+    it at every validation without rebuilding the graph, evaluation calls it once. Each call
+    runs in a fresh session, so the sampled latents are the same every time: two checkpoints'
+    measurements differ by their weights only.
+    """
+
+    def __init__(self, tf, config_for, windows, max_batch_size: int, mode: str, seed: int, threads=None):
+        """`config_for(**hparam_overrides)` returns a fresh Magenta Config of the model."""
+        self.tf, self.windows = tf, windows
+        self.batch_size = even_batch_size(len(windows), max_batch_size)
+        config = config_for(
+            batch_size=self.batch_size, sampling_schedule="constant", sampling_rate=DECODING_MODES[mode]
+        )
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            tf.set_random_seed(seed)
+            model = config.model
+            model.build(config.hparams, config.data_converter.output_depth, is_training=False)
+            self.placeholders = windows_placeholders(tf, windows)
+            dataset = make_dataset(
+                tf,
+                self.placeholders,
+                self.batch_size,
+                config.data_converter.output_depth,
+                seed,
+                shuffle=False,
+                repeat=False,
+            )
+            self.iterator = tf.data.make_initializable_iterator(dataset)
+            model.eval(**self.iterator.get_next())
+            self.metrics = {
+                key: metric_tensors(tf, model.metric_map, name) for key, name in RECONSTRUCTION_METRICS.items()
+            }
+            self.updates = tf.group(*(update for _, update in self.metrics.values()))
+            self.saver = tf.train.Saver()
+            self.init_local = tf.local_variables_initializer()
+        self.graph.finalize()
+        self.session_config = session_config(tf, threads)
+
+    def measure(self, checkpoint_path: str) -> dict:
+        """Mean loss, reconstruction loss, KL (bits and nats), ELBO and accuracy over the windows."""
+        tf = self.tf
+        with tf.Session(graph=self.graph, config=self.session_config) as session:
+            self.saver.restore(session, checkpoint_path)
+            session.run(self.init_local)
+            session.run(self.iterator.initializer, windows_feed(self.placeholders, self.windows))
+            batches = 0
+            while True:
+                try:
+                    session.run(self.updates)
+                    batches += 1
+                except tf.errors.OutOfRangeError:
+                    break
+            values = {key: float(session.run(value)) for key, (value, _) in self.metrics.items()}
+        values["kl_nats"] = values["kl_bits"] * math.log(2.0)
+        # ELBO per window in nats: -(expected reconstruction NLL + KL(q(z|x) || p(z))).
+        values["elbo"] = -(values["r_loss"] + values["kl_nats"])
+        values["windows"] = batches * self.batch_size
+        return values

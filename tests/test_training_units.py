@@ -1,0 +1,304 @@
+"""Fast tests of the training plumbing (no training): model configs and fingerprints, checkpoint
+folders and their lock, the scalars CSV, the loss table and plot, trained model folders."""
+
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from beatvae.dataset import Windows
+from beatvae.losses import loss_table, plot_losses
+from beatvae.model import TrainedModelDir, build_config, fingerprint, fingerprint_parts, windows_digest
+from beatvae.settings import SettingsError
+from beatvae.tfgraph import checkpoint_step, even_batch_size
+from beatvae.training import (
+    SCALAR_COLUMNS,
+    BestCheckpoint,
+    CheckpointDirBusy,
+    CheckpointLock,
+    TrainingSettingsError,
+    check_num_steps,
+    prepare_checkpoint_dir,
+    train_variant,
+    truncate_scalars,
+)
+
+CONVERTER = {
+    "steps_per_quarter": 4,
+    "quarters_per_bar": 4,
+    "slice_bars": 4,
+    "roll_input": True,
+    "max_bars": None,
+    "gap_bars": 1.0,
+    "max_tensors_per_notesequence": None,
+}
+VARIANT = {
+    "model": {
+        "encoder": "BidirectionalLstmEncoder",
+        "decoder": "CategoricalLstmDecoder",
+        "level_lengths": [4, 16],
+        "disable_autoregression": False,
+    },
+    "hparams": {
+        "batch_size": 16,
+        "z_size": 16,
+        "enc_rnn_size": [32],
+        "dec_rnn_size": [32, 32],
+        "free_bits": 48,
+        "max_beta": 0.2,
+    },
+    "training": {"num_steps": 20, "seed": 1, "checkpoint_every_steps": 10, "log_every_steps": 5},
+}
+
+
+def random_windows(count=8, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 512, (count, 64)).astype(np.int16)
+    inputs = ((labels[..., None] >> np.arange(9)) & 1).astype(bool)
+    inputs = np.concatenate([inputs, np.zeros((count, 64, 1), bool)], axis=-1)
+    return Windows(inputs, labels, np.full(count, 64, np.int32), np.asarray([f"id{i}" for i in range(count)]))
+
+
+def test_build_config_derives_the_window_length_and_rejects_shapes_that_do_not_fit():
+    config = build_config(VARIANT, CONVERTER)
+    assert config.hparams.max_seq_len == 64
+    assert (config.hparams.z_size, config.hparams.enc_rnn_size, config.hparams.dec_rnn_size) == (16, [32], [32, 32])
+    assert config.data_converter.output_depth == 512
+    assert build_config(VARIANT, CONVERTER, batch_size=3).hparams.batch_size == 3
+    bad = copy.deepcopy(VARIANT)
+    bad["model"]["level_lengths"] = [3, 7]
+    with pytest.raises(SettingsError, match=r"level_lengths \[3, 7\] multiply to 21, but a window is 64 steps"):
+        build_config(bad, CONVERTER)
+
+
+def changed(section, key, value):
+    variant = copy.deepcopy(VARIANT)
+    variant[section][key] = value
+    return variant
+
+
+@pytest.mark.parametrize(
+    "variant, converter, digest, part",
+    [
+        (changed("model", "level_lengths", [8, 8]), CONVERTER, "d0", "model"),
+        (changed("hparams", "z_size", 32), CONVERTER, "d0", "hparams"),
+        (changed("training", "seed", 2), CONVERTER, "d0", "seed"),
+        (VARIANT, dict(CONVERTER, roll_input=False), "d0", "converter"),
+        (VARIANT, CONVERTER, "d1", "training_windows"),
+    ],
+)
+def test_fingerprint_changes_with_each_thing_the_weights_depend_on(variant, converter, digest, part):
+    base = fingerprint_parts(VARIANT, CONVERTER, "d0")
+    other = fingerprint_parts(variant, converter, digest)
+    assert [key for key in base if base[key] != other[key]] == [part]
+    assert fingerprint(base) != fingerprint(other)
+
+
+def test_fingerprint_ignores_loop_settings_and_includes_the_init_source():
+    base = fingerprint(fingerprint_parts(VARIANT, CONVERTER, "d0"))
+    loop = changed("training", "num_steps", 5000)
+    loop["training"].update(log_every_steps=1, checkpoint_every_steps=7, validate_every_steps=3, export="last")
+    assert fingerprint(fingerprint_parts(loop, CONVERTER, "d0")) == base
+    assert fingerprint(fingerprint_parts(VARIANT, CONVERTER, "d0", init_from="abc")) != base
+
+
+def test_windows_digest_follows_the_content():
+    windows = random_windows()
+    assert windows_digest(windows) == windows_digest(random_windows())
+    assert windows_digest(windows) != windows_digest(random_windows(seed=1))
+    fewer = Windows(windows.inputs[:-1], windows.labels[:-1], windows.lengths[:-1], windows.sources[:-1])
+    assert windows_digest(fewer) != windows_digest(windows)
+
+
+def test_checkpoint_step_and_even_batches():
+    assert checkpoint_step("results/checkpoints/v1/model.ckpt-1200") == 1200
+    assert checkpoint_step(None) == 0 and checkpoint_step("model.ckpt") == 0
+    assert even_batch_size(100, 64) == 50 and even_batch_size(64, 64) == 64 and even_batch_size(3, 64) == 3
+
+
+def write_scalars(path, rows, columns):
+    pd.DataFrame(rows, columns=columns).to_csv(path, index=False)
+
+
+def test_truncated_scalars_drop_rows_after_the_resumed_step_and_keep_older_columns(tmp_path):
+    path = tmp_path / "scalars.csv"
+    old_columns = ["step", "loss", "accuracy"]  # an older CSV without the validation columns
+    write_scalars(path, [[10, 1.0, 0.1], [20, 0.9, 0.2], [30, 0.8, 0.3]], old_columns)
+    truncate_scalars(path, 20)
+    table = pd.read_csv(path)
+    assert table.columns.tolist() == SCALAR_COLUMNS
+    assert table["step"].tolist() == [10, 20] and table["loss"].tolist() == [1.0, 0.9]
+    assert table["validation_loss"].isna().all()
+    truncate_scalars(tmp_path / "new.csv", 0)
+    assert pd.read_csv(tmp_path / "new.csv").columns.tolist() == SCALAR_COLUMNS
+
+
+def fake_checkpoint(folder, step, fingerprint_value, parts=None):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "fingerprint.json").write_text(json.dumps({"fingerprint": fingerprint_value, "parts": parts or {}}))
+    (folder / "checkpoint").write_text(f'model_checkpoint_path: "model.ckpt-{step}"\n')
+    (folder / f"model.ckpt-{step}.index").write_text("")
+
+
+def test_changed_fingerprint_sets_old_checkpoints_aside_and_a_revert_brings_them_back(tmp_path, caplog):
+    folder = tmp_path / "v1"
+    fake_checkpoint(folder, 100, "old", {"seed": "a", "model": "m"})
+    assert prepare_checkpoint_dir(folder, "old") is None
+    assert (folder / "model.ckpt-100.index").exists()
+
+    with caplog.at_level("WARNING"):
+        aside = prepare_checkpoint_dir(folder, "new", {"seed": "b", "model": "m"})
+    assert aside == tmp_path / "v1.previous-old" and (aside / "model.ckpt-100.index").exists()
+    assert "changed: seed (a -> b)" in caplog.text
+    assert sorted(p.name for p in folder.iterdir()) == ["fingerprint.json"]
+
+    # Back to the old settings before the new run saved anything: the old checkpoints return.
+    prepare_checkpoint_dir(folder, "old")
+    assert (folder / "model.ckpt-100.index").exists()
+    assert (tmp_path / "v1.previous-new").exists() is False  # the empty new folder held no checkpoints
+
+
+def test_num_steps_below_the_newest_checkpoint_names_the_key(tmp_path):
+    check_num_steps(100, str(tmp_path / "model.ckpt-100"), "v2")
+    with pytest.raises(TrainingSettingsError, match=r"variants.v2.training.num_steps is 50, .* checkpoint at step 100"):
+        check_num_steps(50, str(tmp_path / "model.ckpt-100"), "v2")
+
+
+def test_a_second_lock_on_a_folder_fails_naming_the_holder_and_is_free_after_release(tmp_path):
+    folder = tmp_path / "v1"
+    with CheckpointLock(folder):
+        with pytest.raises(
+            CheckpointDirBusy, match=rf"{folder} is being trained by another process \(pid {os.getpid()} on host"
+        ):
+            with CheckpointLock(folder):
+                pass
+    assert not (tmp_path / "v1.lock").exists()
+    with CheckpointLock(folder):
+        pass
+
+
+def test_a_killed_holder_leaves_no_lock(tmp_path):
+    folder = tmp_path / "v1"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from beatvae.training import CheckpointLock\n"
+            "with CheckpointLock(sys.argv[1]):\n    print('locked', flush=True); time.sleep(600)",
+            str(folder),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src")),
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(CheckpointDirBusy, match=f"pid {holder.pid}"):
+            with CheckpointLock(folder):
+                pass
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert (tmp_path / "v1.lock").exists(), "kill -9 leaves the file ..."
+    with CheckpointLock(folder):  # ... but not the lock
+        pass
+
+
+def test_a_config_error_leaves_existing_checkpoints_alone(tmp_path):
+    windows = random_windows()
+    windows.save(tmp_path / "train.npz")
+    folder = tmp_path / "checkpoints"
+    fake_checkpoint(folder, 100, "trained-before")
+    bad = changed("model", "level_lengths", [3, 7])
+    with pytest.raises(SettingsError, match="level_lengths"):
+        train_variant(bad, CONVERTER, tmp_path / "train.npz", folder, tmp_path / "model")
+    assert (folder / "model.ckpt-100.index").exists()
+    assert json.loads((folder / "fingerprint.json").read_text())["fingerprint"] == "trained-before"
+
+
+def test_training_below_the_newest_checkpoint_fails_before_touching_anything(tmp_path):
+    windows = random_windows()
+    windows.save(tmp_path / "train.npz")
+    folder = tmp_path / "checkpoints"
+    parts = fingerprint_parts(VARIANT, CONVERTER, windows_digest(windows))
+    fake_checkpoint(folder, 100, fingerprint(parts), parts)
+    with pytest.raises(TrainingSettingsError, match="variants.v9.training.num_steps is 20"):
+        train_variant(VARIANT, CONVERTER, tmp_path / "train.npz", folder, tmp_path / "model", name="v9")
+    assert not (tmp_path / "model").exists()
+
+
+def test_loss_table_and_plot_with_and_without_validation(tmp_path):
+    rows = [
+        [10, 2.0, 1.9, 0.1, 40.0, 0.3, 0.1, 0.0, 0.003, 1.0, 100.0, None, None, None, None, None],
+        [20, 1.5, 1.4, 0.1, 41.0, 0.4, 0.1, 0.0, 0.003, 1.0, 100.0, 1.6, 1.5, 40.0, 0.35, 0.2],
+    ]
+    write_scalars(tmp_path / "scalars.csv", rows, SCALAR_COLUMNS)
+    table = loss_table(tmp_path / "scalars.csv")
+    assert table["validation_loss"].tolist()[1] == 1.6 and np.isnan(table["validation_loss"].tolist()[0])
+    assert table["validation_free_running_accuracy"].tolist()[1] == 0.2
+    plot_losses(table, tmp_path / "losses.png", "test")
+    assert (tmp_path / "losses.png").stat().st_size > 10_000
+
+    write_scalars(tmp_path / "old.csv", [row[:11] for row in rows], SCALAR_COLUMNS[:11])
+    old = loss_table(tmp_path / "old.csv")
+    assert old["validation_loss"].isna().all() and old["reconstruction_loss"].tolist() == [1.9, 1.4]
+    plot_losses(old, tmp_path / "old.png", "test")
+    write_scalars(tmp_path / "empty.csv", [], SCALAR_COLUMNS)
+    with pytest.raises(ValueError, match="has no logged steps"):
+        loss_table(tmp_path / "empty.csv")
+
+
+def test_trained_model_dir_loads_settings_and_names_what_is_missing(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"is not a trained model folder: training.json is missing"):
+        TrainedModelDir.load(tmp_path)
+    (tmp_path / "training.json").write_text(
+        json.dumps({"variant": VARIANT, "converter": CONVERTER, "fingerprint": "f"})
+    )
+    (tmp_path / "checkpoint").write_text('model_checkpoint_path: "model.ckpt-150"\n')
+    model = TrainedModelDir.load(tmp_path)
+    assert model.checkpoint == str(tmp_path / "model.ckpt-150") and model.z_size == 16 and model.fingerprint == "f"
+    assert model.config().hparams.max_seq_len == 64
+
+
+def test_a_variant_that_asks_for_a_gpu_fails_at_once_without_one(tmp_path):
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("this host has a GPU")
+    random_windows().save(tmp_path / "train.npz")
+    with pytest.raises(RuntimeError, match=r"variants.v9.resources.gpus asks for 1 GPU\(s\), but TensorFlow sees none"):
+        train_variant(
+            VARIANT, CONVERTER, tmp_path / "train.npz", tmp_path / "checkpoints", tmp_path / "model", name="v9", gpus=1
+        )
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_best_checkpoint_keeps_the_lowest_validation_loss_and_counts_validations_since(tmp_path):
+    folder = tmp_path / "checkpoints"
+    for step in (10, 20, 30, 40):
+        fake_checkpoint(folder, step, "f")
+    best = BestCheckpoint(folder, "validation-digest")
+    assert best.checkpoint is None and best.validations_since == 0
+    improved = [
+        best.update(str(folder / f"model.ckpt-{step}"), step, loss)
+        for step, loss in ((10, 3.0), (20, 2.0), (30, 2.0), (40, 2.5))
+    ]
+    assert improved == [True, True, False, False]
+    assert best.checkpoint == str(folder / "best/model.ckpt-20") and (folder / "best/model.ckpt-20.index").exists()
+    assert best.validations_since == 2, "an equal loss is no improvement"
+
+    reloaded = BestCheckpoint(folder, "validation-digest")  # a resumed run continues the count
+    assert reloaded.record == best.record
+    reloaded.forget_after(10)  # resumed before the best was chosen: it does not exist yet
+    assert reloaded.checkpoint is None and not (folder / "best").exists()
+
+    best = BestCheckpoint(folder, "validation-digest")
+    best.update(str(folder / "model.ckpt-30"), 30, 1.0)
+    assert BestCheckpoint(folder, "other-validation-windows").checkpoint is None

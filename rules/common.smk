@@ -22,9 +22,6 @@ from beatvae.settings import (
 
 min_version("9.0")
 
-# Magenta is TF1-style code on tf-keras; jobs (local or on a cluster node) inherit these.
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Jobs import the beatvae package from src/ whether or not it is installed (conda envs, clusters).
 os.environ.update(PYTHONPATH=f"{workflow.basedir}/src")
 

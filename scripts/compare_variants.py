@@ -2,10 +2,14 @@ from beatvae.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
     import json
+
     import pandas as pd
+
     from beatvae.evaluation import comparison_row
 
-    rows = [comparison_row(name, json.load(open(path))) for name, path in zip(snakemake.params.variants, snakemake.input)]
+    rows = [
+        comparison_row(name, json.load(open(path))) for name, path in zip(snakemake.params.variants, snakemake.input)
+    ]
     table = pd.DataFrame(rows)
     table.to_csv(snakemake.output[0], sep="\t", index=False, float_format="%.4g")
     print(table.to_string())

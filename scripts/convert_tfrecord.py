@@ -2,6 +2,7 @@ from beatvae.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
     import pandas as pd
+
     from beatvae.dataset import select_note_sequences
 
     subset = pd.read_parquet(snakemake.input.subset)

@@ -2,6 +2,7 @@ from beatvae.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
     import json
+
     from beatvae.evaluation import evaluate_variant
 
     report = evaluate_variant(

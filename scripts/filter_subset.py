@@ -2,6 +2,7 @@ from beatvae.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
     import pandas as pd
+
     from beatvae.subsets import filter_subset
 
     metadata = pd.read_parquet(snakemake.input[0])

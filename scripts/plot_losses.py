@@ -2,6 +2,7 @@ from beatvae.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
     from pathlib import Path
+
     from beatvae.losses import loss_table, plot_losses
 
     table = loss_table(Path(snakemake.input[0], "scalars.csv"))

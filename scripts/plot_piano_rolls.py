@@ -2,7 +2,13 @@ from beatvae.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
     from pathlib import Path
+
     from beatvae.render import plot_piano_roll
 
     for midi, png in zip(snakemake.input.midi, snakemake.output):
-        plot_piano_roll(midi, png, title=f"{snakemake.wildcards.variant}: {Path(midi).stem}", highlight_segments=snakemake.params.segment_bars.get(Path(midi).stem))
+        plot_piano_roll(
+            midi,
+            png,
+            title=f"{snakemake.wildcards.variant}: {Path(midi).stem}",
+            highlight_segments=snakemake.params.segment_bars.get(Path(midi).stem),
+        )

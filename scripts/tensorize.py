@@ -3,7 +3,13 @@ from beatvae.logs import exit_on_sigterm, redirect_to_log
 with redirect_to_log(snakemake.log[0]), exit_on_sigterm():
     import json
 
-    from beatvae.dataset import WindowCount, check_window_counts, make_drums_converter, read_note_sequences, windows_from_note_sequences
+    from beatvae.dataset import (
+        WindowCount,
+        check_window_counts,
+        make_drums_converter,
+        read_note_sequences,
+        windows_from_note_sequences,
+    )
     from beatvae.settings import window_steps
 
     converter = make_drums_converter(snakemake.params.converter)

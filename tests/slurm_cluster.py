@@ -190,7 +190,7 @@ class SlurmCluster:
         self._linked = False
 
     # ------------------------------------------------------------------ public API
-    def __enter__(self) -> "SlurmCluster":
+    def __enter__(self) -> SlurmCluster:
         self.start()
         return self
 
@@ -281,14 +281,11 @@ class SlurmCluster:
         try:
             for cmd in (
                 ["apt-get", "update", "-qq"],
-                ["apt-get", "install", "-y", "-qq", "-o", "DPkg::Lock::Timeout=300"]
-                + ["slurm-wlm", "munge"],
+                ["apt-get", "install", "-y", "-qq", "-o", "DPkg::Lock::Timeout=300"] + ["slurm-wlm", "munge"],
             ):
                 res = _run(cmd, env=env, timeout=900)
                 if res.returncode != 0:
-                    raise SlurmUnavailable(
-                        f"{' '.join(cmd)} failed ({res.returncode}): {res.stderr.strip()[-500:]}"
-                    )
+                    raise SlurmUnavailable(f"{' '.join(cmd)} failed ({res.returncode}): {res.stderr.strip()[-500:]}")
         except subprocess.TimeoutExpired as e:
             raise SlurmUnavailable(f"apt-get timed out: {e}") from None
         if not (shutil.which("slurmctld") and shutil.which("slurmd")):
@@ -345,9 +342,7 @@ class SlurmCluster:
             if self._munge_works():
                 return
             time.sleep(0.3)
-        raise SlurmUnavailable(
-            f"munged did not come up (rc={res.returncode}): {res.stderr.strip()[-400:]}"
-        )
+        raise SlurmUnavailable(f"munged did not come up (rc={res.returncode}): {res.stderr.strip()[-400:]}")
 
     @staticmethod
     def _munge_works() -> bool:
@@ -383,9 +378,7 @@ class SlurmCluster:
         if stale:
             left = _wait_gone(sorted(stale), 10)
             _stop_pids(left)
-        if DEFAULT_CONF.is_symlink() and Path(os.readlink(DEFAULT_CONF)).parent.name.startswith(
-            PREFIX
-        ):
+        if DEFAULT_CONF.is_symlink() and Path(os.readlink(DEFAULT_CONF)).parent.name.startswith(PREFIX):
             DEFAULT_CONF.unlink()
         old_dir = state.get("workdir")
         if old_dir and Path(old_dir).name.startswith(PREFIX):
@@ -413,9 +406,7 @@ class SlurmCluster:
             (self.workdir / sub).mkdir()
         self.conf = self.workdir / "slurm.conf"
         topo = " ".join(
-            f"{k}={hw[k]}"
-            for k in ("Boards", "SocketsPerBoard", "CoresPerSocket", "ThreadsPerCore")
-            if k in hw
+            f"{k}={hw[k]}" for k in ("Boards", "SocketsPerBoard", "CoresPerSocket", "ThreadsPerCore") if k in hw
         )
         gres = f" Gres=gpu:{self.gpus}" if self.gpus else ""
         w = self.workdir
@@ -462,8 +453,7 @@ class SlurmCluster:
                     "Waittime=0",
                     f"NodeName={self.node} NodeAddr=127.0.0.1 CPUs={self.cpus} {topo}"
                     f" RealMemory={self.memory_mb}{gres} State=UNKNOWN",
-                    f"PartitionName={self.partition} Nodes={self.node} Default=YES"
-                    " MaxTime=INFINITE State=UP",
+                    f"PartitionName={self.partition} Nodes={self.node} Default=YES MaxTime=INFINITE State=UP",
                     "",
                 ]
             )
@@ -518,8 +508,7 @@ class SlurmCluster:
                 time.sleep(0.2)
             else:
                 raise SlurmUnavailable(
-                    f"{daemon} did not start (rc={res.returncode}, {res.stderr.strip()}); "
-                    f"log tail:\n{_tail(log)}"
+                    f"{daemon} did not start (rc={res.returncode}, {res.stderr.strip()}); log tail:\n{_tail(log)}"
                 )
             self._pids.append(pid)
             self._save_state()
@@ -550,15 +539,12 @@ class SlurmCluster:
                 if not _pid_alive(pid):
                     daemon = DAEMONS[i]
                     raise SlurmUnavailable(
-                        f"{daemon} exited; log tail:\n"
-                        f"{_tail(self.workdir / 'log' / f'{daemon}.log')}"
+                        f"{daemon} exited; log tail:\n{_tail(self.workdir / 'log' / f'{daemon}.log')}"
                     )
             state = self._node_state()
             if state.rstrip("*~#!%$@^-") == "idle" and not state.endswith("*"):
                 return
-            if re.match(r"(inval|drain|drng|drained|down|fail)", state) and (
-                time.monotonic() - resumed_at > 5
-            ):
+            if re.match(r"(inval|drain|drng|drained|down|fail)", state) and (time.monotonic() - resumed_at > 5):
                 self.run(
                     ["scontrol", "update", f"nodename={self.node}", "state=resume"],
                     check=False,

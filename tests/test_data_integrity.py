@@ -53,7 +53,12 @@ def test_attribution_names_the_real_authors(readme):
 
 
 def test_no_tracked_file_credits_the_wrong_author():
-    tracked = subprocess.run(["git", "grep", "-l", "Norouzi", "--", ":!tests/test_data_integrity.py"], cwd=REPO, capture_output=True, text=True)
+    tracked = subprocess.run(
+        ["git", "grep", "-l", "Norouzi", "--", ":!tests/test_data_integrity.py"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert tracked.stdout == "", tracked.stdout
 
 
@@ -74,7 +79,7 @@ def sample_sequences(tmp_path_factory):
     folder = tmp_path_factory.mktemp("gmd")
     with zipfile.ZipFile(SAMPLE) as archive:
         archive.extractall(folder)
-        beats = [n[len("groove/"):] for n in archive.namelist() if n.endswith("_beat_4-4.mid")]
+        beats = [n[len("groove/") :] for n in archive.namelist() if n.endswith("_beat_4-4.mid")]
     long_beat = max(beats, key=lambda name: (folder / "groove" / name).stat().st_size)
     names = {"waltz": WALTZ, "six_eight": SIX_EIGHT, "short_fill": SHORT_FILL, "beat": long_beat}
     return {key: midi_to_note_sequence(folder / "groove", name) for key, name in names.items()}
@@ -93,7 +98,11 @@ def with_silence(sequence, from_bar, to_bar, end_bar):
     bar_seconds = 4 * 60.0 / sequence.tempos[0].qpm
     changed = type(sequence)()
     changed.CopyFrom(sequence)
-    keep = [n for n in changed.notes if n.start_time < from_bar * bar_seconds or to_bar * bar_seconds <= n.start_time < end_bar * bar_seconds]
+    keep = [
+        n
+        for n in changed.notes
+        if n.start_time < from_bar * bar_seconds or to_bar * bar_seconds <= n.start_time < end_bar * bar_seconds
+    ]
     del changed.notes[:]
     changed.notes.extend(keep)
     changed.total_time = max(n.end_time for n in keep)
@@ -110,7 +119,10 @@ def test_each_file_without_windows_is_counted_with_its_reason(sample_sequences):
     silent.filename = "no-drums.mid"
     count = WindowCount(CONVERTER)
     windows = windows_from_note_sequences(
-        [s["beat"], s["waltz"], s["six_eight"], s["short_fill"], silent, gapped, s["beat"]], make_drums_converter(CONVERTER), 64, count
+        [s["beat"], s["waltz"], s["six_eight"], s["short_fill"], silent, gapped, s["beat"]],
+        make_drums_converter(CONVERTER),
+        64,
+        count,
     )
     assert len(windows) == count.windows > 0
     assert count.files == 7
@@ -124,15 +136,25 @@ def test_each_file_without_windows_is_counted_with_its_reason(sample_sequences):
     }
     summary = count.summary()
     assert summary["files_without_windows"] == 5 and sum(summary["why"].values()) == 5
-    assert count.describe("train").startswith(f"7 train files, {count.windows} windows (files without a window: 1 in 3/4, not 4/4;")
+    assert count.describe("train").startswith(
+        f"7 train files, {count.windows} windows (files without a window: 1 in 3/4, not 4/4;"
+    )
 
 
 def test_a_train_split_without_windows_fails_naming_why(sample_sequences, caplog):
-    from beatvae.dataset import NoTrainingWindows, WindowCount, check_window_counts, make_drums_converter, windows_from_note_sequences
+    from beatvae.dataset import (
+        NoTrainingWindows,
+        WindowCount,
+        check_window_counts,
+        make_drums_converter,
+        windows_from_note_sequences,
+    )
 
     converter = make_drums_converter(CONVERTER)
     counts = {split: WindowCount(CONVERTER) for split in ("train", "validation", "test")}
-    windows_from_note_sequences([sample_sequences["waltz"], sample_sequences["six_eight"]], converter, 64, counts["train"])
+    windows_from_note_sequences(
+        [sample_sequences["waltz"], sample_sequences["six_eight"]], converter, 64, counts["train"]
+    )
     windows_from_note_sequences([sample_sequences["short_fill"]], converter, 64, counts["validation"])
     with pytest.raises(NoTrainingWindows) as caught:
         check_window_counts("odd-meters", counts)
@@ -153,6 +175,7 @@ def test_a_train_split_without_windows_fails_naming_why(sample_sequences, caplog
 
 # ---------------------------------------------------------------- no temporaries left behind
 
+
 def records_then_full_disk(count):
     for index in range(count):
         yield f"record {index}".encode() * 100
@@ -171,7 +194,12 @@ def test_a_failed_tfrecord_write_leaves_nothing(tmp_path):
 def test_a_failed_windows_save_leaves_nothing(tmp_path):
     from beatvae.dataset import Windows
 
-    unsaveable = Windows(np.zeros((1, 64, 10), bool), np.zeros((1, 64), np.int16), np.zeros(1, np.int32), np.array([lambda: 0], dtype=object))
+    unsaveable = Windows(
+        np.zeros((1, 64, 10), bool),
+        np.zeros((1, 64), np.int16),
+        np.zeros(1, np.int32),
+        np.array([lambda: 0], dtype=object),
+    )
     with pytest.raises(Exception):
         unsaveable.save(tmp_path / "train.npz")
     assert sorted(os.listdir(tmp_path)) == []
@@ -182,7 +210,9 @@ def test_temporaries_of_killed_jobs_are_removed_by_the_next_run(tmp_path):
     from beatvae.metadata import MetadataError, build_metadata
 
     (tmp_path / "train.npz.tmp.npz").write_bytes(b"half an npz")
-    Windows(np.zeros((1, 64, 10), bool), np.zeros((1, 64), np.int16), np.zeros(1, np.int32), np.array(["id"])).save(tmp_path / "train.npz")
+    Windows(np.zeros((1, 64, 10), bool), np.zeros((1, 64), np.int16), np.zeros(1, np.int32), np.array(["id"])).save(
+        tmp_path / "train.npz"
+    )
     (tmp_path / "some.tfrecord.tmp").write_bytes(b"half a tfrecord")
     write_records([b"x"], tmp_path / "some.tfrecord")
     assert sorted(os.listdir(tmp_path)) == ["some.tfrecord", "train.npz"]

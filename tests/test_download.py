@@ -1,8 +1,8 @@
 """download_verified / resolve_url / sha256_of against a real HTTP server on 127.0.0.1."""
 
 import functools
-import http.client
 import hashlib
+import http.client
 import http.server
 import os
 import shutil
@@ -287,7 +287,14 @@ def test_sigterm_during_the_download_job_leaves_no_partial_file(tmp_path):
             assert run.poll() is None, run.stdout.read()
             assert time.monotonic() < deadline, "the download job never started streaming"
             if leftovers(downloads):  # streaming has begun
-                job = next((p for p in psutil.Process(run.pid).children(recursive=True) if "download_gmd" in " ".join(p.cmdline())), None)
+                job = next(
+                    (
+                        p
+                        for p in psutil.Process(run.pid).children(recursive=True)
+                        if "download_gmd" in " ".join(p.cmdline())
+                    ),
+                    None,
+                )
             time.sleep(0.1)
         job.send_signal(signal.SIGTERM)
         output, _ = run.communicate(timeout=120)

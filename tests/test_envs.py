@@ -14,10 +14,16 @@ def normalised(name):
 
 
 def test_conda_env_pins_agree_with_constraints():
-    constraints = dict(normalised(line).split("==", 1) for line in (REPO / "constraints.txt").read_text().split() if "==" in line)
+    constraints = dict(
+        normalised(line).split("==", 1) for line in (REPO / "constraints.txt").read_text().split() if "==" in line
+    )
     env = yaml.safe_load((REPO / "envs/magenta.yaml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    requirements = {normalised(line.split("==")[0]) for line in (REPO / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")}
+    requirements = {
+        normalised(line.split("==")[0])
+        for line in (REPO / "requirements.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
     pinned = dict(normalised(spec).split("==", 1) for spec in pip)
     assert set(pinned) == requirements
     for name, version in pinned.items():

@@ -8,6 +8,7 @@ import logging
 import os
 import struct
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -147,3 +148,15 @@ def test_slerp_of_parallel_vectors_falls_back_to_a_straight_line():
     assert np.isfinite(path).all()
     expected = [(1 - t) * first + t * last for t in fractions]
     np.testing.assert_allclose(path, expected, rtol=1e-6)
+
+
+def test_any_beatvae_module_gets_legacy_keras_before_tensorflow_loads():
+    """Import sorting puts `magenta` before `beatvae` imports: the package itself must set the switch."""
+    probe = (
+        "import os, sys; import beatvae.model; import tf_keras, tensorflow as tf; "
+        "print(os.environ['TF_USE_LEGACY_KERAS'], tf.keras.__name__.split('.')[0])"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "tf_keras"], result.stdout

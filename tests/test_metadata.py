@@ -180,7 +180,9 @@ def test_metadata_is_deterministic(sample_root, sample_metadata):
 def test_parallel_parse_gives_the_same_table_and_the_magenta_note_sequences(sample_root, sample_metadata, tmp_path):
     from beatvae.dataset import read_note_sequences, select_note_sequences, write_note_sequences
 
-    metadata, rejects = build_metadata(sample_root, workers=2, note_sequences_path=tmp_path / "all.tfrecord", min_files_per_worker=1)
+    metadata, rejects = build_metadata(
+        sample_root, workers=2, note_sequences_path=tmp_path / "all.tfrecord", min_files_per_worker=1
+    )
     pd.testing.assert_frame_equal(metadata, sample_metadata[0])
     pd.testing.assert_frame_equal(rejects, sample_metadata[1])
     parsed_once = list(read_note_sequences(tmp_path / "all.tfrecord"))
@@ -189,14 +191,19 @@ def test_parallel_parse_gives_the_same_table_and_the_magenta_note_sequences(samp
     some = metadata["path"].iloc[[7, 2, 40]].tolist()  # not in file order: the subset's order is kept
     assert select_note_sequences(tmp_path / "all.tfrecord", some, tmp_path / "some.tfrecord") == 3
     write_note_sequences(sample_root, some, tmp_path / "parsed_again.tfrecord")
-    selected, parsed_again = list(read_note_sequences(tmp_path / "some.tfrecord")), list(read_note_sequences(tmp_path / "parsed_again.tfrecord"))
+    selected, parsed_again = (
+        list(read_note_sequences(tmp_path / "some.tfrecord")),
+        list(read_note_sequences(tmp_path / "parsed_again.tfrecord")),
+    )
     assert [s.filename for s in selected] == some
     assert selected == parsed_again
     assert all(s.id.startswith("/id/midi/groove/") and s.collection_name == "groove" for s in selected)
     assert sum(len(s.notes) for s in selected) == metadata.set_index("path").loc[some, "notes"].sum()
 
     with pytest.raises(ValueError, match="not among the NoteSequences.*no_such_file"):
-        select_note_sequences(tmp_path / "all.tfrecord", [some[0], "drummer1/no_such_file.mid"], tmp_path / "bad.tfrecord")
+        select_note_sequences(
+            tmp_path / "all.tfrecord", [some[0], "drummer1/no_such_file.mid"], tmp_path / "bad.tfrecord"
+        )
     assert not (tmp_path / "bad.tfrecord").exists()
 
 
@@ -239,12 +246,16 @@ def damaged_tree(sample_root, sample_info, tmp_path):
         row["midi_filename"] = name
         extra_rows.append(row)
     pd.concat([good, pd.DataFrame(extra_rows)]).to_csv(root / "info.csv", index=False)
-    return root, list(good["midi_filename"]), {
-        corrupt: "unreadable MIDI",
-        missing: "missing",
-        badly_named: "pattern",
-        unlisted: "not listed in info.csv",
-    }
+    return (
+        root,
+        list(good["midi_filename"]),
+        {
+            corrupt: "unreadable MIDI",
+            missing: "missing",
+            badly_named: "pattern",
+            unlisted: "not listed in info.csv",
+        },
+    )
 
 
 def test_damaged_tree_rejects_each_problem_with_a_reason(damaged_tree):
@@ -327,7 +338,9 @@ def test_parsing_processes_die_with_the_killed_job(replicated_sample, signum):
     import psutil
 
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]))
-    job = subprocess.Popen([sys.executable, "-c", KILLABLE_JOB, str(replicated_sample)], env=env, stderr=subprocess.PIPE)
+    job = subprocess.Popen(
+        [sys.executable, "-c", KILLABLE_JOB, str(replicated_sample)], env=env, stderr=subprocess.PIPE
+    )
     descendants = []
     try:
         deadline = time.monotonic() + 120

@@ -146,9 +146,7 @@ def test_rendered_four_bars_at_120_qpm_last_eight_seconds_and_are_audible(four_b
 
 @needs_fluidsynth
 def test_render_audio_uses_the_requested_sample_rate(four_bar_midi, tmp_path):
-    stats = wav_stats(
-        render_audio(four_bar_midi, tmp_path / "low.wav", SOUNDFONT, sample_rate=22050)
-    )
+    stats = wav_stats(render_audio(four_bar_midi, tmp_path / "low.wav", SOUNDFONT, sample_rate=22050))
     assert stats["sample_rate"] == 22050
     assert stats["duration_s"] >= 8.0
 

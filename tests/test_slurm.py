@@ -56,16 +56,10 @@ def run_snakemake(cluster, args: list[str], timeout: float) -> subprocess.Comple
         *args,
     ]
     try:
-        res = subprocess.run(
-            cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
-        )
+        res = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as e:
-        out = (
-            (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else e.stdout
-        )
-        err = (
-            (e.stderr or b"").decode(errors="replace") if isinstance(e.stderr, bytes) else e.stderr
-        )
+        out = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else e.stdout
+        err = (e.stderr or b"").decode(errors="replace") if isinstance(e.stderr, bytes) else e.stderr
         queue = (
             cluster.run(["squeue", "--states=all", "-o", "%i %j %T %R"], check=False).stdout
             if cluster is not None

@@ -19,9 +19,7 @@ ROWS = [
 
 @pytest.fixture
 def table():
-    frame = pd.DataFrame(
-        ROWS, columns=["path", "style", "substyle", "bpm", "beat_type", "time_signature", "split"]
-    )
+    frame = pd.DataFrame(ROWS, columns=["path", "style", "substyle", "bpm", "beat_type", "time_signature", "split"])
     return frame.astype({column: COLUMNS[column] for column in frame.columns})
 
 

@@ -11,11 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from beatvae.dataset import make_drums_converter, read_note_sequences, windows_from_note_sequences, write_note_sequences
-from beatvae.settings import window_steps
 from beatvae.metadata import build_metadata, find_gmd_root
+from beatvae.settings import window_steps
 from beatvae.subsets import filter_subset
 from beatvae.unpack import safe_unzip
 
@@ -23,23 +22,55 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_ZIP = REPO / "data/gmd-sample/groove-v1.0.0-midionly-sample.zip"
-CONVERTER = {"steps_per_quarter": 4, "quarters_per_bar": 4, "slice_bars": 4, "roll_input": True, "max_bars": None, "gap_bars": 1.0, "max_tensors_per_notesequence": None}
+CONVERTER = {
+    "steps_per_quarter": 4,
+    "quarters_per_bar": 4,
+    "slice_bars": 4,
+    "roll_input": True,
+    "max_bars": None,
+    "gap_bars": 1.0,
+    "max_tensors_per_notesequence": None,
+}
 
 
 def tiny_variant(num_steps, seed=1, checkpoint_every=50, validate_every=0, **training):
     """A hierdec MusicVAE small enough to learn something on 2 CPU cores in under a minute."""
     return {
-        "model": {"encoder": "BidirectionalLstmEncoder", "decoder": "CategoricalLstmDecoder", "level_lengths": [4, 16], "disable_autoregression": False},
+        "model": {
+            "encoder": "BidirectionalLstmEncoder",
+            "decoder": "CategoricalLstmDecoder",
+            "level_lengths": [4, 16],
+            "disable_autoregression": False,
+        },
         "hparams": {
-            "batch_size": 32, "z_size": 32, "enc_rnn_size": [64], "dec_rnn_size": [64, 64],
-            "free_bits": 48, "max_beta": 0.2, "beta_rate": 0.0, "sampling_schedule": "inverse_sigmoid", "sampling_rate": 1000,
-            "learning_rate": 0.003, "decay_rate": 0.999, "min_learning_rate": 0.0001, "dropout_keep_prob": 1.0,
-            "grad_clip": 1.0, "clip_mode": "global_norm", "grad_norm_clip_to_zero": 10000,
-            "residual_encoder": False, "residual_decoder": False, "use_cudnn": False,
+            "batch_size": 32,
+            "z_size": 32,
+            "enc_rnn_size": [64],
+            "dec_rnn_size": [64, 64],
+            "free_bits": 48,
+            "max_beta": 0.2,
+            "beta_rate": 0.0,
+            "sampling_schedule": "inverse_sigmoid",
+            "sampling_rate": 1000,
+            "learning_rate": 0.003,
+            "decay_rate": 0.999,
+            "min_learning_rate": 0.0001,
+            "dropout_keep_prob": 1.0,
+            "grad_clip": 1.0,
+            "clip_mode": "global_norm",
+            "grad_norm_clip_to_zero": 10000,
+            "residual_encoder": False,
+            "residual_decoder": False,
+            "use_cudnn": False,
         },
         "training": {
-            "num_steps": num_steps, "seed": seed, "checkpoint_every_steps": checkpoint_every, "checkpoints_to_keep": 3,
-            "log_every_steps": 10, "validate_every_steps": validate_every, **training,
+            "num_steps": num_steps,
+            "seed": seed,
+            "checkpoint_every_steps": checkpoint_every,
+            "checkpoints_to_keep": 3,
+            "log_every_steps": 10,
+            "validate_every_steps": validate_every,
+            **training,
         },
     }
 
@@ -69,20 +100,26 @@ def child(command, *args, env=None, **popen):
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "tests"), str(REPO / "src"), env.get("PYTHONPATH", "")])
     return subprocess.Popen(
         [sys.executable, "-m", "training_job", command, *map(str, args)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, **popen,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        **popen,
     )
 
 
 def run_training(variant, windows, checkpoint_dir, model_dir, validation=None, init_from=None, **popen):
     extra = [validation or "-"] + ([init_from] if init_from else [])
-    return child("train", json.dumps(variant), json.dumps(CONVERTER), windows, checkpoint_dir, model_dir, *extra, **popen)
+    return child(
+        "train", json.dumps(variant), json.dumps(CONVERTER), windows, checkpoint_dir, model_dir, *extra, **popen
+    )
 
 
 def finished(process, timeout=600):
     """(result, output) of a child that must succeed."""
     output, _ = process.communicate(timeout=timeout)
     assert process.returncode == 0, output[-3000:]
-    return json.loads(next(line for line in output.splitlines() if line.startswith("RESULT"))[len("RESULT "):]), output
+    return json.loads(next(line for line in output.splitlines() if line.startswith("RESULT"))[len("RESULT ") :]), output
 
 
 def finished_summary(process, timeout=600):
@@ -94,8 +131,18 @@ def trained(data, tmp_path_factory):
     """200 steps, validated every 50 on the validation split, the best checkpoint exported."""
     root = tmp_path_factory.mktemp("trained")
     variant = tiny_variant(num_steps=200, validate_every=50)
-    summary, output = finished(run_training(variant, data["windows"]["train"], root / "checkpoints", root / "model", data["windows"]["validation"]))
-    return {"variant": variant, "model_dir": root / "model", "checkpoints": root / "checkpoints", "summary": summary, "output": output}
+    summary, output = finished(
+        run_training(
+            variant, data["windows"]["train"], root / "checkpoints", root / "model", data["windows"]["validation"]
+        )
+    )
+    return {
+        "variant": variant,
+        "model_dir": root / "model",
+        "checkpoints": root / "checkpoints",
+        "summary": summary,
+        "output": output,
+    }
 
 
 def test_training_lowers_the_loss_and_exports_the_best_validated_checkpoint(trained):
@@ -108,7 +155,12 @@ def test_training_lowers_the_loss_and_exports_the_best_validated_checkpoint(trai
 
     validated = scalars.dropna(subset=["validation_loss"])
     assert validated["step"].tolist() == [50, 100, 150, 200]
-    for column in ("validation_r_loss", "validation_kl_bits", "validation_accuracy", "validation_free_running_accuracy"):
+    for column in (
+        "validation_r_loss",
+        "validation_kl_bits",
+        "validation_accuracy",
+        "validation_free_running_accuracy",
+    ):
         assert validated[column].notna().all(), column
     assert (validated["validation_accuracy"].between(0, 1)).all()
     best_step = int(validated.loc[validated["validation_loss"].idxmin(), "step"])
@@ -140,7 +192,12 @@ def test_training_writes_tensorboard_events_for_train_and_validation(trained):
     for run in ("train", "validation"):
         files = list((trained["checkpoints"] / run).glob("events.out.tfevents.*"))
         assert files, f"no event file in {trained['checkpoints'] / run}"
-        tags[run] = {(value.tag, event.step) for path in files for event in tf.compat.v1.train.summary_iterator(str(path)) for value in event.summary.value}
+        tags[run] = {
+            (value.tag, event.step)
+            for path in files
+            for event in tf.compat.v1.train.summary_iterator(str(path))
+            for value in event.summary.value
+        }
     assert ("loss", 200) in tags["train"] and ("accuracy", 10) in tags["train"]
     assert {("loss", 50), ("free_running_accuracy", 200)} <= tags["validation"]
 
@@ -164,10 +221,17 @@ def wait_for_checkpoint(checkpoint_dir, min_step, process, timeout=300):
 @pytest.mark.parametrize("kill_signal", [signal.SIGKILL, signal.SIGTERM])
 def test_killed_training_resumes_from_its_last_checkpoint(data, tmp_path, kill_signal):
     checkpoints, model_dir = tmp_path / "checkpoints", tmp_path / "model"
-    process = run_training(tiny_variant(num_steps=100_000, checkpoint_every=20), data["windows"]["train"], checkpoints, model_dir)
+    process = run_training(
+        tiny_variant(num_steps=100_000, checkpoint_every=20), data["windows"]["train"], checkpoints, model_dir
+    )
     saved = wait_for_checkpoint(checkpoints, 20, process)
     if kill_signal == signal.SIGKILL:  # (once) a second trainer on the same folder fails at once, naming the holder
-        second = run_training(tiny_variant(num_steps=100_000, checkpoint_every=20), data["windows"]["train"], checkpoints, tmp_path / "other")
+        second = run_training(
+            tiny_variant(num_steps=100_000, checkpoint_every=20),
+            data["windows"]["train"],
+            checkpoints,
+            tmp_path / "other",
+        )
         output, _ = second.communicate(timeout=120)
         assert second.returncode != 0
         assert f"{checkpoints} is being trained by another process (pid {process.pid} on host" in output, output[-2000:]
@@ -181,7 +245,14 @@ def test_killed_training_resumes_from_its_last_checkpoint(data, tmp_path, kill_s
     last_saved = max(int(p.name.split("-")[1].split(".")[0]) for p in checkpoints.glob("model.ckpt-*.index"))
     assert last_saved >= saved
 
-    summary = finished_summary(run_training(tiny_variant(num_steps=last_saved + 20, checkpoint_every=20), data["windows"]["train"], checkpoints, model_dir))
+    summary = finished_summary(
+        run_training(
+            tiny_variant(num_steps=last_saved + 20, checkpoint_every=20),
+            data["windows"]["train"],
+            checkpoints,
+            model_dir,
+        )
+    )
     assert summary["resumed_from_step"] == last_saved
     assert summary["exported"]["step"] == last_saved + 20, "never validated: the last checkpoint"
     assert summary["steps"] == last_saved + 20 and summary["steps_this_run"] == 20
@@ -192,22 +263,36 @@ def test_killed_training_resumes_from_its_last_checkpoint(data, tmp_path, kill_s
 def test_changed_settings_or_data_start_over_and_say_why(data, tmp_path):
     checkpoints = tmp_path / "checkpoints"
     train, other_data = data["windows"]["train"], data["windows"]["validation"]
-    first = finished_summary(run_training(tiny_variant(num_steps=20, checkpoint_every=10), train, checkpoints, tmp_path / "a"))
-    other_seed, output = finished(run_training(tiny_variant(num_steps=30, seed=2, checkpoint_every=10), train, checkpoints, tmp_path / "b"))
+    first = finished_summary(
+        run_training(tiny_variant(num_steps=20, checkpoint_every=10), train, checkpoints, tmp_path / "a")
+    )
+    other_seed, output = finished(
+        run_training(tiny_variant(num_steps=30, seed=2, checkpoint_every=10), train, checkpoints, tmp_path / "b")
+    )
     assert other_seed["resumed_from_step"] == 0 and other_seed["steps"] == 30
     assert "changed: seed" in output
     # Same settings, other training windows (a changed subset filter or GMD archive): no stale resume.
-    other_windows, output = finished(run_training(tiny_variant(num_steps=30, seed=2, checkpoint_every=10), other_data, checkpoints, tmp_path / "c"))
+    other_windows, output = finished(
+        run_training(tiny_variant(num_steps=30, seed=2, checkpoint_every=10), other_data, checkpoints, tmp_path / "c")
+    )
     assert other_windows["resumed_from_step"] == 0, "resumed weights trained on other data"
     assert "changed: training_windows" in output
     assert other_windows["fingerprint"] != other_seed["fingerprint"] != first["fingerprint"]
-    assert sorted(p.name for p in tmp_path.iterdir() if ".previous-" in p.name) == [], "set-aside folders dropped after the first save"
+    assert sorted(p.name for p in tmp_path.iterdir() if ".previous-" in p.name) == [], (
+        "set-aside folders dropped after the first save"
+    )
 
 
 def test_num_steps_below_the_newest_checkpoint_is_an_error(data, tmp_path):
     checkpoints = tmp_path / "checkpoints"
-    finished_summary(run_training(tiny_variant(num_steps=20, checkpoint_every=10), data["windows"]["train"], checkpoints, tmp_path / "model"))
-    shorter = run_training(tiny_variant(num_steps=10, checkpoint_every=10), data["windows"]["train"], checkpoints, tmp_path / "model")
+    finished_summary(
+        run_training(
+            tiny_variant(num_steps=20, checkpoint_every=10), data["windows"]["train"], checkpoints, tmp_path / "model"
+        )
+    )
+    shorter = run_training(
+        tiny_variant(num_steps=10, checkpoint_every=10), data["windows"]["train"], checkpoints, tmp_path / "model"
+    )
     output, _ = shorter.communicate(timeout=300)
     assert shorter.returncode != 0
     assert "variants.test.training.num_steps is 10" in output and "checkpoint at step 20" in output, output[-2000:]
@@ -219,24 +304,44 @@ def test_fine_tuning_starts_from_the_source_models_weights(trained, data, tmp_pa
 
     variant = tiny_variant(num_steps=1, checkpoint_every=1)
     variant["hparams"].update(learning_rate=1e-9, min_learning_rate=1e-10)  # one step that barely moves a weight
-    tuned = finished_summary(run_training(variant, data["windows"]["validation"], tmp_path / "checkpoints", tmp_path / "model", init_from=trained["model_dir"]))
+    tuned = finished_summary(
+        run_training(
+            variant,
+            data["windows"]["validation"],
+            tmp_path / "checkpoints",
+            tmp_path / "model",
+            init_from=trained["model_dir"],
+        )
+    )
     assert tuned["init_from"]["fingerprint"] == trained["summary"]["fingerprint"]
     assert tuned["steps"] == 1, "the step count starts over"
     source = str(trained["model_dir"] / trained["summary"]["exported"]["checkpoint"])
     target = str(tmp_path / "model" / tuned["exported"]["checkpoint"])
-    weights = [name for name, _ in tf.train.list_variables(source) if name.startswith("encoder/") or name.startswith("decoder/")]
+    weights = [
+        name
+        for name, _ in tf.train.list_variables(source)
+        if name.startswith("encoder/") or name.startswith("decoder/")
+    ]
     assert len(weights) > 4
     for name in weights:
-        np.testing.assert_allclose(tf.train.load_variable(target, name), tf.train.load_variable(source, name), atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(
+            tf.train.load_variable(target, name), tf.train.load_variable(source, name), atol=1e-5, err_msg=name
+        )
 
-    fresh = finished_summary(run_training(variant, data["windows"]["validation"], tmp_path / "fresh", tmp_path / "fresh-model"))
+    fresh = finished_summary(
+        run_training(variant, data["windows"]["validation"], tmp_path / "fresh", tmp_path / "fresh-model")
+    )
     assert fresh["fingerprint"] != tuned["fingerprint"]
 
     other_shape = tiny_variant(num_steps=1)
     other_shape["hparams"]["z_size"] = 16
-    process = run_training(other_shape, data["windows"]["validation"], tmp_path / "c3", tmp_path / "m3", init_from=trained["model_dir"])
+    process = run_training(
+        other_shape, data["windows"]["validation"], tmp_path / "c3", tmp_path / "m3", init_from=trained["model_dir"]
+    )
     output, _ = process.communicate(timeout=300)
-    assert process.returncode != 0 and "variants.test.training.init_from" in output and "weights do not fit" in output, output[-2000:]
+    assert (
+        process.returncode != 0 and "variants.test.training.init_from" in output and "weights do not fit" in output
+    ), output[-2000:]
 
 
 GENERATION = {"num_samples": 8, "temperature": 0.5, "seed": 11, "qpm": 100}
@@ -302,13 +407,24 @@ def autoencoder(data, tmp_path_factory):
     deterministic ops and fixed seeds make the run the same every time.
     """
     root = tmp_path_factory.mktemp("autoencoder")
-    performances = data["metadata"].query("style == 'rock' and beat_type == 'beat' and time_signature == '4-4' and split == 'train' and bars >= 8").head(4)
+    performances = (
+        data["metadata"]
+        .query("style == 'rock' and beat_type == 'beat' and time_signature == '4-4' and split == 'train' and bars >= 8")
+        .head(4)
+    )
     opening_windows(data, performances["path"]).save(root / "openings.npz")
     variant = tiny_variant(num_steps=AUTOENCODER_STEPS, seed=2, checkpoint_every=AUTOENCODER_STEPS)
     variant["hparams"].update(learning_rate=0.01, decay_rate=0.9995)
     env = dict(os.environ, TF_DETERMINISTIC_OPS="1")
-    summary = finished_summary(run_training(variant, root / "openings.npz", root / "checkpoints", root / "model", env=env))
-    return {"model_dir": root / "model", "summary": summary, "ids": performances["id"].tolist(), "openings": root / "openings.npz"}
+    summary = finished_summary(
+        run_training(variant, root / "openings.npz", root / "checkpoints", root / "model", env=env)
+    )
+    return {
+        "model_dir": root / "model",
+        "summary": summary,
+        "ids": performances["id"].tolist(),
+        "openings": root / "openings.npz",
+    }
 
 
 def test_autoencoder_reconstructs_its_beats(autoencoder):
@@ -332,14 +448,18 @@ def test_interpolation_is_32_bars_whose_ends_encode_close_to_the_endpoints(autoe
     endpoints = {"source": "dataset", "first": autoencoder["ids"][first], "last": autoencoder["ids"][last]}
     interpolation = {"num_steps": 8, "temperature": temperature}
     steps = [tmp_path / f"step_{i}.mid" for i in range(8)]
-    first_z, last_z = endpoint_latents(model, endpoints, CONVERTER, metadata=data["metadata"], gmd_root=data["gmd_root"])
+    first_z, last_z = endpoint_latents(
+        model, endpoints, CONVERTER, metadata=data["metadata"], gmd_root=data["gmd_root"]
+    )
     z = interpolate(model, first_z, last_z, interpolation, CONVERTER, 120, tmp_path / "interpolation.mid", steps)
     np.testing.assert_allclose(z[[0, -1]], [first_z, last_z], atol=1e-5)
     # Each step is sin((1-t)w)/sin(w) * first + sin(tw)/sin(w) * last: spherical, not straight-line, weights.
     weights, *_ = np.linalg.lstsq(np.stack([first_z, last_z], axis=1), z.T, rcond=None)
     omega = np.arccos(np.dot(first_z, last_z) / np.linalg.norm(first_z) / np.linalg.norm(last_z))
     t = np.linspace(0, 1, 8)
-    np.testing.assert_allclose(weights, [np.sin((1 - t) * omega) / np.sin(omega), np.sin(t * omega) / np.sin(omega)], atol=1e-3)
+    np.testing.assert_allclose(
+        weights, [np.sin((1 - t) * omega) / np.sin(omega), np.sin(t * omega) / np.sin(omega)], atol=1e-3
+    )
 
     joined = read_midi(tmp_path / "interpolation.mid")
     bar_seconds = 2.0
@@ -347,7 +467,9 @@ def test_interpolation_is_32_bars_whose_ends_encode_close_to_the_endpoints(autoe
     assert len(joined.notes) == sum(len(read_midi(p).notes) for p in steps)
 
     # Re-encoded as interpolation endpoints given as MIDI files are.
-    first_segment, last_segment = endpoint_latents(model, {"source": "files", "first": steps[0], "last": steps[-1]}, CONVERTER)
+    first_segment, last_segment = endpoint_latents(
+        model, {"source": "files", "first": steps[0], "last": steps[-1]}, CONVERTER
+    )
     distance = lambda a, b: float(np.linalg.norm(a - b))  # noqa: E731
     assert distance(first_segment, first_z) < distance(first_segment, last_z) / 2
     assert distance(last_segment, last_z) < distance(last_segment, first_z) / 2

@@ -173,12 +173,10 @@ def test_num_steps_below_the_newest_checkpoint_names_the_key(tmp_path):
 
 def test_a_second_lock_on_a_folder_fails_naming_the_holder_and_is_free_after_release(tmp_path):
     folder = tmp_path / "v1"
-    with CheckpointLock(folder):
-        with pytest.raises(
-            CheckpointDirBusy, match=rf"{folder} is being trained by another process \(pid {os.getpid()} on host"
-        ):
-            with CheckpointLock(folder):
-                pass
+    with CheckpointLock(folder), pytest.raises(
+        CheckpointDirBusy, match=rf"{folder} is being trained by another process \(pid {os.getpid()} on host"
+    ), CheckpointLock(folder):
+        pass
     assert not (tmp_path / "v1.lock").exists()
     with CheckpointLock(folder):
         pass
@@ -200,9 +198,8 @@ def test_a_killed_holder_leaves_no_lock(tmp_path):
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(CheckpointDirBusy, match=f"pid {holder.pid}"):
-            with CheckpointLock(folder):
-                pass
+        with pytest.raises(CheckpointDirBusy, match=f"pid {holder.pid}"), CheckpointLock(folder):
+            pass
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()

@@ -5,7 +5,6 @@ import os
 import stat
 import struct
 import zipfile
-import zlib
 from pathlib import Path
 
 import pandas as pd

@@ -22,10 +22,6 @@ import yaml
 from beatvae.dataset import read_note_sequences
 from conftest import REPO, SAMPLE, SMOKE_CONFIG, output_of, run_snakemake
 
-# Magenta is TF1 code on tf-keras: this must be set before TensorFlow is first imported.
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 pytestmark = pytest.mark.slow
 
 CONFIG = REPO / "config/config.yaml"

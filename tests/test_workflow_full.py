@@ -48,7 +48,17 @@ def test_every_output_of_the_default_target_exists(run):
     workdir, _ = run
     results = workdir / "results"
     losses = pd.read_csv(results / "losses/tiny.csv")
-    assert list(losses.columns) == ["step", "loss", "reconstruction_loss", "kl_loss", "kl_bits", "accuracy", "beta", "sampling_probability", "learning_rate"]
+    assert list(losses.columns) == [
+        "step",
+        "loss",
+        "reconstruction_loss",
+        "kl_loss",
+        "kl_bits",
+        "accuracy",
+        "beta",
+        "sampling_probability",
+        "learning_rate",
+    ]
     assert losses["step"].iloc[-1] == 20
     assert (results / "losses/tiny.png").stat().st_size > 0
     assert len(list((results / SAMPLES).glob("sample_*.mid"))) == 2

@@ -6,13 +6,12 @@ import contextlib
 import hashlib
 import logging
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import numpy as np
 
-from beatvae import magenta_env  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TF loads)
 from beatvae.settings import NUM_DRUM_CLASSES
 
 COLLECTION_NAME = "groove"
@@ -65,20 +64,25 @@ def write_records(records: Iterable[bytes], tfrecord_path: str | os.PathLike) ->
     import tensorflow as tf
 
     count = 0
-    with written_atomically(tfrecord_path) as temporary:
-        with tf.io.TFRecordWriter(str(temporary)) as writer:
-            for record in records:
-                writer.write(record)
-                count += 1
+    with written_atomically(tfrecord_path) as temporary, tf.io.TFRecordWriter(str(temporary)) as writer:
+        for record in records:
+            writer.write(record)
+            count += 1
     return count
 
 
-def write_note_sequences(gmd_root: str | os.PathLike, relative_paths: Iterable[str], tfrecord_path: str | os.PathLike) -> int:
+def write_note_sequences(
+    gmd_root: str | os.PathLike, relative_paths: Iterable[str], tfrecord_path: str | os.PathLike
+) -> int:
     """Parses MIDI files and writes one serialized NoteSequence per file; returns how many."""
-    return write_records((midi_to_note_sequence(gmd_root, relative).SerializeToString() for relative in relative_paths), tfrecord_path)
+    return write_records(
+        (midi_to_note_sequence(gmd_root, relative).SerializeToString() for relative in relative_paths), tfrecord_path
+    )
 
 
-def select_note_sequences(source_tfrecord: str | os.PathLike, relative_paths: Iterable[str], tfrecord_path: str | os.PathLike) -> int:
+def select_note_sequences(
+    source_tfrecord: str | os.PathLike, relative_paths: Iterable[str], tfrecord_path: str | os.PathLike
+) -> int:
     """Copies the NoteSequences of `relative_paths`, in that order, from an already parsed TFRecord."""
     import note_seq
 
@@ -91,7 +95,9 @@ def select_note_sequences(source_tfrecord: str | os.PathLike, relative_paths: It
             found[filename] = record
     missing = [path for path in wanted if path not in found]
     if missing:
-        raise ValueError(f"{len(missing)} files are not among the NoteSequences in {source_tfrecord}, e.g. {missing[0]}")
+        raise ValueError(
+            f"{len(missing)} files are not among the NoteSequences in {source_tfrecord}, e.g. {missing[0]}"
+        )
     return write_records((found[path] for path in wanted), tfrecord_path)
 
 
@@ -151,10 +157,12 @@ class Windows:
     def save(self, path: str | os.PathLike) -> None:
         # the temporary name ends in .npz: numpy would append it otherwise
         with written_atomically(path, ".tmp.npz") as temporary:
-            np.savez_compressed(temporary, inputs=self.inputs, labels=self.labels, lengths=self.lengths, sources=self.sources)
+            np.savez_compressed(
+                temporary, inputs=self.inputs, labels=self.labels, lengths=self.lengths, sources=self.sources
+            )
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Windows":
+    def load(cls, path: str | os.PathLike) -> Windows:
         with np.load(path, allow_pickle=False) as stored:
             return cls(stored["inputs"], stored["labels"], stored["lengths"], stored["sources"])
 
@@ -210,7 +218,10 @@ class WindowCount:
             "windows": self.windows,
             "repeated_windows": self.repeated_windows,
             "files_without_windows": sum(map(len, self.without_windows.values())),
-            "why": {reason: len(files) for reason, files in sorted(self.without_windows.items(), key=lambda item: -len(item[1]))},
+            "why": {
+                reason: len(files)
+                for reason, files in sorted(self.without_windows.items(), key=lambda item: -len(item[1]))
+            },
         }
 
     def describe(self, split: str) -> str:
@@ -236,7 +247,9 @@ def check_window_counts(subset: str, counts: Mapping[str, WindowCount]) -> None:
         raise NoTrainingWindows(f"subset {subset!r}: {counts['train'].describe('train')}: nothing to train on")
 
 
-def windows_from_note_sequences(sequences: Iterable, converter, steps: int, count: WindowCount | None = None) -> Windows:
+def windows_from_note_sequences(
+    sequences: Iterable, converter, steps: int, count: WindowCount | None = None
+) -> Windows:
     """Every converter window of every sequence, de-duplicated across the whole split.
 
     With `count`, each file's windows are counted there, and the reason of every file that gave none.

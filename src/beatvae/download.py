@@ -60,9 +60,7 @@ def download_verified(url: str, sha256: str, destination: str | os.PathLike, tim
                 out.write(chunk)
         actual = digest.hexdigest()
         if actual != sha256.lower():
-            raise ChecksumMismatch(
-                f"checksum mismatch for {url}: expected sha256 {sha256.lower()}, got {actual}"
-            )
+            raise ChecksumMismatch(f"checksum mismatch for {url}: expected sha256 {sha256.lower()}, got {actual}")
         os.replace(partial, destination)
     except BaseException:
         partial.unlink(missing_ok=True)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from beatvae.dataset import make_drums_converter, midi_to_note_sequence
 from beatvae.midi import retimed, write_midi
-from beatvae.settings import window_steps
 from beatvae.model import TrainedModelDir, sample_latents
+from beatvae.settings import window_steps
 
 
 def slerp(first: np.ndarray, last: np.ndarray, fractions: Sequence[float]) -> np.ndarray:
@@ -65,7 +63,9 @@ def opening_window(sequence, converter_settings: Mapping):
     raise ValueError(f"{sequence.filename or 'sequence'}: no {converter_settings['slice_bars']}-bar 4/4 drum window")
 
 
-def endpoint_latents(model, endpoints: Mapping, converter: Mapping, sample_latents_path=None, metadata=None, gmd_root=None):
+def endpoint_latents(
+    model, endpoints: Mapping, converter: Mapping, sample_latents_path=None, metadata=None, gmd_root=None
+):
     """The two latent vectors to interpolate between, as `generation.interpolation.endpoints` says."""
     source = endpoints["source"]
     if source == "samples":
@@ -82,7 +82,9 @@ def endpoint_latents(model, endpoints: Mapping, converter: Mapping, sample_laten
         rows = metadata.set_index("id")
         missing = [endpoints[k] for k in ("first", "last") if endpoints[k] not in rows.index]
         if missing:
-            raise ValueError(f"interpolation endpoints {missing} are not GMD ids in the metadata (e.g. {rows.index[0]})")
+            raise ValueError(
+                f"interpolation endpoints {missing} are not GMD ids in the metadata (e.g. {rows.index[0]})"
+            )
         sequences = [midi_to_note_sequence(gmd_root, rows.loc[endpoints[k], "path"]) for k in ("first", "last")]
     else:
         raise ValueError(f"unknown interpolation endpoint source {source!r}")
@@ -108,7 +110,9 @@ def interpolate(model, first_z, last_z, interpolation: Mapping, converter: Mappi
     return z
 
 
-def interpolate_variant(model_dir, generation: Mapping, midi_path, step_paths, latents_path=None, metadata_path=None, gmd_dir=None):
+def interpolate_variant(
+    model_dir, generation: Mapping, midi_path, step_paths, latents_path=None, metadata_path=None, gmd_dir=None
+):
     """The interpolate_beats job: endpoints as configured, slerp, decode, write MIDIs."""
     import pandas as pd
 

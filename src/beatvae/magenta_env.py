@@ -1,13 +1,7 @@
-"""Imports Magenta the way it works on a modern TensorFlow.
+"""TensorFlow the way Magenta's MusicVAE needs it (tf.compat.v1 in graph mode).
 
-Magenta 2.1.4 is TF1-style code on tf.compat.v1 + tf-keras, so the legacy-Keras switch must be
-set before TensorFlow is first imported; every module that needs Magenta goes through here.
+The legacy-Keras switch it also needs is set by the package itself (beatvae/__init__.py).
 """
-
-import os
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def tensorflow_v1():
@@ -17,4 +11,3 @@ def tensorflow_v1():
     tf.disable_v2_behavior()
     tf.logging.set_verbosity(tf.logging.ERROR)
     return tf
-

@@ -70,7 +70,7 @@ def parse_midi_path(relative_path: str) -> ParsedName:
     """Parses `drummerN/sessionM/ID_style[-substyle]_BPM_beat|fill_N-D.mid`; raises MetadataError."""
     match = FILENAME_PATTERN.match(relative_path.replace(os.sep, "/"))
     if match is None:
-        raise MetadataError(f"file name does not follow GMD's ID_style_bpm_beat|fill_TS.mid pattern")
+        raise MetadataError("file name does not follow GMD's ID_style_bpm_beat|fill_TS.mid pattern")
     fields = match.groupdict()
     return ParsedName(
         drummer=fields["drummer"],
@@ -156,7 +156,9 @@ def read_performances(gmd_root: Path, relative_paths: list[str], workers: int, m
         return [read_performance(gmd_root, path) for path in relative_paths]
     # spawn, not fork: the caller may already hold TensorFlow's threads
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),))
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
+    )
     with pool, stop_workers_on_exit(pool):
         chunk = max(1, len(relative_paths) // (8 * workers))
         return list(pool.map(read_performance, [gmd_root] * len(relative_paths), relative_paths, chunksize=chunk))
@@ -189,7 +191,9 @@ def read_info(info_path: Path) -> pd.DataFrame:
     info["key"] = info["midi_filename"].map(listing_key)
     repeated = info[info["key"].duplicated(keep=False)]
     if not repeated.empty:
-        groups = [f"{name} (lines {', '.join(map(str, rows['line']))})" for name, rows in repeated.groupby("key", sort=False)]
+        groups = [
+            f"{name} (lines {', '.join(map(str, rows['line']))})" for name, rows in repeated.groupby("key", sort=False)
+        ]
         raise MetadataError(f"{info_path} lists {len(groups)} midi_filename(s) more than once: {'; '.join(groups[:5])}")
     return info.set_index("key")
 
@@ -199,7 +203,9 @@ def check_listing(listed: pd.Series) -> tuple[str, float]:
     where = f"info.csv line {listed['line']}"
     split = listed["split"]
     if split not in SPLITS:
-        raise MetadataError(f"{where}: split {split!r} is not one of {', '.join(SPLITS)}, so the file would be in no split")
+        raise MetadataError(
+            f"{where}: split {split!r} is not one of {', '.join(SPLITS)}, so the file would be in no split"
+        )
     try:
         duration = float(listed["duration"])
     except ValueError:
@@ -210,7 +216,10 @@ def check_listing(listed: pd.Series) -> tuple[str, float]:
 
 
 def build_metadata(
-    gmd_root: str | os.PathLike, workers: int = 1, note_sequences_path: str | os.PathLike | None = None, min_files_per_worker: int = 100
+    gmd_root: str | os.PathLike,
+    workers: int = 1,
+    note_sequences_path: str | os.PathLike | None = None,
+    min_files_per_worker: int = 100,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Returns (metadata, rejects) for an unpacked GMD tree (the folder holding info.csv).
 
@@ -228,7 +237,9 @@ def build_metadata(
         raise MetadataError(f"{info_path} not found: is {gmd_root} an unpacked Groove MIDI Dataset?")
     info = read_info(info_path)
     on_disk = sorted(
-        p.relative_to(gmd_root).as_posix() for p in gmd_root.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file()
+        p.relative_to(gmd_root).as_posix()
+        for p in gmd_root.rglob("*")
+        if p.suffix.lower() in MIDI_SUFFIXES and p.is_file()
     )
 
     rows, rejects, named = [], [], []
@@ -253,18 +264,29 @@ def build_metadata(
         if notes == 0:
             rejects.append({"path": relative, "reason": "the MIDI file holds no notes"})
             continue
-        rows.append({"path": relative, **parsed.__dict__, "split": split, "duration": duration, "notes": notes, "bars": bars})
+        rows.append(
+            {"path": relative, **parsed.__dict__, "split": split, "duration": duration, "notes": notes, "bars": bars}
+        )
         serialized.append(sequence)
     for missing in sorted(set(info.index) - {listing_key(path) for path in on_disk}):
         listed = info.loc[missing]
-        rejects.append({"path": listed["midi_filename"], "reason": f"listed in info.csv (line {listed['line']}) but missing from the archive"})
+        rejects.append(
+            {
+                "path": listed["midi_filename"],
+                "reason": f"listed in info.csv (line {listed['line']}) but missing from the archive",
+            }
+        )
 
     if note_sequences_path is not None:
         from beatvae.dataset import write_records
 
         write_records(serialized, note_sequences_path)
     metadata = pd.DataFrame(rows, columns=list(COLUMNS)).astype(COLUMNS)
-    rejected = pd.DataFrame(rejects, columns=list(REJECT_COLUMNS)).astype(REJECT_COLUMNS).sort_values("path", ignore_index=True)
+    rejected = (
+        pd.DataFrame(rejects, columns=list(REJECT_COLUMNS))
+        .astype(REJECT_COLUMNS)
+        .sort_values("path", ignore_index=True)
+    )
     return metadata, rejected
 
 

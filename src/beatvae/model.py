@@ -8,19 +8,19 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
-
-from beatvae import magenta_env  # noqa: F401  (must precede the TensorFlow import)
-from beatvae.dataset import make_drums_converter
-from beatvae.settings import TRAINING_KEYS, check_variant, model_hparams
 from magenta.common import merge_hparams
 from magenta.contrib import training as contrib_training
 from magenta.models.music_vae import configs, lstm_models
 from magenta.models.music_vae.base_model import MusicVAE
+
+from beatvae import magenta_env
+from beatvae.dataset import make_drums_converter
+from beatvae.settings import TRAINING_KEYS, check_variant, model_hparams
 
 
 class ObservedMusicVAE(MusicVAE):
@@ -160,7 +160,7 @@ class TrainedModelDir:
     summary: dict = field(repr=False)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "TrainedModelDir":
+    def load(cls, path: str | os.PathLike) -> TrainedModelDir:
         path = Path(path)
         summary_path, index_path = path / TRAINING_SUMMARY, path / "checkpoint"
         for required in (summary_path, index_path):

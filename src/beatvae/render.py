@@ -76,14 +76,10 @@ def plot_piano_roll(
     num_steps = len(roll)
     num_bars = num_steps / steps_per_bar
 
-    figure = Figure(
-        figsize=(figure_width_inches(num_bars), _HEIGHT_INCHES), dpi=_DPI, layout="constrained"
-    )
+    figure = Figure(figsize=(figure_width_inches(num_bars), _HEIGHT_INCHES), dpi=_DPI, layout="constrained")
     axes = figure.subplots()
     # Darker is louder; the lightest blue is kept well off white so soft hits stay visible.
-    colormap = colors.ListedColormap(colormaps["Blues"](np.linspace(0.3, 1.0, 256))).with_extremes(
-        bad="white"
-    )
+    colormap = colors.ListedColormap(colormaps["Blues"](np.linspace(0.3, 1.0, 256))).with_extremes(bad="white")
     shaded = np.ma.masked_where(~roll.T, velocity.T)
     # Kick at the bottom, cymbals on top, as drummers read a kit.
     image = axes.imshow(
@@ -111,24 +107,16 @@ def plot_piano_roll(
         segment_starts = np.arange(0, num_steps, segment_steps)
         for step in [*segment_starts, num_steps]:
             axes.axvline(step - 0.5, color="crimson", linewidth=2.0, zorder=3)
-        segment_centres = (
-            segment_starts + np.minimum(segment_starts + segment_steps, num_steps)
-        ) / 2 - 0.5
+        segment_centres = (segment_starts + np.minimum(segment_starts + segment_steps, num_steps)) / 2 - 0.5
         segment_axis = axes.secondary_xaxis("top")
-        segment_axis.set_xticks(
-            segment_centres, [str(n) for n in range(1, len(segment_starts) + 1)]
-        )
+        segment_axis.set_xticks(segment_centres, [str(n) for n in range(1, len(segment_starts) + 1)])
         segment_axis.tick_params(length=0, labelsize=8, labelcolor="crimson")
 
-    axes.set_yticks(
-        range(len(DRUM_CLASS_NAMES)), [name.replace("_", " ") for name in DRUM_CLASS_NAMES]
-    )
+    axes.set_yticks(range(len(DRUM_CLASS_NAMES)), [name.replace("_", " ") for name in DRUM_CLASS_NAMES])
     whole_bars = int(np.ceil(num_bars))
     label_every = max(1, int(np.ceil(whole_bars / 32)))  # keep bar numbers from overlapping
     bar_starts = range(0, whole_bars, label_every)
-    axes.set_xticks(
-        [bar * steps_per_bar - 0.5 for bar in bar_starts], [str(bar + 1) for bar in bar_starts]
-    )
+    axes.set_xticks([bar * steps_per_bar - 0.5 for bar in bar_starts], [str(bar + 1) for bar in bar_starts])
     axes.set_xlabel("bar")
     if title:
         axes.set_title(title, fontsize=10)
@@ -344,9 +332,7 @@ def wav_stats(wav_path) -> dict:
         samples = values / float(1 << 23)
     elif sample_width in (2, 4):
         dtype = np.dtype(f"<i{sample_width}")
-        samples = np.frombuffer(raw, dtype=dtype).astype(np.float64) / float(
-            2 ** (8 * sample_width - 1)
-        )
+        samples = np.frombuffer(raw, dtype=dtype).astype(np.float64) / float(2 ** (8 * sample_width - 1))
     else:
         raise ValueError(f"{wav_path}: unsupported sample width of {sample_width} bytes")
 

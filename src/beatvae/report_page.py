@@ -14,9 +14,9 @@ import io
 import math
 import os
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from string import Template
-from typing import Mapping, Sequence
 
 # Load order matters: Tone, then Magenta's core (it reads the Tone global), then the players.
 VENDOR_SCRIPTS = ("tone-14.7.58.js", "magenta-music-core-1.23.1.js", "html-midi-player-1.6.0.min.js")

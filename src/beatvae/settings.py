@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 SPLITS = ("train", "validation", "test")
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -47,7 +48,9 @@ def filter_subset(metadata: pd.DataFrame, name: str, filters: Mapping[str, Any])
         try:
             mask &= _column_mask(metadata, column, condition)
         except TypeError as error:
-            raise SubsetError(f"subset {name!r}: filter {column}: {condition!r} does not fit the column's values ({error})") from error
+            raise SubsetError(
+                f"subset {name!r}: filter {column}: {condition!r} does not fit the column's values ({error})"
+            ) from error
     selected = metadata[mask].reset_index(drop=True)
     if selected.empty:
         raise SubsetError(f"subset {name!r} selects no files with filters {dict(filters)}")

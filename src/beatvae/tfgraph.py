@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 # Teacher forcing feeds the true previous step to the decoder; free running feeds its own
 # sample (Magenta's eval always does the latter when training used scheduled sampling).

@@ -19,8 +19,8 @@ import shutil
 import signal
 import socket
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from beatvae import magenta_env
 from beatvae.dataset import Windows
@@ -39,8 +39,9 @@ from beatvae.tfgraph import (
     make_dataset,
     metric_tensors,
     session_config,
+    windows_feed,
+    windows_placeholders,
 )
-from beatvae.tfgraph import windows_feed, windows_placeholders
 
 log = logging.getLogger(__name__)
 

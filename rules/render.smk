@@ -2,6 +2,7 @@
 # stems and OGG copies on request) and one HTML page that plays it all. Their input functions
 # live in rules/common.smk.
 
+
 rule plot_piano_rolls:
     input:
         midi=generated_midi,

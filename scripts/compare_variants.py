@@ -7,9 +7,10 @@ with redirect_to_log(snakemake.log[0]):
 
     from beatvae.evaluation import comparison_row
 
-    rows = [
-        comparison_row(name, json.load(open(path))) for name, path in zip(snakemake.params.variants, snakemake.input)
-    ]
+    rows = []
+    for name, path in zip(snakemake.params.variants, snakemake.input, strict=True):
+        with open(path) as handle:
+            rows.append(comparison_row(name, json.load(handle)))
     table = pd.DataFrame(rows)
     table.to_csv(snakemake.output[0], sep="\t", index=False, float_format="%.4g")
     print(table.to_string())

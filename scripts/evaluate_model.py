@@ -7,7 +7,7 @@ with redirect_to_log(snakemake.log[0]):
 
     report = evaluate_variant(
         snakemake.input.model,
-        dict(zip(snakemake.params.splits, snakemake.input.held_out)),
+        dict(zip(snakemake.params.splits, snakemake.input.held_out, strict=True)),
         snakemake.input.train[0],
         snakemake.params.evaluation,
         snakemake.params.evaluation["temperature"],

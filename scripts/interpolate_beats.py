@@ -4,7 +4,8 @@ with redirect_to_log(snakemake.log[0]):
     from beatvae.generation import interpolate_variant
 
     generation = snakemake.params.generation
-    if "files" in snakemake.input.keys():
+    # snakemake.input is a list of paths: `in` alone would look for a path, not an input name.
+    if "files" in snakemake.input.keys():  # noqa: SIM118
         # The workflow resolved the endpoint files (settings.endpoint_files) and checked they exist:
         # read exactly those.
         first, last = snakemake.input.files

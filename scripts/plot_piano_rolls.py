@@ -5,7 +5,7 @@ with redirect_to_log(snakemake.log[0]):
 
     from beatvae.render import plot_piano_roll
 
-    for midi, png in zip(snakemake.input.midi, snakemake.output):
+    for midi, png in zip(snakemake.input.midi, snakemake.output, strict=True):
         plot_piano_roll(
             midi,
             png,

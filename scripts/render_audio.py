@@ -6,6 +6,6 @@ with redirect_to_log(snakemake.log[0]):
     params = snakemake.params
     check_audio_tools(params.soundfont)
     tails = snakemake.output.with_tail or [None] * len(snakemake.output.loops)
-    for midi, wav, tail in zip(snakemake.input, snakemake.output.loops, tails):
+    for midi, wav, tail in zip(snakemake.input, snakemake.output.loops, tails, strict=True):
         lengths = render_loop(midi, wav, params.soundfont, params.sample_rate, params.loop, params.fade_ms, tail)
         print(wav, lengths, wav_stats(wav), flush=True)

@@ -8,7 +8,7 @@ with redirect_to_log(snakemake.log[0]):
 
     params = snakemake.params
     check_audio_tools(params.soundfont)
-    for midi, name in zip(snakemake.input, params.names):
+    for midi, name in zip(snakemake.input, params.names, strict=True):
         stems = [Path(snakemake.output[0], name, f"{drum}.wav") for drum in DRUM_CLASS_NAMES]
         render_stems(midi, stems, params.soundfont, params.sample_rate, params.loop, params.fade_ms)
         print(f"{midi}: {len(stems)} stems in {stems[0].parent}", flush=True)

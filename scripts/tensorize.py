@@ -15,7 +15,7 @@ with redirect_to_log(snakemake.log[0]), exit_on_sigterm():
     converter = make_drums_converter(snakemake.params.converter)
     steps = window_steps(snakemake.params.converter)
     counts = {}
-    for split, tfrecord, npz in zip(snakemake.params.splits, snakemake.input, snakemake.output.windows):
+    for split, tfrecord, npz in zip(snakemake.params.splits, snakemake.input, snakemake.output.windows, strict=True):
         counts[split] = WindowCount(snakemake.params.converter)
         windows = windows_from_note_sequences(read_note_sequences(tfrecord), converter, steps, counts[split])
         windows.save(npz)

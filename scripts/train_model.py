@@ -1,8 +1,9 @@
 import time
 
+# Taken before any other import, so the start-up time the job reports includes them.
 process_start = time.time()
 
-from beatvae.logs import redirect_to_log
+from beatvae.logs import redirect_to_log  # noqa: E402
 
 with redirect_to_log(snakemake.log[0]):
     from beatvae.training import train_variant

@@ -4,6 +4,7 @@ loads a page, records console errors, evaluates JavaScript and takes a full-page
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import select
@@ -147,10 +148,8 @@ class Browser:
         return path
 
     def close(self):
-        try:
+        with contextlib.suppress(RuntimeError, TimeoutError, OSError):
             self.send("Browser.close", session=False, timeout=10)
-        except (RuntimeError, TimeoutError, OSError):
-            pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:

@@ -33,6 +33,7 @@ a new cluster starts.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -69,8 +70,7 @@ def _run(cmd, *, env=None, timeout=60, check=False, input=None):
         check=check,
         input=input,
         text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        capture_output=True,
     )
 
 
@@ -139,10 +139,8 @@ def _stop_pids(pids, timeout: float = 10.0) -> None:
     """SIGTERM, then SIGKILL, each of the given pids (which must be our daemons)."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
         pids = _wait_gone(pids, timeout)
         if not pids:
             return
@@ -250,10 +248,8 @@ class SlurmCluster:
     def stop(self) -> None:
         try:
             if self.conf is not None and self._pids:
-                try:
+                with contextlib.suppress(OSError, subprocess.TimeoutExpired):
                     _run(["scontrol", "shutdown"], env=self.env, timeout=20)
-                except (OSError, subprocess.TimeoutExpired):
-                    pass
                 left = _wait_gone(self._pids, 15)
                 _stop_pids([p for p in left if _is_our_daemon(p, str(self.conf))])
             self._pids = []
@@ -367,10 +363,8 @@ class SlurmCluster:
         if old_conf and Path(old_conf).exists():
             # polite first: lets slurmctld save state and tell slurmd to exit
             env = dict(os.environ, SLURM_CONF=old_conf)
-            try:
+            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
                 _run(["scontrol", "shutdown"], env=env, timeout=15)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
         for pid in state.get("pids", []):
             if _is_our_daemon(pid):
                 stale.add(pid)
@@ -484,9 +478,12 @@ class SlurmCluster:
         self._linked = True
 
     def _unlink_default_conf(self) -> None:
-        if getattr(self, "_linked", False) and DEFAULT_CONF.is_symlink():
-            if os.readlink(DEFAULT_CONF) == str(self.conf):
-                DEFAULT_CONF.unlink()
+        if (
+            getattr(self, "_linked", False)
+            and DEFAULT_CONF.is_symlink()
+            and os.readlink(DEFAULT_CONF) == str(self.conf)
+        ):
+            DEFAULT_CONF.unlink()
         self._linked = False
 
     def _start_daemons(self) -> None:

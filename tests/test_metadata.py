@@ -264,7 +264,7 @@ def test_damaged_tree_rejects_each_problem_with_a_reason(damaged_tree):
     assert sorted(metadata["path"]) == sorted(good)
     assert sorted(rejects["path"]) == sorted(problems)
     assert rejects["path"].is_unique
-    reasons = dict(zip(rejects["path"], rejects["reason"]))
+    reasons = dict(zip(rejects["path"], rejects["reason"], strict=True))
     for path, expected in problems.items():
         assert expected in reasons[path], (path, reasons[path])
     assert list(rejects.columns) == ["path", "reason"]
@@ -311,7 +311,7 @@ def replicated_sample(sample_root, sample_info, tmp_path):
     for copy in range(1, 9):
         renamed = sample_info.copy()
         renamed["midi_filename"] = renamed["midi_filename"].str.replace("drummer", f"drummer{copy}0", n=1)
-        for source, name in zip(sample_info["midi_filename"], renamed["midi_filename"]):
+        for source, name in zip(sample_info["midi_filename"], renamed["midi_filename"], strict=True):
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(sample_root / source, root / name)
         copies.append(renamed)

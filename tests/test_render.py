@@ -282,7 +282,7 @@ def test_render_stems_one_loop_per_drum_class(tmp_path):
     midi = loop_midi(tmp_path / "beat.mid", 4, 120)
     stems = render_stems(midi, [tmp_path / "stems" / f"{name}.wav" for name in DRUM_CLASS_NAMES], SOUNDFONT, 22050)
     levels = {}
-    for name, stem in zip(DRUM_CLASS_NAMES, stems):
+    for name, stem in zip(DRUM_CLASS_NAMES, stems, strict=True):
         audio, rate = soundfile.read(stem, always_2d=True)
         assert abs(len(audio) - 8.0 * rate) <= 1, name
         levels[name] = np.abs(audio).max()

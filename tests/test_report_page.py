@@ -40,7 +40,7 @@ def test_midi_segments_cut_an_interpolation_into_its_four_bar_steps(tmp_path):
     midi = interpolation_midi(tmp_path / "interpolation.mid", (63, 30, 50))
     segments = midi_segments(midi, 4)
     assert [(start, length) for start, length, _ in segments] == [(0.0, 8.0), (8.0, 8.0), (16.0, 8.0)]
-    for (_, _, piece), last_step in zip(segments, (63, 30, 50)):
+    for (_, _, piece), last_step in zip(segments, (63, 30, 50), strict=True):
         path = tmp_path / "piece.mid"
         path.write_bytes(piece)
         messages = list(mido.MidiFile(path))

@@ -210,7 +210,7 @@ def test_real_workflow_on_slurm(slurm_cluster, tmp_path):
     remote_jobs = re.findall(r"^rule (\w+):$", log_text, re.M)
     assert len(remote_jobs) == len(submitted), (remote_jobs, submitted)
     # every job Snakemake ran remotely was a SLURM job whose log is kept under its id
-    for slurm_id, (jobid, slurm_log) in submitted.items():
+    for slurm_id, (_jobid, slurm_log) in submitted.items():
         slurm_log = slurm_log if slurm_log.is_absolute() else tmp_path / slurm_log
         assert slurm_log.name == f"{slurm_id}.log", slurm_log
         assert slurm_log.exists(), slurm_log

@@ -173,9 +173,13 @@ def test_num_steps_below_the_newest_checkpoint_names_the_key(tmp_path):
 
 def test_a_second_lock_on_a_folder_fails_naming_the_holder_and_is_free_after_release(tmp_path):
     folder = tmp_path / "v1"
-    with CheckpointLock(folder), pytest.raises(
-        CheckpointDirBusy, match=rf"{folder} is being trained by another process \(pid {os.getpid()} on host"
-    ), CheckpointLock(folder):
+    with (
+        CheckpointLock(folder),
+        pytest.raises(
+            CheckpointDirBusy, match=rf"{folder} is being trained by another process \(pid {os.getpid()} on host"
+        ),
+        CheckpointLock(folder),
+    ):
         pass
     assert not (tmp_path / "v1.lock").exists()
     with CheckpointLock(folder):

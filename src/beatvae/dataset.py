@@ -259,7 +259,7 @@ def windows_from_note_sequences(
     for sequence in sequences:
         tensors = converter.to_tensors(sequence)
         kept = 0
-        for window_inputs, window_outputs, length in zip(tensors.inputs, tensors.outputs, tensors.lengths):
+        for window_inputs, window_outputs, length in zip(tensors.inputs, tensors.outputs, tensors.lengths, strict=True):
             window_labels = np.argmax(window_outputs, axis=-1).astype(np.int16)
             key = window_labels.tobytes()
             if key in seen:

@@ -32,7 +32,7 @@ def generate_samples(model: TrainedModelDir, generation, sample_paths, latents_p
     trained = model.trained_model(batch_size=len(sample_paths), seed=generation["seed"])
     z = sample_latents(len(sample_paths), model.z_size, generation["seed"])
     sequences = trained.decode(z, length=window_steps(converter), temperature=generation["temperature"])
-    for sequence, path in zip(sequences, sample_paths):
+    for sequence, path in zip(sequences, sample_paths, strict=True):
         write_midi(retimed(sequence, generation["qpm"], converter["quarters_per_bar"], converter["slice_bars"]), path)
     np.save(latents_path, z)
     return z
@@ -103,7 +103,7 @@ def interpolate(model, first_z, last_z, interpolation: Mapping, converter: Mappi
     segments = model.decode(z, length=steps, temperature=interpolation["temperature"])
     segments = [retimed(s, qpm, converter["quarters_per_bar"], converter["slice_bars"]) for s in segments]
     segment_seconds = steps / converter["steps_per_quarter"] * 60.0 / qpm
-    for segment, path in zip(segments, step_paths):
+    for segment, path in zip(segments, step_paths, strict=True):
         write_midi(segment, path)
     joined = note_seq.sequences_lib.concatenate_sequences(segments, [segment_seconds] * num_steps)
     write_midi(joined, midi_path)

@@ -199,7 +199,10 @@ def read_info(info_path: Path) -> pd.DataFrame:
 
 
 def check_listing(listed: pd.Series) -> tuple[str, float]:
-    """(split, duration) of one info.csv row; MetadataError, naming the line and column, for a value that cannot be used."""
+    """(split, duration) of one info.csv row.
+
+    MetadataError, naming the line and column, for a value that cannot be used.
+    """
     where = f"info.csv line {listed['line']}"
     split = listed["split"]
     if split not in SPLITS:
@@ -256,7 +259,7 @@ def build_metadata(
 
     serialized = []
     performances = read_performances(gmd_root, [named_file[0] for named_file in named], workers, min_files_per_worker)
-    for (relative, parsed, split, duration), performance in zip(named, performances):
+    for (relative, parsed, split, duration), performance in zip(named, performances, strict=True):
         if isinstance(performance, str):
             rejects.append({"path": relative, "reason": performance})
             continue

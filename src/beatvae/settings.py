@@ -88,13 +88,12 @@ def check_interpolation(generation: Mapping, workflow_dir: str | os.PathLike) ->
                     f"{where}: sample {value} does not exist; generation.num_samples is "
                     f"{generation['num_samples']} (indices 0-{generation['num_samples'] - 1})"
                 )
-        elif source == "dataset":
-            if not isinstance(value, str) or not GMD_ID.fullmatch(value):
-                raise SettingsError(
-                    f"{where}: {value!r} is not a GMD id like drummer1/session1/201 (the metadata `id` column)"
-                )
+        elif source == "dataset" and (not isinstance(value, str) or not GMD_ID.fullmatch(value)):
+            raise SettingsError(
+                f"{where}: {value!r} is not a GMD id like drummer1/session1/201 (the metadata `id` column)"
+            )
     if source == "files":
-        for key, path in zip(("first", "last"), endpoint_files(endpoints, workflow_dir)):
+        for key, path in zip(("first", "last"), endpoint_files(endpoints, workflow_dir), strict=True):
             if not path.is_file():
                 raise SettingsError(
                     f"{ENDPOINTS_KEY}.{key}: no MIDI file {endpoints[key]!r} (paths are relative to the "

@@ -60,7 +60,7 @@ def windows_placeholders(tf, windows):
 
 def windows_feed(placeholders, windows) -> dict:
     """The feed dict that initialises an iterator over `windows_placeholders`."""
-    return dict(zip(placeholders, (windows.inputs, windows.labels, windows.lengths)))
+    return dict(zip(placeholders, (windows.inputs, windows.labels, windows.lengths), strict=True))
 
 
 def session_config(tf, threads: int | None):

@@ -231,7 +231,8 @@ class ScalarLog:
         self.tf, self.num_steps = tf, num_steps
         self.csv_path = checkpoint_dir / SCALARS_FILE
         truncate_scalars(self.csv_path, start_step)
-        self._file = open(self.csv_path, "a", newline="")
+        # Open for the whole run (rows are appended and flushed as training goes); close() closes it.
+        self._file = open(self.csv_path, "a", newline="")  # noqa: SIM115
         self._writer = csv.DictWriter(self._file, SCALAR_COLUMNS)
         self.events = {run: tf.summary.FileWriter(str(checkpoint_dir / run)) for run in ("train", "validation")}
         for writer in self.events.values():
@@ -295,7 +296,7 @@ def _duration(seconds: float) -> str:
 
 def clipped_train_op(tf, model, optimizer, hparams):
     """Gradient clipping exactly as magenta.models.music_vae.music_vae_train.train does it."""
-    grads, var_list = list(zip(*optimizer.compute_gradients(model.loss)))
+    grads, var_list = list(zip(*optimizer.compute_gradients(model.loss), strict=True))
     global_norm = tf.global_norm(grads)
     if hparams.clip_mode == "value":
         clipped = [tf.clip_by_value(g, -hparams.grad_clip, hparams.grad_clip) for g in grads]
@@ -305,7 +306,9 @@ def clipped_train_op(tf, model, optimizer, hparams):
             lambda: tf.clip_by_global_norm(grads, hparams.grad_clip, use_norm=global_norm)[0],
             lambda: [tf.zeros(tf.shape(g)) for g in grads],
         )
-    train_op = optimizer.apply_gradients(list(zip(clipped, var_list)), global_step=model.global_step, name="train_step")
+    train_op = optimizer.apply_gradients(
+        list(zip(clipped, var_list, strict=True)), global_step=model.global_step, name="train_step"
+    )
     return train_op, global_norm
 
 

@@ -47,7 +47,7 @@ def safe_unzip(archive: str | os.PathLike, target: str | os.PathLike) -> list[st
             shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir(parents=True)
             try:
-                for member, path in zip(members, paths):
+                for member, path in zip(members, paths, strict=True):
                     destination = staging.joinpath(*path.parts)
                     if member.is_dir():
                         destination.mkdir(parents=True, exist_ok=True)
@@ -65,4 +65,4 @@ def safe_unzip(archive: str | os.PathLike, target: str | os.PathLike) -> list[st
                 raise
     except (zipfile.BadZipFile, zlib.error, EOFError) as error:
         raise CorruptArchive(f"{archive} is not a readable zip archive ({error})") from error
-    return [str(path) for member, path in zip(members, paths) if not member.is_dir()]
+    return [str(path) for member, path in zip(members, paths, strict=True) if not member.is_dir()]

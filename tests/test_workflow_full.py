@@ -58,8 +58,15 @@ def test_every_output_of_the_default_target_exists(run):
         "beta",
         "sampling_probability",
         "learning_rate",
+        "validation_loss",
+        "validation_reconstruction_loss",
+        "validation_kl_bits",
+        "validation_accuracy",
+        "validation_free_running_accuracy",
     ]
     assert losses["step"].iloc[-1] == 20
+    # Training validates at its last step at least, so the exported model's held-out loss is known.
+    assert losses["validation_loss"].notna().iloc[-1], losses.tail()
     assert (results / "losses/tiny.png").stat().st_size > 0
     assert len(list((results / SAMPLES).glob("sample_*.mid"))) == 2
     assert len(list((results / INTERPOLATION).glob("step_*.mid"))) == 3

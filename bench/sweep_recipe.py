@@ -78,6 +78,22 @@ def evaluate_point(name: str, temperatures=None) -> dict:
     return point
 
 
+def render_point(name: str, temperature: float, num_samples: int = 8) -> list[Path]:
+    """Samples MIDIs as the workflow's generate rule would, at `temperature`, and their piano rolls."""
+    from beatvae.generation import generate_samples, trained_settings
+    from beatvae.render import plot_piano_roll
+
+    config = load_config()
+    model_dir = WORK / "sweep" / name / "model"
+    settings, converter = trained_settings(model_dir)
+    out = WORK / "sweep" / name / f"samples-T{temperature}"
+    out.mkdir(parents=True, exist_ok=True)
+    midi = [out / f"sample_{i:02d}.mid" for i in range(num_samples)]
+    generation = dict(config["generation"], temperature=temperature, num_samples=num_samples)
+    generate_samples(settings, converter, generation, model_dir, midi, out / "latents.npy")
+    return [plot_piano_roll(path, path.with_suffix(".png"), title=f"{name} T={temperature} {path.stem}") for path in midi]
+
+
 def fmt(value, digits=2):
     return "" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
@@ -88,7 +104,7 @@ def table() -> str:
     header = ("| point | settings | steps | train s | T | val free acc | notes/bar (real) | classes ok | "
               "distance (2x base) | median nearest (0.75x real) | copies | targets met |")
     rows.append(header)
-    rows.append("|" + "---|" * header.count("|")[:-1] if False else "|" + "|".join(["---"] * (header.count("|") - 1)) + "|")
+    rows.append("|" + "|".join(["---"] * (header.count("|") - 1)) + "|")
     for path in sorted(SWEEP.glob("*.json"), key=lambda p: p.stat().st_mtime):
         point = json.loads(path.read_text())
         spec = point["spec"]
@@ -100,16 +116,16 @@ def table() -> str:
             t = report.get("targets", {})
             rec = report["reconstruction"]["validation"]["free_running"]
             samples = report["samples"]
-            baseline = report.get("real_baseline", {})
+            baseline = report.get("real_baseline") or {}
             classes = t.get("class_rates", {})
             met = [k for k, v in t.items() if isinstance(v, dict) and v.get("met")]
             checks = [k for k, v in t.items() if isinstance(v, dict) and "met" in v]
             rows.append(
                 f"| {point['name']} | {settings} | {point['training']['steps']} | {point['train_wall_seconds']:.0f} | {temperature} | "
                 f"{rec['accuracy']:.3f} | {samples['statistics']['notes_per_bar']:.1f} ({samples['held_out_statistics']['notes_per_bar']:.1f}) | "
-                f"{classes.get('classes_met', '')}/{classes.get('classes', '')} | "
+                f"{classes.get('value', '')}/{classes.get('threshold', '')} | "
                 f"{fmt(samples['distance_to_held_out']['overall'])} ({fmt(2 * baseline.get('distance', float('nan')))}) | "
-                f"{fmt(report['memorization'].get('median_hamming'), 1)} ({fmt(0.75 * baseline.get('median_nearest_hamming', float('nan')), 1)}) | "
+                f"{fmt(report['memorization'].get('median_hamming'), 1)} ({fmt(0.75 * baseline.get('nearest_hamming', {}).get('median', float('nan')), 1)}) | "
                 f"{report['memorization']['exact_copies']} | {len(met)}/{len(checks)} |"
             )
     return "\n".join(rows) + "\n"
@@ -119,6 +135,8 @@ if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if sys.argv[1] == "--table":
         print(table())
+    elif sys.argv[1] == "--render":
+        print(render_point(sys.argv[2], float(sys.argv[3])))
     elif sys.argv[1] == "--evaluate":
         evaluate_point(sys.argv[2], [float(t) for t in sys.argv[3:]] or None)
     else:

@@ -111,7 +111,7 @@ def table() -> str:
         hp = point["variant"]["hparams"]
         settings = (f"enc {hp['enc_rnn_size']} dec {hp['dec_rnn_size']} z {hp['z_size']} b {hp['batch_size']} "
                     f"ll {point['variant']['model']['level_lengths']} lr {hp['learning_rate']}/{hp['decay_rate']} "
-                    f"fb {hp['free_bits']} beta {hp['max_beta']}")
+                    f"fb {hp['free_bits']} beta {hp['max_beta']} ss {hp['sampling_rate']}")
         for temperature, report in point["evaluations"].items():
             t = report.get("targets", {})
             rec = report["reconstruction"]["validation"]["free_running"]

@@ -424,3 +424,28 @@ def test_schema_defaults_are_the_issue_targets():
     schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "config/schema.yaml").read_text())
     properties = schema["properties"]["evaluation"]["properties"]["targets"]["properties"]
     assert {key: value["default"] for key, value in properties.items()} == DEFAULT_TARGETS
+
+
+def test_evaluation_report_states_targets_beside_the_baseline(rock_split):
+    from beatvae.evaluation import comparison_row, sample_report
+
+    held_out, train = rock_split
+    samples = np.concatenate([held_out[:4], train[:1]])  # four unseen windows and one copy
+    report = sample_report(samples, held_out, train, temperature=0.5, seed=7)
+    assert report["memorization"]["exact_copies"] == 1
+    assert report["real_baseline"]["distance_draws"] == len(samples)
+    assert report["samples"]["held_out_statistics"] == report["real_baseline"]["statistics"]
+    report["reconstruction"] = {"validation": {"teacher_forced": {"windows": 0}, "free_running": {"windows": 0}}}
+    report["targets"] = quality_targets(
+        report["samples"]["statistics"],
+        report["samples"]["distance_to_held_out"]["overall"],
+        report["memorization"]["nearest_hamming"],
+        report["real_baseline"],
+        None,
+    )
+    row = comparison_row("v2", report)
+    assert row["target_exact_copies"] == "not met"
+    assert row["target_free_running_accuracy"] == "not evaluated"
+    assert row["targets_met"] == "not all"
+    assert row["real_median_nearest_hamming"] == report["real_baseline"]["nearest_hamming"]["median"]
+    assert row["baseline_distance"] == report["real_baseline"]["distance"]

@@ -9,6 +9,7 @@ import pytest
 from note_seq.protobuf import music_pb2
 
 from beatvae.metrics import (
+    DEFAULT_TARGETS,
     DRUM_CLASS_NAMES,
     FEATURE_NAMES,
     as_drum_rolls,
@@ -16,15 +17,15 @@ from beatvae.metrics import (
     lhl_syncopation,
     metrical_weights,
     nearest_training_windows,
+    quality_targets,
+    real_baseline,
     roll_from_note_sequence,
     sample_statistics,
     wasserstein_1d,
     window_features,
 )
 
-GMD_SAMPLE_ZIP = (
-    Path(__file__).resolve().parents[1] / "data/gmd-sample/groove-v1.0.0-midionly-sample.zip"
-)
+GMD_SAMPLE_ZIP = Path(__file__).resolve().parents[1] / "data/gmd-sample/groove-v1.0.0-midionly-sample.zip"
 KICK, SNARE, CLOSED_HAT, RIDE = 0, 1, 2, 8
 
 
@@ -169,9 +170,7 @@ def test_distribution_distance_is_zero_to_itself_and_grows_with_difference():
     near = random_rolls(300, 0.08, seed=3)
     denser = random_rolls(300, 0.12, seed=3)
     much_denser = random_rolls(300, 0.25, seed=3)
-    distances = [
-        distribution_distance(sample, real)["overall"] for sample in (near, denser, much_denser)
-    ]
+    distances = [distribution_distance(sample, real)["overall"] for sample in (near, denser, much_denser)]
     assert 0 < distances[0] < distances[1] < distances[2]
 
 
@@ -254,7 +253,7 @@ def test_roll_from_hand_built_note_sequence():
     roll, velocity = roll_from_note_sequence(sequence)
     assert roll.shape == velocity.shape == (16, 9)  # 1.9 s rounds up to one whole bar
     assert roll.dtype == bool
-    hits = {(int(step), int(drum)) for step, drum in zip(*np.nonzero(roll))}
+    hits = {(int(step), int(drum)) for step, drum in zip(*np.nonzero(roll), strict=True)}
     assert hits == {(0, KICK), (4, SNARE), (2, CLOSED_HAT), (15, RIDE)}
     assert velocity[0, KICK] == 110 and velocity[4, SNARE] == 70
     assert velocity[2, CLOSED_HAT] == 90 and velocity[15, RIDE] == 60
@@ -286,7 +285,163 @@ def test_roll_of_a_gmd_file_contains_every_drums_converter_window(tmp_path, monk
     )
     converter_windows = as_drum_rolls(np.stack(converter.to_tensors(sequence).inputs))
     assert len(converter_windows) > 10
-    bar_aligned_windows = {
-        roll[start : start + 64].tobytes() for start in range(0, len(roll) - 63, 16)
-    }
+    bar_aligned_windows = {roll[start : start + 64].tobytes() for start in range(0, len(roll) - 63, 16)}
     assert all(window.tobytes() in bar_aligned_windows for window in converter_windows)
+
+
+# --- real-vs-real baseline and the quality targets, on real rock beats of the embedded sample ---
+
+ROCK_BEATS = [
+    "groove/drummer7/session2/1_rock_120_beat_4-4.mid",  # held out
+    "groove/drummer1/session3/14_rock_94_beat_4-4.mid",
+    "groove/drummer9/session1/1_rock_100_beat_4-4.mid",
+    "groove/drummer9/session1/24_rock_90_beat_4-4.mid",
+    "groove/drummer7/session2/14_rock_95_beat_4-4.mid",
+]
+
+
+@pytest.fixture(scope="module")
+def rock_windows(tmp_path_factory):
+    """{file: bool [windows, 64, 9]}: 4-bar windows at every bar of six real rock beats."""
+    import note_seq
+
+    folder = tmp_path_factory.mktemp("rock")
+    windows = {}
+    with zipfile.ZipFile(GMD_SAMPLE_ZIP) as archive:
+        for member in ROCK_BEATS:
+            roll, _ = roll_from_note_sequence(note_seq.midi_file_to_note_sequence(archive.extract(member, folder)))
+            windows[member] = np.stack([roll[start : start + 64] for start in range(0, len(roll) - 63, 16)])
+    return windows
+
+
+@pytest.fixture(scope="module")
+def rock_split(rock_windows):
+    """(held-out, train) windows: the first file held out (another session's drummer 7), the others for training."""
+    held_out = rock_windows[ROCK_BEATS[0]]
+    train = np.concatenate([rock_windows[member] for member in ROCK_BEATS[1:]])
+    assert len(held_out) >= 8 and len(train) >= 20
+    return held_out, train
+
+
+def targets_of(samples, held_out, train, accuracy=0.7, **limits):
+    baseline = real_baseline(held_out, train, num_draws=len(samples), seed=1)
+    nearest = nearest_training_windows(samples, train).distance
+    distance = distribution_distance(samples, held_out)["overall"]
+    return quality_targets(sample_statistics(samples), distance, nearest, baseline, accuracy, limits)
+
+
+def test_real_baseline_of_unseen_rock_playing(rock_split):
+    held_out, train = rock_split
+    baseline = real_baseline(held_out, train, num_draws=16, seed=3)
+    assert baseline["statistics"] == sample_statistics(held_out)
+    assert baseline["train_statistics"] == sample_statistics(train)
+    assert baseline["distance"] > 0 and len(baseline["distance_per_draw"]) == 5
+    # A drummer's unseen performance is never cell for cell a window of another file.
+    assert baseline["nearest_hamming"]["exact_copies"] == 0
+    assert baseline["nearest_hamming"]["median"] == np.median(nearest_training_windows(held_out, train).distance) > 0
+
+
+def test_real_baseline_of_training_windows_against_themselves(rock_split):
+    _, train = rock_split
+    baseline = real_baseline(train, train, num_draws=len(train), seed=3)
+    # All training windows drawn: the same distribution, every window its own nearest.
+    assert baseline["distance"] == 0.0
+    assert baseline["nearest_hamming"] == {"median": 0.0, "mean": 0.0, "exact_copies": len(train)}
+
+
+def test_real_baseline_needs_windows_on_both_sides(rock_split):
+    held_out, _ = rock_split
+    with pytest.raises(ValueError, match="held-out and training windows"):
+        real_baseline(held_out, held_out[:0], num_draws=4, seed=0)
+
+
+def test_held_out_real_windows_meet_every_target(rock_split):
+    held_out, train = rock_split
+    targets = targets_of(held_out, held_out, train)
+    assert targets["all_met"], targets
+    assert targets["notes_per_bar"]["value"] == targets["notes_per_bar"]["real"]
+    assert targets["feature_distance"]["value"] == 0.0
+    assert targets["novelty"]["value"] == targets["novelty"]["real"]
+    assert targets["class_rates"]["value"] == len(DRUM_CLASS_NAMES)
+
+
+def test_copies_of_training_windows_fail_the_novelty_targets(rock_split):
+    held_out, train = rock_split
+    targets = targets_of(train[: len(held_out)], held_out, train)
+    assert targets["exact_copies"] == {"value": len(held_out), "threshold": 0, "met": False, "comparison": "<="}
+    assert targets["novelty"]["value"] == 0.0 and not targets["novelty"]["met"]
+    assert not targets["all_met"]
+    # A looser limit is a config change, not a code change.
+    assert targets_of(train[: len(held_out)], held_out, train, max_exact_copies=len(held_out))["exact_copies"]["met"]
+
+
+def test_denser_beats_fail_notes_and_class_rates(rock_split):
+    held_out, train = rock_split
+    busy = held_out.copy()
+    busy[:, 2::4, 6] = True  # a high tom on every other eighth note: 8 extra hits per bar
+    targets = targets_of(busy, held_out, train)
+    assert not targets["notes_per_bar"]["met"]
+    assert targets["notes_per_bar"]["value"] > targets["notes_per_bar"]["threshold"][1]
+    per_class = targets["class_rates"]["per_class"]
+    assert not per_class["high_tom_per_bar"]["met"] and per_class["kick_per_bar"]["met"]
+    assert targets["class_rates"]["value"] == len(DRUM_CLASS_NAMES) - 1 and not targets["class_rates"]["met"]
+    assert not targets["feature_distance"]["met"]
+
+
+def test_rare_classes_get_half_a_hit_of_slack(rock_split):
+    held_out, train = rock_split
+    real_crash = sample_statistics(held_out)["crash_per_bar"]
+    assert real_crash < 0.5  # rock beats rarely crash, so +-50% alone would be a razor's edge
+    crashing = held_out.copy()
+    crashing[:, 0::32, 7] = True  # a crash every other bar: at most +0.5 per bar
+    rate = sample_statistics(crashing)["crash_per_bar"]
+    assert rate > real_crash * 1.5
+    assert targets_of(crashing, held_out, train)["class_rates"]["per_class"]["crash_per_bar"]["met"] == (
+        rate - real_crash <= 0.5
+    )
+
+
+def test_accuracy_target_is_unknown_without_validation_and_checked_with_it(rock_split):
+    held_out, train = rock_split
+    assert targets_of(held_out, held_out, train, accuracy=0.59)["free_running_accuracy"]["met"] is False
+    unknown = targets_of(held_out, held_out, train, accuracy=None)
+    assert unknown["free_running_accuracy"]["met"] is None and not unknown["all_met"]
+
+
+def test_unknown_target_key_is_named(rock_split):
+    held_out, train = rock_split
+    with pytest.raises(ValueError, match="novelty_ration"):
+        targets_of(held_out, held_out, train, novelty_ration=0.5)
+
+
+def test_schema_defaults_are_the_issue_targets():
+    import yaml
+
+    schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "config/schema.yaml").read_text())
+    properties = schema["properties"]["evaluation"]["properties"]["targets"]["properties"]
+    assert {key: value["default"] for key, value in properties.items()} == DEFAULT_TARGETS
+
+
+def test_evaluation_report_states_targets_beside_the_baseline(rock_split):
+    from beatvae.evaluation import comparison_row, sample_report
+
+    held_out, train = rock_split
+    samples = np.concatenate([held_out[:4], train[:1]])  # four unseen windows and one copy
+    report = sample_report(samples, held_out, train, temperature=0.5, seed=7)
+    assert report["memorization"]["exact_copies"] == 1
+    assert report["real_baseline"]["distance_draws"] == len(samples)
+    assert report["samples"]["held_out_statistics"] == report["real_baseline"]["statistics"]
+    report["reconstruction"] = {"validation": {"teacher_forced": {"windows": 0}, "free_running": {"windows": 0}}}
+    report["targets"] = quality_targets(
+        report["samples"]["statistics"],
+        report["samples"]["distance_to_held_out"]["overall"],
+        report["memorization"]["nearest_hamming"],
+        report["real_baseline"],
+        None,
+    )
+    row = comparison_row("v2", report)
+    assert row["target_exact_copies"] == "not met"
+    assert row["target_free_running_accuracy"] == "not evaluated"
+    assert row["targets_met"] == "not all"
+    assert row["real_median_nearest_hamming"] == report["real_baseline"]["nearest_hamming"]["median"]
+    assert row["baseline_distance"] == report["real_baseline"]["distance"]

@@ -75,8 +75,10 @@ def test_every_output_of_the_default_target_exists(run):
         for mode in ("teacher_forced", "free_running"):
             assert 0.0 <= report["reconstruction"][split][mode]["accuracy"] <= 1.0
     assert report["memorization"]["exact_copies"] >= 0 and len(report["memorization"]["nearest_hamming"]) == 8
+    assert report["real_baseline"]["nearest_hamming"]["median"] > 0 and report["targets"]["all_met"] in (True, False)
     table = pd.read_csv(results / "eval/comparison.tsv", sep="\t")
     assert table["variant"].tolist() == ["tiny"]
+    assert table["target_novelty"].iloc[0] in ("met", "not met")
     assert (results / "pianorolls/tiny/temp0.5-seed2018/interpolation.png").exists()
     if AUDIO:
         with wave.open(str(results / "audio/tiny/temp0.5-seed2018/sample_00.wav")) as audio:

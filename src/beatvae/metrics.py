@@ -11,6 +11,7 @@ Only numpy, pandas and note_seq are imported here, so none of this pulls in Tens
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -70,8 +71,7 @@ def roll_from_note_sequence(note_sequence, steps_per_quarter=4, quarters_per_bar
         quantized_steps_per_quarter = note_sequence.quantization_info.steps_per_quarter
         if quantized_steps_per_quarter != steps_per_quarter:
             raise ValueError(
-                f"sequence is quantized at {quantized_steps_per_quarter} steps per quarter, "
-                f"not {steps_per_quarter}"
+                f"sequence is quantized at {quantized_steps_per_quarter} steps per quarter, not {steps_per_quarter}"
             )
         quantized = note_sequence
     else:
@@ -139,9 +139,7 @@ def lhl_syncopation(onsets, steps_per_bar=16) -> np.ndarray:
     step_index = np.arange(num_steps)
     onset_or_end = np.where(onsets, step_index, num_steps)
     next_onset_from = np.minimum.accumulate(onset_or_end[:, ::-1], axis=1)[:, ::-1]
-    next_onset_after = np.concatenate(
-        [next_onset_from[:, 1:], np.full((num_windows, 1), num_steps)], axis=1
-    )
+    next_onset_after = np.concatenate([next_onset_from[:, 1:], np.full((num_windows, 1), num_steps)], axis=1)
     # Steps between an onset and the next one are silent by construction.
     gain = strongest_between[step_index, next_onset_after] - weights
     return np.where(onsets & (gain > 0), gain, 0.0).sum(axis=1)
@@ -245,9 +243,7 @@ def _pack_rolls(rolls: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(packed).view(np.uint64)
 
 
-def nearest_training_windows(
-    sample_rolls, train_rolls, max_chunk_bytes=32 * 2**20
-) -> NearestWindows:
+def nearest_training_windows(sample_rolls, train_rolls, max_chunk_bytes=32 * 2**20) -> NearestWindows:
     """Nearest training window of each sample by Hamming distance over the drum roll cells.
 
     Bits are packed into uint64 words and compared with XOR + popcount (np.bitwise_count),
@@ -257,8 +253,7 @@ def nearest_training_windows(
     train_rolls = as_drum_rolls(train_rolls)
     if sample_rolls.shape[1:] != train_rolls.shape[1:]:
         raise ValueError(
-            f"sample windows {sample_rolls.shape[1:]} and training windows "
-            f"{train_rolls.shape[1:]} differ in shape"
+            f"sample windows {sample_rolls.shape[1:]} and training windows {train_rolls.shape[1:]} differ in shape"
         )
     if len(train_rolls) == 0:
         raise ValueError("no training windows to compare with")
@@ -297,3 +292,157 @@ def nearest_training_windows(
             best_distance[rows] = np.where(better, block_distance, best_distance[rows])
             best_index[rows] = np.where(better, block_best + train_start, best_index[rows])
     return NearestWindows(index=best_index, distance=best_distance)
+
+
+# The quality targets of issue 11 (item 4); config/schema.yaml's `evaluation.targets` holds the same
+# defaults so a run can tighten or loosen them.
+DEFAULT_TARGETS: dict[str, float] = {
+    "free_running_accuracy": 0.60,  # held-out (validation) accuracy, decoder fed its own samples
+    "notes_per_bar_tolerance": 0.20,  # generated notes per bar within +-20% of held-out real windows
+    "class_rate_tolerance": 0.50,  # each drum class's hits per bar within +-50% of real ...
+    "class_rate_tolerance_hits": 0.5,  # ... or within +-0.5 hits per bar, whichever is looser
+    "distance_ratio": 2.0,  # sample feature distance <= 2x the real-vs-real baseline
+    "max_exact_copies": 0,  # samples identical to a training window
+    "novelty_ratio": 0.75,  # samples' median nearest-training Hamming >= 0.75x held-out real windows'
+}
+
+
+def real_baseline(held_out_rolls, train_rolls, num_draws: int, seed: int, repeats: int = 5, steps_per_bar=16) -> dict:
+    """What real playing scores against the training windows: the floor for every generated figure.
+
+    - `statistics` / `train_statistics`: mean window features of held-out and of training windows.
+    - `distance`: `distribution_distance` of `num_draws` training windows (drawn without
+      replacement, seeded) against the held-out windows, i.e. exactly the comparison samples get,
+      with as many windows as there are samples, so both carry the same finite-sample noise;
+      the mean over `repeats` draws (each in `distance_per_draw`) steadies the threshold.
+    - `nearest_hamming`: each held-out window's Hamming distance to its nearest training window
+      (`median`, `mean`, `exact_copies`), the novelty that real unseen playing has.
+    """
+    held_out = as_drum_rolls(held_out_rolls)
+    train = as_drum_rolls(train_rolls)
+    if len(held_out) == 0 or len(train) == 0:
+        raise ValueError(
+            f"the real-vs-real baseline needs held-out and training windows, got {len(held_out)} and {len(train)}"
+        )
+    rng = np.random.default_rng(seed)
+    num_draws = min(num_draws, len(train))
+    distances = [
+        distribution_distance(
+            train[np.sort(rng.choice(len(train), size=num_draws, replace=False))], held_out, steps_per_bar
+        )["overall"]
+        for _ in range(repeats)
+    ]
+    nearest = nearest_training_windows(held_out, train)
+    return {
+        "held_out_windows": len(held_out),
+        "train_windows": len(train),
+        "statistics": sample_statistics(held_out, steps_per_bar),
+        "train_statistics": sample_statistics(train, steps_per_bar),
+        "distance_draws": num_draws,
+        "distance": float(np.mean(distances)),
+        "distance_per_draw": distances,
+        "nearest_hamming": {
+            "median": float(np.median(nearest.distance)),
+            "mean": float(nearest.distance.mean()),
+            "exact_copies": int(np.sum(nearest.distance == 0)),
+        },
+    }
+
+
+def _target(value, threshold, met, **details) -> dict:
+    return {"value": value, "threshold": threshold, "met": None if met is None else bool(met), **details}
+
+
+def quality_targets(
+    sample_statistics_: Mapping[str, float],
+    sample_distance: float,
+    sample_nearest_hamming,
+    baseline: Mapping,
+    free_running_accuracy: float | None,
+    targets: Mapping[str, float] | None = None,
+) -> dict:
+    """Each item-4 target of issue 11 with its value, threshold and whether it is met.
+
+    `sample_statistics_` and `sample_distance` describe the generated samples against held-out
+    real windows (`sample_statistics`, `distribution_distance(...)["overall"]`),
+    `sample_nearest_hamming` is each sample's distance to its nearest training window, `baseline`
+    is `real_baseline(...)`, and `free_running_accuracy` the held-out validation accuracy with
+    the decoder fed its own samples (None when validation was not evaluated: the target is then
+    reported with `met: None`). `targets` overrides `DEFAULT_TARGETS`.
+    Returns {name: {"value", "threshold", "met", ...}} plus "all_met" (False while one is unknown).
+    """
+    limits = {**DEFAULT_TARGETS, **(targets or {})}
+    unknown = set(limits) - set(DEFAULT_TARGETS)
+    if unknown:
+        raise ValueError(f"unknown evaluation.targets keys {sorted(unknown)}; known: {sorted(DEFAULT_TARGETS)}")
+    real = baseline["statistics"]
+    result = {}
+
+    accuracy_floor = limits["free_running_accuracy"]
+    result["free_running_accuracy"] = _target(
+        free_running_accuracy,
+        accuracy_floor,
+        None if free_running_accuracy is None else free_running_accuracy >= accuracy_floor,
+        comparison=">=",
+    )
+
+    real_notes = real["notes_per_bar"]
+    tolerance = limits["notes_per_bar_tolerance"]
+    low, high = real_notes * (1 - tolerance), real_notes * (1 + tolerance)
+    notes = sample_statistics_["notes_per_bar"]
+    train = baseline["train_statistics"]
+    result["notes_per_bar"] = _target(
+        notes,
+        [low, high],
+        low <= notes <= high,
+        real=real_notes,
+        comparison="within",
+        train=train["notes_per_bar"],
+        train_met=bool(low <= train["notes_per_bar"] <= high),
+    )
+
+    per_class = {}
+    for name in RATE_FEATURES:
+        real_rate, rate = real[name], sample_statistics_[name]
+        margin = max(limits["class_rate_tolerance"] * real_rate, limits["class_rate_tolerance_hits"])
+        # `train`/`train_met`: the training windows' own rate, which need not pass either (drummers differ).
+        per_class[name] = {
+            "value": rate,
+            "real": real_rate,
+            "threshold": [real_rate - margin, real_rate + margin],
+            "met": bool(abs(rate - real_rate) <= margin),
+            "train": train[name],
+            "train_met": bool(abs(train[name] - real_rate) <= margin),
+        }
+    classes_met = sum(entry["met"] for entry in per_class.values())
+    result["class_rates"] = _target(
+        classes_met,
+        len(per_class),
+        classes_met == len(per_class),
+        comparison="classes within",
+        train_value=sum(entry["train_met"] for entry in per_class.values()),
+        per_class=per_class,
+    )
+
+    distance_limit = limits["distance_ratio"] * baseline["distance"]
+    result["feature_distance"] = _target(
+        sample_distance,
+        distance_limit,
+        sample_distance <= distance_limit,
+        baseline=baseline["distance"],
+        comparison="<=",
+    )
+
+    nearest = np.asarray(sample_nearest_hamming)
+    copies = int(np.sum(nearest == 0))
+    result["exact_copies"] = _target(
+        copies, limits["max_exact_copies"], copies <= limits["max_exact_copies"], comparison="<="
+    )
+
+    real_median = baseline["nearest_hamming"]["median"]
+    novelty_floor = limits["novelty_ratio"] * real_median
+    median = float(np.median(nearest))
+    result["novelty"] = _target(median, novelty_floor, median >= novelty_floor, real=real_median, comparison=">=")
+
+    result["all_met"] = all(entry["met"] is True for entry in result.values())
+    return result

@@ -14,6 +14,7 @@ from snakemake.utils import min_version, update_config, validate
 sys.path.insert(0, f"{workflow.basedir}/src")
 from beatvae.settings import (
     SPLITS,
+    check_dataset_endpoints,
     check_interpolation,
     check_variant,
     endpoint_files,
@@ -102,6 +103,21 @@ def check_results_belong_to_this_config(archive="results/download/gmd.zip"):
 
 
 check_results_belong_to_this_config()
+
+
+def local_gmd_archive(downloaded="results/download/gmd.zip"):
+    """The GMD zip if planning can read it: the finished download, or a gmd.url on this disk."""
+    if os.path.isfile(downloaded):
+        return downloaded
+    url = config["gmd"]["url"]
+    path = url.removeprefix("file://") if url.startswith("file://") else url
+    if "://" not in path and os.path.isfile(os.path.join(workflow.basedir, path)):
+        return os.path.join(workflow.basedir, path)
+    return None
+
+
+if local_gmd_archive():
+    check_dataset_endpoints(config["generation"], local_gmd_archive())
 
 
 def variant_windows(*splits):

@@ -183,6 +183,19 @@ def test_bad_interpolation_endpoints_fail_while_planning_naming_the_key(tmp_path
     assert "Job stats" not in output
 
 
+def test_dataset_endpoint_missing_from_the_archive_fails_while_planning(tmp_path):
+    # Shaped like a GMD id, but the sample holds no drummer1/session1/999: known before any job runs.
+    endpoints = {"source": "dataset", "first": "drummer1/session1/103", "last": "drummer1/session1/999"}
+    config = write_config(tmp_path / "c.yaml", **{"generation.interpolation.endpoints": endpoints})
+    result = dry_run(tmp_path / "work", configfile=config)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output_of(result)
+    assert "endpoints.last" in output and "drummer1/session1/999" in output and "SettingsError" in output, output
+    endpoints["last"] = "drummer1/session1/114"
+    config = write_config(tmp_path / "c.yaml", **{"generation.interpolation.endpoints": endpoints})
+    assert dry_run(tmp_path / "work", configfile=config).returncode == 0
+
+
 def test_good_dataset_ids_pass():
     generation = {
         "num_samples": 2,

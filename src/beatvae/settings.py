@@ -7,9 +7,12 @@ needs TensorFlow, Magenta or pandas belongs in the stage modules instead.
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import os
 import re
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -99,3 +102,32 @@ def check_interpolation(generation: Mapping, workflow_dir: str | os.PathLike) ->
                     f"{ENDPOINTS_KEY}.{key}: no MIDI file {endpoints[key]!r} (paths are relative to the "
                     f"workflow folder {workflow_dir})"
                 )
+
+
+def gmd_ids(archive: str | os.PathLike) -> set[str]:
+    """The performance ids (info.csv's `id` column) of a GMD zip, read without unpacking it."""
+    with zipfile.ZipFile(archive) as zipped:
+        listing = [name for name in zipped.namelist() if name.rsplit("/", 1)[-1] == "info.csv"]
+        if not listing:
+            return set()
+        with zipped.open(min(listing, key=len)) as handle:
+            return {row["id"] for row in csv.DictReader(io.TextIOWrapper(handle, encoding="utf-8"))}
+
+
+def check_dataset_endpoints(generation: Mapping, archive: str | os.PathLike) -> None:
+    """Raises SettingsError, naming the key, for `source: dataset` endpoints the GMD archive lacks.
+
+    Called while planning whenever the archive is already at hand (the vendored default corpus,
+    or a finished download), so an unknown id fails before any job instead of an hour into a run.
+    """
+    endpoints = generation["interpolation"]["endpoints"]
+    if endpoints["source"] != "dataset":
+        return
+    known = gmd_ids(archive)
+    for key in ("first", "last"):
+        if known and endpoints[key] not in known:
+            example = min(known)
+            raise SettingsError(
+                f"{ENDPOINTS_KEY}.{key}: {endpoints[key]!r} is not a performance of the GMD archive "
+                f"{archive} (its info.csv ids look like {example!r})"
+            )

@@ -14,6 +14,23 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
 SAMPLE = REPO / "data/gmd-sample/groove-v1.0.0-midionly-sample.zip"
 SMOKE_CONFIG = REPO / "tests/config/smoke.yaml"
+# The default converter, spelled out as the workflow passes it (schema defaults filled in).
+CONVERTER = {
+    "steps_per_quarter": 4,
+    "quarters_per_bar": 4,
+    "slice_bars": 4,
+    "roll_input": True,
+    "max_bars": None,
+    "gap_bars": 1.0,
+    "max_tensors_per_notesequence": None,
+}
+# A variant's `model` section with its schema defaults: the hierarchical decoder over 4 bars.
+HIERDEC_MODEL = {
+    "encoder": "BidirectionalLstmEncoder",
+    "decoder": "CategoricalLstmDecoder",
+    "level_lengths": [4, 16],
+    "disable_autoregression": False,
+}
 
 
 def run_snakemake(workdir, *args, configfile=None, snakefile=SNAKEFILE, cores=2, check=False, timeout=900, env=None):

@@ -17,31 +17,16 @@ from beatvae.metadata import build_metadata, find_gmd_root
 from beatvae.settings import window_steps
 from beatvae.subsets import filter_subset
 from beatvae.unpack import safe_unzip
+from conftest import CONVERTER, HIERDEC_MODEL, REPO
+from conftest import SAMPLE as SAMPLE_ZIP
 
 pytestmark = pytest.mark.slow
-
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE_ZIP = REPO / "data/gmd-sample/groove-v1.0.0-midionly-sample.zip"
-CONVERTER = {
-    "steps_per_quarter": 4,
-    "quarters_per_bar": 4,
-    "slice_bars": 4,
-    "roll_input": True,
-    "max_bars": None,
-    "gap_bars": 1.0,
-    "max_tensors_per_notesequence": None,
-}
 
 
 def tiny_variant(num_steps, seed=1, checkpoint_every=50, validate_every=0, **training):
     """A hierdec MusicVAE small enough to learn something on 2 CPU cores in under a minute."""
     return {
-        "model": {
-            "encoder": "BidirectionalLstmEncoder",
-            "decoder": "CategoricalLstmDecoder",
-            "level_lengths": [4, 16],
-            "disable_autoregression": False,
-        },
+        "model": dict(HIERDEC_MODEL),
         "hparams": {
             "batch_size": 32,
             "z_size": 32,
@@ -183,6 +168,31 @@ def test_validation_during_training_measures_what_evaluation_measures(trained, d
     batch_size, seed = trained["variant"]["hparams"]["batch_size"], trained["variant"]["training"]["seed"]
     measured = reconstruction_metrics(model, windows, batch_size, "teacher_forced", seed)
     assert measured["loss"] == pytest.approx(best["validation_loss"], rel=1e-6)
+
+
+def test_evaluation_warns_about_a_held_out_split_without_windows(trained, data, tmp_path, caplog):
+    """A subset without validation files must not finish silently without held-out metrics."""
+    from beatvae.dataset import Windows
+    from beatvae.evaluation import comparison_row, evaluate_variant
+
+    empty = Windows.load(data["windows"]["validation"])
+    empty = Windows(empty.inputs[:0], empty.labels[:0], empty.lengths[:0], empty.sources[:0])
+    empty.save(tmp_path / "validation.npz")
+    evaluation = {"seed": 7, "batch_size": 32, "num_samples": 8, "targets": None}
+    with caplog.at_level("WARNING"):
+        report = evaluate_variant(
+            trained["model_dir"],
+            {"validation": tmp_path / "validation.npz", "test": data["windows"]["validation"]},
+            data["windows"]["train"],
+            evaluation,
+            temperature=0.5,
+        )
+    assert report["warnings"] == ["the validation split has no windows: no held-out metrics on it"]
+    assert "the validation split has no windows" in caplog.text
+    assert report["reconstruction"]["test"]["teacher_forced"]["windows"] > 0
+    row = comparison_row("tiny", report)
+    assert row["warnings"] == report["warnings"][0]
+    assert row["target_free_running_accuracy"] == "not evaluated"
 
 
 def test_training_writes_tensorboard_events_for_train_and_validation(trained):

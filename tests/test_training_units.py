@@ -29,23 +29,10 @@ from beatvae.training import (
     train_variant,
     truncate_scalars,
 )
+from conftest import CONVERTER, HIERDEC_MODEL
 
-CONVERTER = {
-    "steps_per_quarter": 4,
-    "quarters_per_bar": 4,
-    "slice_bars": 4,
-    "roll_input": True,
-    "max_bars": None,
-    "gap_bars": 1.0,
-    "max_tensors_per_notesequence": None,
-}
 VARIANT = {
-    "model": {
-        "encoder": "BidirectionalLstmEncoder",
-        "decoder": "CategoricalLstmDecoder",
-        "level_lengths": [4, 16],
-        "disable_autoregression": False,
-    },
+    "model": dict(HIERDEC_MODEL),
     "hparams": {
         "batch_size": 16,
         "z_size": 16,

@@ -341,14 +341,19 @@ def test_invalid_config_fails_before_any_job(tmp_path, transform, named):
     assert not (workdir / "results").exists()
 
 
-def test_subset_selecting_nothing_fails_and_its_log_names_it(data_run, tmp_path):
+def tensorize_added_subset(data_run, tmp_path, name, filters):
+    """Adds subset `name` to a copy of the finished data run and asks for its training windows."""
     workdir = tmp_path / "work"
     shutil.copytree(data_run, workdir, symlinks=True)
-    config = write_config(
-        tmp_path / "config.yaml",
-        lambda c: c["subsets"].update(nothing={"filters": {"style": "no-such-style", "bpm": {"min": 1}}}),
+    config = write_config(tmp_path / "config.yaml", lambda c: c["subsets"].update({name: {"filters": filters}}))
+    result = run_snakemake(workdir, f"results/tensors/{name}/train.npz", configfile=config, timeout=300)
+    return workdir, result
+
+
+def test_subset_selecting_nothing_fails_and_its_log_names_it(data_run, tmp_path):
+    workdir, result = tensorize_added_subset(
+        data_run, tmp_path, "nothing", {"style": "no-such-style", "bpm": {"min": 1}}
     )
-    result = run_snakemake(workdir, "results/tensors/nothing/train.npz", configfile=config, timeout=300)
     assert result.returncode != 0, output_of(result)
     assert "filter_subset" in result.stdout + result.stderr
     assert "build_metadata" not in result.stdout + result.stderr, "finished upstream jobs were rerun"
@@ -359,13 +364,7 @@ def test_subset_selecting_nothing_fails_and_its_log_names_it(data_run, tmp_path)
 
 
 def test_subset_without_training_windows_fails_naming_why(data_run, tmp_path):
-    workdir = tmp_path / "work"
-    shutil.copytree(data_run, workdir, symlinks=True)
-    config = write_config(
-        tmp_path / "config.yaml",
-        lambda c: c["subsets"].update({"odd-meters": {"filters": {"time_signature": ["3-4", "6-8"]}}}),
-    )
-    result = run_snakemake(workdir, "results/tensors/odd-meters/train.npz", configfile=config, timeout=300)
+    workdir, result = tensorize_added_subset(data_run, tmp_path, "odd-meters", {"time_signature": ["3-4", "6-8"]})
     assert result.returncode != 0, output_of(result)
     log = (workdir / "results/logs/tensorize/odd-meters.log").read_text()
     assert (

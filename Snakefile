@@ -1,6 +1,6 @@
 # MusicVAE drum models from the Groove MIDI Dataset.
-# Run:  snakemake --cores all               (embedded GMD sample, small CPU models)
-#       snakemake --cores all --configfile config/gmd.yaml   (full GMD, reference models)
+# Run:  snakemake --cores all               (the vendored whole GMD, small CPU models)
+#       snakemake --cores all --configfile config/gmd.yaml   (official download, reference models)
 #       snakemake --cores all --config generation='{num_samples: 16, temperature: 0.8}'
 
 

@@ -114,6 +114,5 @@ rule build_report_page:
         },
         generation=config["generation"],
         segment_bars=config["converter"]["slice_bars"],
-        assets=f"{workflow.basedir}/report",
     script:
         "../scripts/build_report_page.py"

@@ -1,7 +1,13 @@
 from beatvae.logs import redirect_to_log
 
 with redirect_to_log(snakemake.log[0]):
+    from pathlib import Path
+
     from beatvae.report_page import build_report_page
+
+    # The page's assets live in the checkout's report/ (this script's parent's parent): found from
+    # here rather than through a param, which would hold an absolute path and rerun moved checkouts.
+    assets = Path(__file__).resolve().parents[1] / "report"
 
     params = snakemake.params
     page = build_report_page(
@@ -10,7 +16,7 @@ with redirect_to_log(snakemake.log[0]):
         snakemake.input.get("audio"),
         snakemake.input.comparison,
         snakemake.output[0],
-        params.assets,
+        assets,
         variants=params.variants,
         generation=params.generation,
         segment_bars=params.segment_bars,

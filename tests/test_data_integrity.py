@@ -7,17 +7,15 @@ import pickle
 import subprocess
 import zipfile
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
 from beatvae.download import resolve_url, sha256_of
+from conftest import CONVERTER, REPO, SAMPLE
 
-REPO = Path(__file__).resolve().parents[1]
 FULL = REPO / "data/gmd-full/groove-v1.0.0-midionly.zip"
-SAMPLE = REPO / "data/gmd-sample/groove-v1.0.0-midionly-sample.zip"
 AUTHORS = "Jon Gillick, Adam Roberts, Jesse Engel, Douglas Eck and David Bamman"
 
 
@@ -65,7 +63,6 @@ def test_no_tracked_file_credits_the_wrong_author():
 
 # ------------------------------------------------------------ files that give no window are counted, with the reason
 
-CONVERTER = {"steps_per_quarter": 4, "quarters_per_bar": 4, "slice_bars": 4, "roll_input": True}
 WALTZ = "drummer1/session2/6_rock_102_beat_3-4.mid"
 SIX_EIGHT = "drummer6/session1/1_rock_70_beat_6-8.mid"
 SHORT_FILL = "drummer1/session1/103_funk_95_fill_4-4.mid"

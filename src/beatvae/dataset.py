@@ -121,20 +121,17 @@ def read_note_sequences(tfrecord_path: str | os.PathLike):
 
 
 def make_drums_converter(settings: Mapping):
-    """Magenta's DrumsConverter from the config's `converter` section.
+    """Magenta's DrumsConverter from the config's `converter` section, every key given.
 
+    The defaults live in one place, config/schema.yaml, which fills them in before any job runs.
     `max_tensors_per_notesequence: null` keeps every window (Magenta samples 5 by default).
     """
     from magenta.models.music_vae import data
 
+    keys = ("steps_per_quarter", "quarters_per_bar", "slice_bars", "max_bars", "gap_bars", "roll_input")
     return data.DrumsConverter(
-        steps_per_quarter=settings["steps_per_quarter"],
-        quarters_per_bar=settings["quarters_per_bar"],
-        slice_bars=settings["slice_bars"],
-        max_bars=settings.get("max_bars"),
-        gap_bars=settings.get("gap_bars", 1.0),
-        roll_input=settings.get("roll_input", True),
-        max_tensors_per_notesequence=settings.get("max_tensors_per_notesequence"),
+        **{key: settings[key] for key in keys},
+        max_tensors_per_notesequence=settings["max_tensors_per_notesequence"],
     )
 
 

@@ -90,7 +90,7 @@ def build_config(variant: Mapping, converter: Mapping, **hparam_overrides) -> co
         decoder = lstm_models.HierarchicalLstmDecoder(
             core_decoder,
             level_lengths=list(level_lengths),
-            disable_autoregression=structure.get("disable_autoregression", False),
+            disable_autoregression=structure["disable_autoregression"],
         )
     else:
         decoder = core_decoder

@@ -116,8 +116,9 @@ def local_gmd_archive(downloaded="results/download/gmd.zip"):
     return None
 
 
-if local_gmd_archive():
-    check_dataset_endpoints(config["generation"], local_gmd_archive())
+_archive = local_gmd_archive()
+if _archive:
+    check_dataset_endpoints(config["generation"], _archive)
 
 
 def variant_windows(*splits):

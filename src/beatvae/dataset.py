@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from beatvae.files import written_atomically
 from beatvae.settings import NUM_DRUM_CLASSES
 
 COLLECTION_NAME = "groove"
@@ -34,29 +34,6 @@ def midi_to_note_sequence(gmd_root: str | os.PathLike, relative_path: str, colle
     sequence.filename = relative_path
     sequence.id = note_sequence_id(relative_path, collection_name)
     return sequence
-
-
-def temporary_beside(path: str | os.PathLike, suffix: str = ".tmp") -> Path:
-    """The name a file is written under before it is renamed into place."""
-    return Path(path).with_name(Path(path).name + suffix)
-
-
-@contextlib.contextmanager
-def written_atomically(path: str | os.PathLike, suffix: str = ".tmp"):
-    """Yields a temporary path beside `path` to write; renames it into place when the block succeeds.
-
-    On any failure (a full disk; SIGTERM under logs.exit_on_sigterm) the temporary file is removed;
-    one left by a SIGKILL is removed when the file is next written.
-    """
-    temporary = temporary_beside(path, suffix)
-    temporary.parent.mkdir(parents=True, exist_ok=True)
-    temporary.unlink(missing_ok=True)
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def write_records(records: Iterable[bytes], tfrecord_path: str | os.PathLike) -> int:

@@ -232,7 +232,7 @@ def build_metadata(
     """
     gmd_root = Path(gmd_root)
     if note_sequences_path is not None:  # a killed run's partial file must not wait for this run to finish
-        from beatvae.dataset import temporary_beside
+        from beatvae.files import temporary_beside
 
         temporary_beside(note_sequences_path).unlink(missing_ok=True)
     info_path = gmd_root / "info.csv"

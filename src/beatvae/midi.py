@@ -7,6 +7,8 @@ import math
 import os
 from pathlib import Path
 
+from beatvae.files import written_atomically
+
 DRUM_PROGRAM_CHANNEL = 9  # General MIDI channel 10, zero-based
 TICKS_PER_QUARTER = 480  # what DAWs write; every 16th note is a whole number of ticks
 
@@ -89,10 +91,8 @@ def write_midi(sequence, path: str | os.PathLike, track_name: str = "Drums") -> 
     midi = mido.MidiFile(type=0, ticks_per_beat=TICKS_PER_QUARTER)
     midi.tracks.append(track)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    midi.save(partial)
-    partial.replace(path)
+    with written_atomically(path, ".partial") as partial:
+        midi.save(partial)
     return path
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from beatvae.files import written_atomically
+
 # The Debian package that provides each tool the rendering jobs run.
 PACKAGES = {"fluidsynth": "fluidsynth", "soundfont": "fluid-soundfont-gm", "oggenc": "vorbis-tools"}
 DISABLE_HINT = "or set `audio: {enabled: false}` in the config to skip audio rendering"
@@ -175,14 +177,9 @@ def render_audio(midi_path, wav_path, soundfont, sample_rate=44100):
     midi_path, wav_path = Path(midi_path), Path(wav_path)
     if not midi_path.is_file():
         raise FileNotFoundError(f"MIDI file {midi_path} does not exist")
-    wav_path.parent.mkdir(parents=True, exist_ok=True)
     wav_path.unlink(missing_ok=True)  # a stale file must not pass for a fresh render
-    partial = wav_path.with_name(wav_path.name + ".partial.wav")
-    try:
+    with written_atomically(wav_path, ".partial.wav") as partial:
         _run_fluidsynth(midi_path, partial, soundfont, sample_rate)
-        partial.replace(wav_path)
-    finally:
-        partial.unlink(missing_ok=True)
     return wav_path
 
 
@@ -242,11 +239,8 @@ def render_loop(midi_path, wav_path, soundfont, sample_rate=44100, loop="fold", 
 def _write_wav(path, audio, sample_rate):
     import soundfile
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial.wav")
-    soundfile.write(partial, np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16")
-    partial.replace(path)
+    with written_atomically(path, ".partial.wav") as partial:
+        soundfile.write(partial, np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16")
 
 
 def drum_class_midi(midi_path, drum_class: int, out_path):
@@ -300,17 +294,14 @@ def encode_ogg(wav_path, ogg_path, quality=3):
     """An OGG Vorbis copy of a WAV (oggenc's -q quality, -1 to 10), for the report page."""
     check_audio_tools(commands=("oggenc",))
     ogg_path = Path(ogg_path)
-    ogg_path.parent.mkdir(parents=True, exist_ok=True)
-    partial = ogg_path.with_name(ogg_path.name + ".partial.ogg")
-    command = ["oggenc", "--quiet", "-q", str(quality), "-o", str(partial), str(wav_path)]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0 or not partial.is_file() or partial.stat().st_size == 0:
-        partial.unlink(missing_ok=True)
-        raise AudioRenderError(
-            f"oggenc failed to encode {wav_path} to {ogg_path} (exit code {result.returncode}).\n"
-            f"command: {' '.join(command)}\nstderr:\n{result.stderr.strip()}"
-        )
-    partial.replace(ogg_path)
+    with written_atomically(ogg_path, ".partial.ogg") as partial:
+        command = ["oggenc", "--quiet", "-q", str(quality), "-o", str(partial), str(wav_path)]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0 or not partial.is_file() or partial.stat().st_size == 0:
+            raise AudioRenderError(
+                f"oggenc failed to encode {wav_path} to {ogg_path} (exit code {result.returncode}).\n"
+                f"command: {' '.join(command)}\nstderr:\n{result.stderr.strip()}"
+            )
     return ogg_path
 
 

@@ -12,11 +12,12 @@ import csv
 import html
 import io
 import math
-import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from string import Template
+
+from beatvae.files import written_atomically
 
 # Load order matters: Tone, then Magenta's core (it reads the Tone global), then the players.
 VENDOR_SCRIPTS = ("tone-14.7.58.js", "magenta-music-core-1.23.1.js", "html-midi-player-1.6.0.min.js")
@@ -268,8 +269,6 @@ def build_report_page(
         page_js=(assets_dir / "page" / "page.js").read_text(encoding="utf-8"),
     )
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    partial = out_path.with_name(out_path.name + ".partial")
-    partial.write_text(page, encoding="utf-8")
-    os.replace(partial, out_path)
+    with written_atomically(out_path, ".partial") as partial:
+        partial.write_text(page, encoding="utf-8")
     return out_path

@@ -1,0 +1,35 @@
+"""Writing outputs so that a crash, a kill or a full disk never leaves a half-written file in place.
+
+Shared by the stage modules (data, generation, rendering): each writes beside the final name and
+renames only when the write succeeded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+
+def temporary_beside(path: str | os.PathLike, suffix: str = ".tmp") -> Path:
+    """The name a file is written under before it is renamed into place."""
+    return Path(path).with_name(Path(path).name + suffix)
+
+
+@contextlib.contextmanager
+def written_atomically(path: str | os.PathLike, suffix: str = ".tmp"):
+    """Yields a temporary path beside `path` to write; renames it into place when the block succeeds.
+
+    `suffix` keeps the extension tools choose a format by (e.g. ".partial.wav"). On any failure (a
+    full disk; SIGTERM under logs.exit_on_sigterm) the temporary file is removed; one left by a
+    SIGKILL is removed when the file is next written.
+    """
+    temporary = temporary_beside(path, suffix)
+    temporary.parent.mkdir(parents=True, exist_ok=True)
+    temporary.unlink(missing_ok=True)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise

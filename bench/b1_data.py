@@ -73,11 +73,11 @@ class Stopwatch:
 
 def windows_of(tfrecord: Path, settings: dict):
     """Our windowing of a NoteSequence TFRecord (what the tensorize rule does)."""
-    from beatvae.dataset import make_drums_converter, read_note_sequences, windows_from_note_sequences
+    from beatvae.dataset import make_converter, read_note_sequences, windows_from_note_sequences
     from beatvae.settings import window_steps
 
     return windows_from_note_sequences(
-        read_note_sequences(tfrecord), make_drums_converter(settings), window_steps(settings)
+        read_note_sequences(tfrecord), make_converter(settings), window_steps(settings)
     )
 
 
@@ -116,13 +116,13 @@ def magenta_path(root: Path, scratch: Path, settings: dict) -> dict:
     import tensorflow as tf
     from magenta.scripts import convert_dir_to_note_sequences
 
-    from beatvae.dataset import make_drums_converter
+    from beatvae.dataset import make_converter
 
     clock = Stopwatch()
     tfrecord = scratch / "magenta.tfrecord"
     convert_dir_to_note_sequences.convert_directory(str(root), str(tfrecord), recursive=True)
     clock.lap("note_sequences")
-    drums = make_drums_converter(settings)  # the same DrumsConverter arguments as ours
+    drums = make_converter(settings)  # the same DrumsConverter arguments as ours
     sequences = windows = 0
     for record in tf.compat.v1.io.tf_record_iterator(str(tfrecord)):
         tensors = drums.to_tensors(note_seq.NoteSequence.FromString(record))
@@ -144,10 +144,10 @@ def main():
     import magenta.scripts.convert_dir_to_note_sequences  # noqa: F401  (warm imports)
 
     import beatvae.metadata  # noqa: F401
-    from beatvae.dataset import make_drums_converter
+    from beatvae.dataset import make_converter
 
     settings = converter()
-    make_drums_converter(settings)
+    make_converter(settings)
     root = WORK / "gmd-replicated" / "groove"
     files = build_tree(root, args.files)
     log(f"data: {files} MIDI files in {root}")

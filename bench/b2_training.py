@@ -23,7 +23,7 @@ def prepare_inputs() -> int:
     import note_seq
     import tensorflow as tf
 
-    from beatvae.dataset import make_drums_converter, note_sequence_id, windows_from_note_sequences
+    from beatvae.dataset import make_converter, note_sequence_id, windows_from_note_sequences
     from beatvae.settings import window_steps
 
     settings = converter()
@@ -33,7 +33,7 @@ def prepare_inputs() -> int:
             sequence = note_seq.midi_to_note_sequence(archive.read(name))
             sequence.filename, sequence.id = name, note_sequence_id(name)
             sequences.append(sequence)
-    windows = windows_from_note_sequences(sequences, make_drums_converter(settings), window_steps(settings))
+    windows = windows_from_note_sequences(sequences, make_converter(settings), window_steps(settings))
     windows.save(WINDOWS)
     with tf.io.TFRecordWriter(str(TFRECORD)) as writer:
         for sequence in sequences[:16]:

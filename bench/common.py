@@ -59,8 +59,9 @@ def variant(size: str | None = None, base: str = "v1-small", **training) -> dict
     return result
 
 
-def converter() -> dict:
-    return load_config()["converter"]
+def converter(representation: str = "drums-4bar") -> dict:
+    """A representation's converter settings from config.yaml, schema defaults filled in."""
+    return load_config()["representations"][representation]
 
 
 def machine() -> dict:

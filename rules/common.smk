@@ -18,7 +18,9 @@ from beatvae.settings import (
     check_interpolation,
     check_variant,
     endpoint_files,
+    is_groove,
     sampling_tag,
+    window_bars,
 )
 
 min_version("9.0")
@@ -61,28 +63,54 @@ def yaml_typed(value):
 
 
 update_config(config, yaml_typed(workflow.config_settings.overwrite_config or {}))
+if "converter" in config:
+    raise ValueError(
+        "`converter:` is now a named entry of `representations:` (add `converter: DrumsConverter` "
+        "to it), and each variant names its own with `representation: <name>`; see config/config.yaml"
+    )
 validate(config, schema="../config/schema.yaml", set_default=True)
 
 SPLITS = list(SPLITS)
 SUBSETS = list(config["subsets"])
+REPRESENTATIONS = config["representations"]
 VARIANTS = list(config["variants"])
 
 
-wildcard_constraints:
-    subset="|".join(map(re.escape, SUBSETS)) if SUBSETS else "$^",
-    variant="|".join(map(re.escape, VARIANTS)) if VARIANTS else "$^",
-    split="|".join(SPLITS),
+def representation_of(variant):
+    """The representation (converter settings) a variant's windows are made with."""
+    return REPRESENTATIONS[config["variants"][variant]["representation"]]
 
 
 # Shape errors fail here, naming the key, before any job (or GPU hour) is spent.
 for _name, _variant in config["variants"].items():
-    if _variant["subset"] not in config["subsets"]:
-        raise ValueError(
-            f"variants.{_name}.subset: {_variant['subset']!r} is not declared "
-            f"under `subsets` (declared: {SUBSETS})"
-        )
-    check_variant(_name, _variant, config["converter"])
+    for _section, _declared in (
+        ("subset", SUBSETS),
+        ("representation", list(REPRESENTATIONS)),
+    ):
+        if _variant[_section] not in _declared:
+            raise ValueError(
+                f"variants.{_name}.{_section}: {_variant[_section]!r} is not declared "
+                f"under `{_section}s` (declared: {_declared})"
+            )
+    check_variant(_name, _variant, representation_of(_name))
 check_interpolation(config["generation"], workflow.basedir)
+
+# Beat variants (drum classes) generate, are evaluated on their samples and rendered; groove
+# variants (GrooVAE) humanize the beats of others (rules/humanize.smk).
+GROOVE_VARIANTS = [v for v in VARIANTS if is_groove(representation_of(v))]
+BEAT_VARIANTS = [v for v in VARIANTS if v not in GROOVE_VARIANTS]
+
+
+def any_of(names):
+    """A wildcard constraint matching exactly `names` (nothing when empty)."""
+    return "|".join(map(re.escape, names)) if names else "$^"
+
+
+wildcard_constraints:
+    subset=any_of(SUBSETS),
+    representation=any_of(REPRESENTATIONS),
+    variant=any_of(VARIANTS),
+    split="|".join(SPLITS),
 
 
 def check_results_belong_to_this_config(archive="results/download/gmd.zip"):
@@ -122,11 +150,15 @@ if _archive:
 
 
 def variant_windows(*splits):
-    """Input function: the variant's subset's window files for `splits`."""
+    """Input function: the window files for `splits` of the variant's subset and representation."""
 
     def paths(wildcards):
-        subset = config["variants"][wildcards.variant]["subset"]
-        windows = expand(rules.tensorize.output.windows, subset=subset)
+        variant = config["variants"][wildcards.variant]
+        windows = expand(
+            rules.tensorize.output.windows,
+            subset=variant["subset"],
+            representation=variant["representation"],
+        )
         return [windows[SPLITS.index(split)] for split in splits]
 
     return paths
@@ -190,15 +222,20 @@ def generated_midi(wildcards):
 def rendered(folder, extension):
     return expand(
         f"results/{folder}/{{variant}}/{{name}}.{extension}",
-        variant=VARIANTS,
+        variant=BEAT_VARIANTS,
         name=RENDERED_NAMES,
     )
+
+
+def segment_bars(variant):
+    """Bars per decoded window of a beat variant (an interpolation's steps are this long)."""
+    return window_bars(representation_of(variant))
 
 
 def all_targets():
     targets = [
         "results/metadata/gmd.parquet",
-        "results/eval/comparison.tsv",
+        *(["results/eval/comparison.tsv"] if BEAT_VARIANTS else []),
         *expand("results/losses/{variant}.{ext}", variant=VARIANTS, ext=["csv", "png"]),
         *render_targets(),  # rules/render.smk
     ]
@@ -217,7 +254,7 @@ def render_targets():
         if AUDIO["with_tail"]:
             targets += rendered("audio", "with_tail.wav")
         if AUDIO["stems"]:
-            targets += expand("results/stems/{variant}", variant=VARIANTS)
+            targets += expand("results/stems/{variant}", variant=BEAT_VARIANTS)
     return targets
 
 
@@ -226,7 +263,7 @@ def report_page_inputs(wildcards):
         "comparison": "results/eval/comparison.tsv",
         "midi": [
             midi
-            for variant in VARIANTS
+            for variant in BEAT_VARIANTS
             for midi in generated_midi(types.SimpleNamespace(variant=variant))
         ],
     }

@@ -85,16 +85,18 @@ rule tensorize:
         rules.convert_tfrecord.output,
     output:
         # One file per split, in SPLITS order (variant_windows picks them by split).
-        windows=expand("results/tensors/{{subset}}/{split}.npz", split=SPLITS),
-        counts="results/tensors/{subset}/windows.json",
+        windows=expand(
+            "results/tensors/{{subset}}/{{representation}}/{split}.npz", split=SPLITS
+        ),
+        counts="results/tensors/{subset}/{representation}/windows.json",
     log:
-        "results/logs/tensorize/{subset}.log",
+        "results/logs/tensorize/{subset}/{representation}.log",
     benchmark:
-        "results/benchmarks/tensorize/{subset}.tsv"
+        "results/benchmarks/tensorize/{subset}/{representation}.tsv"
     conda:
         "../envs/magenta.yaml"
     params:
-        converter=lookup(dpath="converter", within=config),
+        converter=lookup(dpath="representations/{representation}", within=config),
         splits=SPLITS,
     script:
         "../scripts/tensorize.py"

@@ -24,7 +24,7 @@ rule evaluate_model:
 
 rule compare_variants:
     input:
-        expand(rules.evaluate_model.output, variant=VARIANTS),
+        expand(rules.evaluate_model.output, variant=BEAT_VARIANTS),
     output:
         report(
             "results/eval/comparison.tsv",
@@ -36,6 +36,6 @@ rule compare_variants:
     conda:
         "../envs/magenta.yaml"
     params:
-        variants=VARIANTS,
+        variants=BEAT_VARIANTS,
     script:
         "../scripts/compare_variants.py"

@@ -21,7 +21,7 @@ rule plot_piano_rolls:
     conda:
         "../envs/magenta.yaml"
     params:
-        segment_bars={"interpolation": config["converter"]["slice_bars"]},
+        segment_bars=lambda wc: {"interpolation": segment_bars(wc.variant)},
     script:
         "../scripts/plot_piano_rolls.py"
 
@@ -105,14 +105,14 @@ rule build_report_page:
     params:
         entries=[
             {"variant": variant, "name": name}
-            for variant in VARIANTS
+            for variant in BEAT_VARIANTS
             for name in RENDERED_NAMES
         ],
         variants={
-            variant: settings.get("description", "")
-            for variant, settings in config["variants"].items()
+            variant: config["variants"][variant]["description"]
+            for variant in BEAT_VARIANTS
         },
         generation=config["generation"],
-        segment_bars=config["converter"]["slice_bars"],
+        segment_bars={variant: segment_bars(variant) for variant in BEAT_VARIANTS},
     script:
         "../scripts/build_report_page.py"

@@ -6,13 +6,13 @@ with redirect_to_log(snakemake.log[0]), exit_on_sigterm():
     from beatvae.dataset import (
         WindowCount,
         check_window_counts,
-        make_drums_converter,
+        make_converter,
         read_note_sequences,
         windows_from_note_sequences,
     )
     from beatvae.settings import window_steps
 
-    converter = make_drums_converter(snakemake.params.converter)
+    converter = make_converter(snakemake.params.converter)
     steps = window_steps(snakemake.params.converter)
     counts = {}
     for split, tfrecord, npz in zip(snakemake.params.splits, snakemake.input, snakemake.output.windows, strict=True):

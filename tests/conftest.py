@@ -14,8 +14,9 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
 SAMPLE = REPO / "data/gmd-sample/groove-v1.0.0-midionly-sample.zip"
 SMOKE_CONFIG = REPO / "tests/config/smoke.yaml"
-# The default converter, spelled out as the workflow passes it (schema defaults filled in).
+# The default representation (drums-4bar), spelled out as the workflow passes it (schema defaults filled in).
 CONVERTER = {
+    "converter": "DrumsConverter",
     "steps_per_quarter": 4,
     "quarters_per_bar": 4,
     "slice_bars": 4,
@@ -27,7 +28,7 @@ CONVERTER = {
 # A variant's `model` section with its schema defaults: the hierarchical decoder over 4 bars.
 HIERDEC_MODEL = {
     "encoder": "BidirectionalLstmEncoder",
-    "decoder": "CategoricalLstmDecoder",
+    "decoder": None,
     "level_lengths": [4, 16],
     "disable_autoregression": False,
 }

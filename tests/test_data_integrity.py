@@ -108,7 +108,7 @@ def with_silence(sequence, from_bar, to_bar, end_bar):
 
 
 def test_each_file_without_windows_is_counted_with_its_reason(sample_sequences):
-    from beatvae.dataset import WindowCount, make_drums_converter, windows_from_note_sequences
+    from beatvae.dataset import WindowCount, make_converter, windows_from_note_sequences
 
     s = sample_sequences
     gapped = with_silence(s["beat"], 2, 5, 7)  # two stretches of under 4 bars (notes snap to the next step)
@@ -118,7 +118,7 @@ def test_each_file_without_windows_is_counted_with_its_reason(sample_sequences):
     count = WindowCount(CONVERTER)
     windows = windows_from_note_sequences(
         [s["beat"], s["waltz"], s["six_eight"], s["short_fill"], silent, gapped, s["beat"]],
-        make_drums_converter(CONVERTER),
+        make_converter(CONVERTER),
         64,
         count,
     )
@@ -144,11 +144,11 @@ def test_a_train_split_without_windows_fails_naming_why(sample_sequences, caplog
         NoTrainingWindows,
         WindowCount,
         check_window_counts,
-        make_drums_converter,
+        make_converter,
         windows_from_note_sequences,
     )
 
-    converter = make_drums_converter(CONVERTER)
+    converter = make_converter(CONVERTER)
     counts = {split: WindowCount(CONVERTER) for split in ("train", "validation", "test")}
     windows_from_note_sequences(
         [sample_sequences["waltz"], sample_sequences["six_eight"]], converter, 64, counts["train"]

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from beatvae.dataset import make_drums_converter, read_note_sequences, windows_from_note_sequences, write_note_sequences
+from beatvae.dataset import make_converter, read_note_sequences, windows_from_note_sequences, write_note_sequences
 from beatvae.metadata import build_metadata, find_gmd_root
 from beatvae.settings import window_steps
 from beatvae.subsets import filter_subset
@@ -68,7 +68,7 @@ def data(tmp_path_factory):
     gmd_root = find_gmd_root(root / "gmd")
     metadata, _ = build_metadata(gmd_root)
     subset = filter_subset(metadata, "rock", {"style": "rock", "beat_type": "beat", "time_signature": "4-4"})
-    converter = make_drums_converter(CONVERTER)
+    converter = make_converter(CONVERTER)
     paths = {}
     for split in ("train", "validation"):
         tfrecord = root / f"{split}.tfrecord"

@@ -223,18 +223,23 @@ def test_training_below_the_newest_checkpoint_fails_before_touching_anything(tmp
 
 
 def test_loss_table_and_plot_with_and_without_validation(tmp_path):
+    train = ["step", "loss", "r_loss", "kl_loss", "kl_bits", "accuracy", "beta", "sampling_probability"]
+    train += ["learning_rate", "global_norm", "examples_per_second"]
+    validation = ["validation_loss", "validation_r_loss", "validation_kl_bits", "validation_accuracy"]
+    validation += ["validation_free_running_accuracy"]
     rows = [
         [10, 2.0, 1.9, 0.1, 40.0, 0.3, 0.1, 0.0, 0.003, 1.0, 100.0, None, None, None, None, None],
         [20, 1.5, 1.4, 0.1, 41.0, 0.4, 0.1, 0.0, 0.003, 1.0, 100.0, 1.6, 1.5, 40.0, 0.35, 0.2],
     ]
-    write_scalars(tmp_path / "scalars.csv", rows, SCALAR_COLUMNS)
+    assert set(train + validation) <= set(SCALAR_COLUMNS)
+    write_scalars(tmp_path / "scalars.csv", rows, train + validation)
     table = loss_table(tmp_path / "scalars.csv")
     assert table["validation_loss"].tolist()[1] == 1.6 and np.isnan(table["validation_loss"].tolist()[0])
     assert table["validation_free_running_accuracy"].tolist()[1] == 0.2
     plot_losses(table, tmp_path / "losses.png", "test")
     assert (tmp_path / "losses.png").stat().st_size > 10_000
 
-    write_scalars(tmp_path / "old.csv", [row[:11] for row in rows], SCALAR_COLUMNS[:11])
+    write_scalars(tmp_path / "old.csv", [row[:11] for row in rows], train)
     old = loss_table(tmp_path / "old.csv")
     assert old["validation_loss"].isna().all() and old["reconstruction_loss"].tolist() == [1.9, 1.4]
     plot_losses(old, tmp_path / "old.png", "test")

@@ -1,4 +1,4 @@
-"""NoteSequence TFRecords and the DrumsConverter windows that training reads."""
+"""NoteSequence TFRecords and the converter windows (drum classes, or grooves) that training reads."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from beatvae.files import written_atomically
-from beatvae.settings import NUM_DRUM_CLASSES
+from beatvae.settings import NUM_DRUM_CLASSES, is_groove, window_bars
 
 COLLECTION_NAME = "groove"
 
@@ -97,18 +97,37 @@ def read_note_sequences(tfrecord_path: str | os.PathLike):
         yield note_seq.NoteSequence.FromString(record)
 
 
-def make_drums_converter(settings: Mapping):
-    """Magenta's DrumsConverter from the config's `converter` section, every key given.
+DRUMS_CONVERTER_KEYS = ("steps_per_quarter", "quarters_per_bar", "slice_bars", "max_bars", "gap_bars", "roll_input")
+GROOVE_CONVERTER_KEYS = (
+    "steps_per_quarter",
+    "quarters_per_bar",
+    "split_bars",
+    "hop_size",
+    "humanize",
+    "hits_as_controls",
+)
+
+
+def make_converter(representation: Mapping):
+    """Magenta's data converter for a representation of the config, every key given.
 
     The defaults live in one place, config/schema.yaml, which fills them in before any job runs.
-    `max_tensors_per_notesequence: null` keeps every window (Magenta samples 5 by default).
+    `max_tensors_per_notesequence: null` keeps every window (Magenta samples a few by default).
+    A GrooveConverter reads GMD's Roland kit pitches and writes the reduced drum map at inference,
+    as Magenta's groovae configs do, so the beats of a DrumsConverter model map onto its classes.
     """
     from magenta.models.music_vae import data
 
-    keys = ("steps_per_quarter", "quarters_per_bar", "slice_bars", "max_bars", "gap_bars", "roll_input")
+    if is_groove(representation):
+        return data.GrooveConverter(
+            **{key: representation[key] for key in GROOVE_CONVERTER_KEYS},
+            max_tensors_per_notesequence=representation["max_tensors_per_notesequence"],
+            pitch_classes=data.ROLAND_DRUM_PITCH_CLASSES,
+            inference_pitch_classes=data.REDUCED_DRUM_PITCH_CLASSES,
+        )
     return data.DrumsConverter(
-        **{key: settings[key] for key in keys},
-        max_tensors_per_notesequence=settings["max_tensors_per_notesequence"],
+        **{key: representation[key] for key in DRUMS_CONVERTER_KEYS},
+        max_tensors_per_notesequence=representation["max_tensors_per_notesequence"],
     )
 
 
@@ -116,57 +135,81 @@ def make_drums_converter(settings: Mapping):
 class Windows:
     """Converter output for one split, stored compactly.
 
-    `labels` holds the one-hot output's class index per step (512 classes fit int16), so a
-    full-GMD split stays small on disk; training expands it with tf.one_hot, no py_function.
+    Drum classes (DrumsConverter): `labels` holds the one-hot output's class index per step
+    (512 classes fit int16), so a full-GMD split stays small on disk; training expands it with
+    tf.one_hot. Grooves (GrooveConverter): `labels` holds the output values themselves (hits,
+    velocities, offsets per drum class; float16 keeps a velocity step of 1/127), `controls` the
+    hits when the converter passes them as controls.
     """
 
-    inputs: np.ndarray  # bool [N, steps, input_depth]
-    labels: np.ndarray  # int16 [N, steps]
+    inputs: np.ndarray  # [N, steps, input_depth]: bool (drum classes) or float16 (grooves)
+    labels: np.ndarray  # int16 [N, steps] class indices, or float16 [N, steps, output_depth] values
     lengths: np.ndarray  # int32 [N]
     sources: np.ndarray  # str [N]: NoteSequence id of the first window with this content
+    qpm: np.ndarray | None = None  # float32 [N]: tempo of the performance (a groove's offsets in ms)
+    controls: np.ndarray | None = None  # bool [N, steps, control_depth], or None
 
     def __len__(self) -> int:
         return len(self.labels)
 
+    @property
+    def categorical(self) -> bool:
+        """True when `labels` are class indices of one-hot outputs (drum classes)."""
+        return self.labels.ndim == 2
+
     def save(self, path: str | os.PathLike) -> None:
+        optional = {name: value for name in ("qpm", "controls") if (value := getattr(self, name)) is not None}
         # the temporary name ends in .npz: numpy would append it otherwise
         with written_atomically(path, ".tmp.npz") as temporary:
             np.savez_compressed(
-                temporary, inputs=self.inputs, labels=self.labels, lengths=self.lengths, sources=self.sources
+                temporary,
+                inputs=self.inputs,
+                labels=self.labels,
+                lengths=self.lengths,
+                sources=self.sources,
+                **optional,
             )
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Windows:
         with np.load(path, allow_pickle=False) as stored:
-            return cls(stored["inputs"], stored["labels"], stored["lengths"], stored["sources"])
+            optional = {name: stored[name] for name in ("qpm", "controls") if name in stored.files}
+            return cls(stored["inputs"], stored["labels"], stored["lengths"], stored["sources"], **optional)
 
     def drum_rolls(self, num_classes: int = NUM_DRUM_CLASSES) -> np.ndarray:
-        """bool [N, steps, num_classes]: which drum classes hit at each step."""
+        """bool [N, steps, num_classes]: which drum classes hit at each step (inputs start with the hits)."""
         return self.inputs[..., :num_classes].astype(bool)
 
 
 def why_no_windows(sequence, settings: Mapping) -> str:
-    """Why Magenta's DrumsConverter (configured by `settings`, the config's `converter`) gives a
+    """Why Magenta's converter (configured by `settings`, a representation of the config) gives a
     NoteSequence no window: it drops such files without a word. Checks the converter's own steps
-    in its order: quantizing, the bar length, the drum map, the length, the silences."""
+    in its order: quantizing, the bar length, the drum map, the length, the silences (drum classes only)."""
     import note_seq
-    from magenta.models.music_vae.data import REDUCED_DRUM_PITCH_CLASSES
+    from magenta.models.music_vae.data import REDUCED_DRUM_PITCH_CLASSES, ROLAND_DRUM_PITCH_CLASSES
 
-    quarters_per_bar, slice_bars = settings["quarters_per_bar"], settings["slice_bars"]
+    quarters_per_bar, bars = settings["quarters_per_bar"], window_bars(settings)
+    bars_key = "split_bars" if is_groove(settings) else "slice_bars"
     try:
         quantized = note_seq.quantize_note_sequence(sequence, settings["steps_per_quarter"])
     except Exception as error:  # Magenta splits at these changes; the pieces gave nothing either
         return f"tempo or time-signature changes ({type(error).__name__})"
-    signature = quantized.time_signatures[0]
-    if signature.numerator * 4 / signature.denominator != quarters_per_bar:
-        return f"in {signature.numerator}/{signature.denominator}, not {quarters_per_bar}/4"
-    drum_pitches = {pitch for pitches in REDUCED_DRUM_PITCH_CLASSES for pitch in pitches}
+    if quantized.time_signatures:
+        signature = quantized.time_signatures[0]
+        if signature.numerator * 4 / signature.denominator != quarters_per_bar:
+            return f"in {signature.numerator}/{signature.denominator}, not {quarters_per_bar}/4"
+    pitch_classes = ROLAND_DRUM_PITCH_CLASSES if is_groove(settings) else REDUCED_DRUM_PITCH_CLASSES
+    drum_pitches = {pitch for pitches in pitch_classes for pitch in pitches}
     if not any(note.is_drum and note.pitch in drum_pitches for note in quantized.notes):
         return "no drum notes"
-    bars = quantized.total_quantized_steps / (settings["steps_per_quarter"] * quarters_per_bar)
-    if bars < slice_bars:
-        return f"shorter than slice_bars ({slice_bars} bars)"
-    return f"no {slice_bars}-bar stretch without a {settings.get('gap_bars', 1.0):g}-bar silence"
+    steps_per_bar = settings["steps_per_quarter"] * quarters_per_bar
+    if is_groove(settings):
+        # GrooveConverter pads the performance to whole bars after its last onset.
+        last_onset = max(note.quantized_start_step for note in quantized.notes)
+        return f"shorter than {bars_key} ({bars} bars)" if last_onset // steps_per_bar + 1 < bars else "no window"
+    if quantized.total_quantized_steps / steps_per_bar < bars:
+        return f"shorter than {bars_key} ({bars} bars)"
+    return f"no {bars}-bar stretch without a {settings.get('gap_bars', 1.0):g}-bar silence"
 
 
 @dataclass
@@ -228,29 +271,49 @@ def windows_from_note_sequences(
 
     With `count`, each file's windows are counted there, and the reason of every file that gave none.
     """
+    categorical = np.dtype(converter.output_dtype) == np.bool_
     seen: set[bytes] = set()
-    inputs, labels, lengths, sources = [], [], [], []
+    inputs, labels, lengths, sources, qpm, controls = [], [], [], [], [], []
     for sequence in sequences:
         tensors = converter.to_tensors(sequence)
+        window_controls = tensors.controls if converter.control_depth else [None] * len(tensors.outputs)
         kept = 0
-        for window_inputs, window_outputs, length in zip(tensors.inputs, tensors.outputs, tensors.lengths, strict=True):
-            window_labels = np.argmax(window_outputs, axis=-1).astype(np.int16)
+        for window_inputs, window_outputs, window_control, length in zip(
+            tensors.inputs, tensors.outputs, window_controls, tensors.lengths, strict=True
+        ):
+            if categorical:
+                window_labels = np.argmax(window_outputs, axis=-1).astype(np.int16)
+            else:
+                window_labels = np.asarray(window_outputs, np.float16)
             key = window_labels.tobytes()
             if key in seen:
                 continue
             seen.add(key)
             kept += 1
-            inputs.append(np.asarray(window_inputs, dtype=bool))
+            inputs.append(np.asarray(window_inputs, dtype=bool if categorical else np.float16))
             labels.append(window_labels)
             lengths.append(int(length))
             sources.append(sequence.id)
+            qpm.append(sequence.tempos[0].qpm if sequence.tempos else 120.0)
+            if window_control is not None:
+                controls.append(np.asarray(window_control, bool))
         if count is not None:
             count.add(sequence, len(tensors.outputs), kept)
     if not labels:
+        value_type = bool if categorical else np.float16
         return Windows(
-            np.zeros((0, steps, converter.input_depth), bool),
-            np.zeros((0, steps), np.int16),
+            np.zeros((0, steps, converter.input_depth), value_type),
+            np.zeros((0, steps), np.int16) if categorical else np.zeros((0, steps, converter.output_depth), value_type),
             np.zeros((0,), np.int32),
             np.zeros((0,), str),
+            np.zeros((0,), np.float32),
+            np.zeros((0, steps, converter.control_depth), bool) if converter.control_depth else None,
         )
-    return Windows(np.stack(inputs), np.stack(labels), np.asarray(lengths, np.int32), np.asarray(sources, dtype=str))
+    return Windows(
+        np.stack(inputs),
+        np.stack(labels),
+        np.asarray(lengths, np.int32),
+        np.asarray(sources, dtype=str),
+        np.asarray(qpm, np.float32),
+        np.stack(controls) if controls else None,
+    )

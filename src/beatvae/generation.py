@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from beatvae.dataset import make_drums_converter, midi_to_note_sequence
+from beatvae.dataset import make_converter, midi_to_note_sequence
 from beatvae.midi import retimed, write_midi
 from beatvae.model import TrainedModelDir, sample_latents
-from beatvae.settings import window_steps
+from beatvae.settings import window_bars, window_steps
 
 
 def slerp(first: np.ndarray, last: np.ndarray, fractions: Sequence[float]) -> np.ndarray:
@@ -33,7 +33,7 @@ def generate_samples(model: TrainedModelDir, generation, sample_paths, latents_p
     z = sample_latents(len(sample_paths), model.z_size, generation["seed"])
     sequences = trained.decode(z, length=window_steps(converter), temperature=generation["temperature"])
     for sequence, path in zip(sequences, sample_paths, strict=True):
-        write_midi(retimed(sequence, generation["qpm"], converter["quarters_per_bar"], converter["slice_bars"]), path)
+        write_midi(retimed(sequence, generation["qpm"], converter["quarters_per_bar"], window_bars(converter)), path)
     np.save(latents_path, z)
     return z
 
@@ -48,11 +48,11 @@ def opening_window(sequence, converter_settings: Mapping):
     """
     import note_seq
 
-    converter = make_drums_converter(converter_settings)
+    converter = make_converter(converter_settings)
     qpm = sequence.tempos[0].qpm if sequence.tempos else 120.0
     step_seconds = 60.0 / qpm / converter_settings["steps_per_quarter"]
     bar_seconds = converter_settings["quarters_per_bar"] * 60.0 / qpm
-    window_seconds = converter_settings["slice_bars"] * bar_seconds
+    window_seconds = window_bars(converter_settings) * bar_seconds
     start = 0.0
     while start + window_seconds <= sequence.total_time + bar_seconds:
         window = note_seq.sequences_lib.extract_subsequence(sequence, start, start + window_seconds - step_seconds / 2)
@@ -60,7 +60,7 @@ def opening_window(sequence, converter_settings: Mapping):
         if tensors.inputs:
             return tensors
         start += bar_seconds
-    raise ValueError(f"{sequence.filename or 'sequence'}: no {converter_settings['slice_bars']}-bar 4/4 drum window")
+    raise ValueError(f"{sequence.filename or 'sequence'}: no {window_bars(converter_settings)}-bar 4/4 drum window")
 
 
 def endpoint_latents(
@@ -101,7 +101,7 @@ def interpolate(model, first_z, last_z, interpolation: Mapping, converter: Mappi
     z = slerp(first_z, last_z, np.linspace(0.0, 1.0, num_steps))
     steps = window_steps(converter)
     segments = model.decode(z, length=steps, temperature=interpolation["temperature"])
-    segments = [retimed(s, qpm, converter["quarters_per_bar"], converter["slice_bars"]) for s in segments]
+    segments = [retimed(s, qpm, converter["quarters_per_bar"], window_bars(converter)) for s in segments]
     segment_seconds = steps / converter["steps_per_quarter"] * 60.0 / qpm
     for segment, path in zip(segments, step_paths, strict=True):
         write_midi(segment, path)

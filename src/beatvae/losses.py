@@ -13,6 +13,9 @@ REPORT_COLUMNS = {
     "kl_loss": "kl_loss",
     "kl_bits": "kl_bits",
     "accuracy": "accuracy",
+    "hits_loss": "hits_loss",
+    "velocities_loss": "velocities_loss",
+    "offsets_loss": "offsets_loss",
     "beta": "beta",
     "sampling_probability": "sampling_probability",
     "learning_rate": "learning_rate",
@@ -21,6 +24,9 @@ REPORT_COLUMNS = {
     "validation_kl_bits": "validation_kl_bits",
     "validation_accuracy": "validation_accuracy",
     "validation_free_running_accuracy": "validation_free_running_accuracy",
+    "validation_hits_loss": "validation_hits_loss",
+    "validation_velocities_loss": "validation_velocities_loss",
+    "validation_offsets_loss": "validation_offsets_loss",
 }
 
 
@@ -41,6 +47,17 @@ def plot_losses(table: pd.DataFrame, png_path: str | os.PathLike, title: str) ->
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(11, 7), dpi=100)
+    # A drum-class model plots its accuracies, a groove model its losses per output part.
+    groove = table["accuracy"].isna().all() and not table["hits_loss"].isna().all()
+    third_panel = (
+        (
+            "groove parts",
+            [f"{prefix}{part}_loss" for prefix in ("", "validation_") for part in ("hits", "velocities", "offsets")],
+            "loss per step",
+        )
+        if groove
+        else ("accuracy", ["accuracy", "validation_accuracy", "validation_free_running_accuracy"], "accuracy")
+    )
     panels = [
         (
             "loss",
@@ -48,7 +65,7 @@ def plot_losses(table: pd.DataFrame, png_path: str | os.PathLike, title: str) ->
             "nats per window",
         ),
         ("KL", ["kl_bits", "kl_loss", "validation_kl_bits"], "bits / free-bits cost"),
-        ("accuracy", ["accuracy", "validation_accuracy", "validation_free_running_accuracy"], "accuracy"),
+        third_panel,
         ("schedules", ["beta", "sampling_probability"], "value"),
     ]
     for position, (name, columns, ylabel) in enumerate(panels, start=1):

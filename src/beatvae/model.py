@@ -19,8 +19,8 @@ from magenta.models.music_vae import configs, lstm_models
 from magenta.models.music_vae.base_model import MusicVAE
 
 from beatvae import magenta_env
-from beatvae.dataset import make_drums_converter
-from beatvae.settings import TRAINING_KEYS, check_variant, model_hparams
+from beatvae.dataset import make_converter
+from beatvae.settings import CONVERTERS, TRAINING_KEYS, check_variant, model_hparams
 
 
 class ObservedMusicVAE(MusicVAE):
@@ -46,7 +46,8 @@ def _digest(value) -> str:
 def windows_digest(windows) -> str:
     """Content digest of training windows (inputs, labels, lengths; in order, as shuffling sees them)."""
     digest = hashlib.sha256()
-    for array in (windows.inputs, windows.labels, windows.lengths):
+    arrays = [windows.inputs, windows.labels, windows.lengths]
+    for array in arrays if windows.controls is None else [*arrays, windows.controls]:
         array = np.ascontiguousarray(array)
         digest.update(f"{array.dtype.str}{array.shape}".encode())
         digest.update(array.tobytes())
@@ -80,12 +81,15 @@ def fingerprint(parts: Mapping) -> str:
 
 
 def build_config(variant: Mapping, converter: Mapping, **hparam_overrides) -> configs.Config:
-    """A fresh Magenta Config for `variant` (TrainedModel deep-copies Configs, so never reuse one)."""
+    """A fresh Magenta Config for `variant` over `converter`, its representation's settings.
+
+    Never reuse one: TrainedModel deep-copies Configs."""
     check_variant("(this)", variant, converter)
     structure = variant["model"]
     hparams = dict(model_hparams(variant, converter), **hparam_overrides)
     level_lengths = structure.get("level_lengths")
-    core_decoder = getattr(lstm_models, structure["decoder"])()
+    # The representation decides how outputs are read: one-hot drum classes, or hit/velocity/offset values.
+    core_decoder = getattr(lstm_models, structure.get("decoder") or CONVERTERS[converter["converter"]]["decoder"])()
     if level_lengths:
         decoder = lstm_models.HierarchicalLstmDecoder(
             core_decoder,
@@ -99,7 +103,7 @@ def build_config(variant: Mapping, converter: Mapping, **hparam_overrides) -> co
         model=ObservedMusicVAE(encoder, decoder),
         hparams=merge_hparams(lstm_models.get_default_hparams(), contrib_training.HParams(**hparams)),
         note_sequence_augmenter=None,
-        data_converter=make_drums_converter(converter),
+        data_converter=make_converter(converter),
         # music_vae_train writes this into a summary; our loop reads precomputed tensors instead.
         train_examples_path="precomputed-tensors",
         eval_examples_path="precomputed-tensors",

@@ -210,11 +210,12 @@ def build_report_page(
     assets_dir,
     variants: Mapping[str, str] | None = None,
     generation: Mapping | None = None,
-    segment_bars: int = 4,
+    segment_bars: Mapping[str, int] | int = 4,
     title: str = "beatvae: generated beats",
 ) -> Path:
     """Write the page for `entries` ({"variant", "name"}, in the order of `midi_paths` and
-    `audio_paths`; a name ending in "interpolation" is drawn one `segment_bars` step per row).
+    `audio_paths`; a name ending in "interpolation" is drawn one step per row, each of
+    `segment_bars` bars: one number, or one per variant).
     `assets_dir` is the repository's report/ folder. Returns the page's path."""
     assets_dir = Path(assets_dir)
     if len(midi_paths) != len(entries) or (audio_paths is not None and len(audio_paths) != len(entries)):
@@ -223,6 +224,7 @@ def build_report_page(
             f"{'no' if audio_paths is None else len(audio_paths)} audio files"
         )
     variants = dict(variants or {})
+    bars_of = segment_bars.get if isinstance(segment_bars, Mapping) else lambda _variant: segment_bars
     by_variant: dict[str, list[str]] = {}
     for index, entry in enumerate(entries):
         name = str(entry["name"])
@@ -232,7 +234,7 @@ def build_report_page(
             name,
             midi_paths[index],
             audio_paths[index] if audio_paths is not None else None,
-            segment_bars if is_interpolation else None,
+            bars_of(entry["variant"]) if is_interpolation else None,
         )
         by_variant.setdefault(entry["variant"], []).append(("interpolation" if is_interpolation else "samples", card))
     sections = []
@@ -245,7 +247,7 @@ def build_report_page(
             f'<p class="settings">{html.escape(variants.get(variant, "") or "")}</p>'
             f'<h3>Samples</h3><div class="grid">{"".join(samples)}</div>'
             + (
-                f"<h3>Interpolation ({segment_bars} bars per step)</h3>{''.join(interpolations)}"
+                f"<h3>Interpolation ({bars_of(variant)} bars per step)</h3>{''.join(interpolations)}"
                 if interpolations
                 else ""
             )

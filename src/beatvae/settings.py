@@ -31,26 +31,53 @@ class SettingsError(ValueError):
     """A config value that cannot work; the message names its key."""
 
 
-def window_steps(converter: Mapping) -> int:
+# Magenta data converters a representation may name, with the decoder that reads their outputs
+# (one-hot drum classes, or per-class hit/velocity/offset values) and the key of the window length.
+CONVERTERS = {
+    "DrumsConverter": {"decoder": "CategoricalLstmDecoder", "bars_key": "slice_bars"},
+    "GrooveConverter": {"decoder": "GrooveLstmDecoder", "bars_key": "split_bars"},
+}
+
+
+def is_groove(representation: Mapping) -> bool:
+    """True for GrooveConverter representations: hits with velocities and timing offsets."""
+    return representation["converter"] == "GrooveConverter"
+
+
+def window_bars(representation: Mapping) -> int:
+    """Length in bars of one converter window."""
+    return representation[CONVERTERS[representation["converter"]]["bars_key"]]
+
+
+def window_steps(representation: Mapping) -> int:
     """Length in steps of one converter window (the model's max_seq_len)."""
-    return converter["steps_per_quarter"] * converter["quarters_per_bar"] * converter["slice_bars"]
+    return representation["steps_per_quarter"] * representation["quarters_per_bar"] * window_bars(representation)
 
 
-def check_variant(name: str, variant: Mapping, converter: Mapping) -> None:
-    """Raises SettingsError, naming the key, for a model shape the converter's windows cannot take."""
-    steps = window_steps(converter)
+def check_variant(name: str, variant: Mapping, representation: Mapping) -> None:
+    """Raises SettingsError, naming the key, for a model the representation's windows cannot take."""
+    steps = window_steps(representation)
     level_lengths = variant.get("model", {}).get("level_lengths")
+    bars_key = CONVERTERS[representation["converter"]]["bars_key"]
+    named = f" of representation {variant['representation']!r}" if variant.get("representation") else ""
     if level_lengths and math.prod(level_lengths) != steps:
         raise SettingsError(
             f"variants.{name}.model.level_lengths {list(level_lengths)} multiply to "
-            f"{math.prod(level_lengths)}, but a window is {steps} steps "
-            f"(converter: steps_per_quarter x quarters_per_bar x slice_bars)"
+            f"{math.prod(level_lengths)}, but a window{named} is {steps} steps "
+            f"(steps_per_quarter x quarters_per_bar x {bars_key})"
+        )
+    decoder = variant.get("model", {}).get("decoder")
+    wanted = CONVERTERS[representation["converter"]]["decoder"]
+    if decoder is not None and decoder != wanted:
+        raise SettingsError(
+            f"variants.{name}.model.decoder is {decoder}, but the windows{named} ({representation['converter']}) "
+            f"are read by {wanted}"
         )
 
 
-def model_hparams(variant: Mapping, converter: Mapping) -> dict:
-    """The variant's hparams with the window length derived from the converter (said once)."""
-    return dict(variant["hparams"], max_seq_len=window_steps(converter))
+def model_hparams(variant: Mapping, representation: Mapping) -> dict:
+    """The variant's hparams with the window length derived from the representation (said once)."""
+    return dict(variant["hparams"], max_seq_len=window_steps(representation))
 
 
 # A performance in GMD's metadata `id` column: drummerN/sessionM/K, or drummerN/eval_session/K.

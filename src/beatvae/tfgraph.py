@@ -14,14 +14,24 @@ from collections.abc import Mapping
 # sample (Magenta's eval always does the latter when training used scheduled sampling).
 DECODING_MODES = {"teacher_forced": 0.0, "free_running": 1.0}
 
-# Magenta's metric-map entries that reconstruction metrics report, by our name.
-RECONSTRUCTION_METRICS = {
-    "accuracy": "metrics/accuracy",
-    "loss": "loss",
-    "r_loss": "losses/r_loss",
-    "kl_loss": "losses/kl_loss",
-    "kl_bits": "losses/kl_bits",
+# Magenta's metric-map entries that reconstruction metrics report, by our name: what both decoders
+# report, plus the categorical decoder's accuracy or the groove decoder's loss per output part.
+COMMON_METRICS = {"loss": "loss", "r_loss": "losses/r_loss", "kl_loss": "losses/kl_loss", "kl_bits": "losses/kl_bits"}
+DECODER_METRICS = {
+    "CategoricalLstmDecoder": {"accuracy": "metrics/accuracy"},
+    "GrooveLstmDecoder": {
+        "hits_loss": "metrics/hits_loss",
+        "velocities_loss": "metrics/velocities_loss",
+        "offsets_loss": "metrics/offsets_loss",
+    },
 }
+
+
+def reconstruction_metric_names(config) -> dict:
+    """{our name: Magenta metric-map key} for the decoder of a Magenta Config."""
+    decoder = config.model.decoder
+    core = getattr(decoder, "_core_decoder", decoder)  # a hierarchical decoder reports its core's metrics
+    return {**COMMON_METRICS, **DECODER_METRICS[type(core).__name__]}
 
 
 def make_dataset(
@@ -29,38 +39,52 @@ def make_dataset(
 ):
     """tf.data pipeline over in-memory windows: shuffle, repeat, batch, expand labels, prefetch.
 
+    Yields the keyword arguments of MusicVAE.train/eval (with `control_sequence` when the
+    windows have controls).
+
     Batching happens before the one-hot expansion so it is one vectorised op per batch.
     """
-    inputs, labels, lengths = windows_placeholders
-    dataset = tf.data.Dataset.from_tensor_slices((inputs, labels, lengths))
+    dataset = tf.data.Dataset.from_tensor_slices(tuple(windows_placeholders))
     if shuffle:
         dataset = dataset.shuffle(buffer_size=100_000, seed=seed, reshuffle_each_iteration=True)
     if repeat:
         dataset = dataset.repeat()
     dataset = dataset.batch(batch_size, drop_remainder=True)
 
-    def to_model_tensors(batch_inputs, batch_labels, batch_lengths):
-        return {
+    def to_model_tensors(batch_inputs, batch_labels, batch_lengths, *batch_controls):
+        if batch_labels.shape.ndims == 2:  # class indices of one-hot outputs
+            outputs = tf.one_hot(tf.cast(batch_labels, tf.int32), output_depth, dtype=tf.float32)
+        else:
+            outputs = tf.cast(batch_labels, tf.float32)
+        tensors = {
             "input_sequence": tf.cast(batch_inputs, tf.float32),
-            "output_sequence": tf.one_hot(tf.cast(batch_labels, tf.int32), output_depth, dtype=tf.float32),
+            "output_sequence": outputs,
             "sequence_length": batch_lengths,
         }
+        if batch_controls:
+            tensors["control_sequence"] = tf.cast(batch_controls[0], tf.float32)
+        return tensors
 
     return dataset.map(to_model_tensors, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
+def _window_arrays(windows) -> list:
+    arrays = [windows.inputs, windows.labels, windows.lengths]
+    return arrays if windows.controls is None else [*arrays, windows.controls]
+
+
 def windows_placeholders(tf, windows):
     """Placeholders fed once at iterator initialisation (keeps large arrays out of the GraphDef)."""
-    return (
-        tf.placeholder(tf.bool, shape=windows.inputs.shape, name="window_inputs"),
-        tf.placeholder(tf.int16, shape=windows.labels.shape, name="window_labels"),
-        tf.placeholder(tf.int32, shape=windows.lengths.shape, name="window_lengths"),
+    names = ("window_inputs", "window_labels", "window_lengths", "window_controls")
+    return tuple(
+        tf.placeholder(tf.as_dtype(array.dtype), shape=array.shape, name=name)
+        for array, name in zip(_window_arrays(windows), names, strict=False)
     )
 
 
 def windows_feed(placeholders, windows) -> dict:
     """The feed dict that initialises an iterator over `windows_placeholders`."""
-    return dict(zip(placeholders, (windows.inputs, windows.labels, windows.lengths), strict=True))
+    return dict(zip(placeholders, _window_arrays(windows), strict=True))
 
 
 def session_config(tf, threads: int | None):
@@ -132,7 +156,8 @@ class ReconstructionGraph:
             self.iterator = tf.data.make_initializable_iterator(dataset)
             model.eval(**self.iterator.get_next())
             self.metrics = {
-                key: metric_tensors(tf, model.metric_map, name) for key, name in RECONSTRUCTION_METRICS.items()
+                key: metric_tensors(tf, model.metric_map, name)
+                for key, name in reconstruction_metric_names(config).items()
             }
             self.updates = tf.group(*(update for _, update in self.metrics.values()))
             self.saver = tf.train.Saver()
@@ -141,7 +166,8 @@ class ReconstructionGraph:
         self.session_config = session_config(tf, threads)
 
     def measure(self, checkpoint_path: str) -> dict:
-        """Mean loss, reconstruction loss, KL (bits and nats), ELBO and accuracy over the windows."""
+        """Mean loss, reconstruction loss, KL (bits and nats), ELBO and the decoder's metrics (accuracy,
+        or the groove decoder's hits/velocities/offsets losses) over the windows."""
         tf = self.tf
         with tf.Session(graph=self.graph, config=self.session_config) as session:
             self.saver.restore(session, checkpoint_path)

@@ -32,12 +32,14 @@ from beatvae.model import (
     training_settings,
     windows_digest,
 )
+from beatvae.settings import CONVERTERS
 from beatvae.tfgraph import (
-    DECODING_MODES,
+    COMMON_METRICS,
     ReconstructionGraph,
     checkpoint_step,
     make_dataset,
     metric_tensors,
+    reconstruction_metric_names,
     session_config,
     windows_feed,
     windows_placeholders,
@@ -49,12 +51,16 @@ CHECKPOINT_PREFIX = "model.ckpt"
 SCALARS_FILE = "scalars.csv"
 FINGERPRINT_FILE = "fingerprint.json"
 BEST_FOLDER = "best"  # a copy of the best-validated checkpoint, out of the Saver's rotation
+# The decoder's own metrics (tfgraph.DECODER_METRICS) follow `kl_bits` in the logged rows.
 TRAIN_SCALARS = [
     "loss",
     "r_loss",
     "kl_loss",
     "kl_bits",
     "accuracy",
+    "hits_loss",
+    "velocities_loss",
+    "offsets_loss",
     "beta",
     "sampling_probability",
     "learning_rate",
@@ -62,14 +68,25 @@ TRAIN_SCALARS = [
     "examples_per_second",
 ]
 # Magenta's eval ops on the validation windows; `validation_loss` (teacher-forced) picks the best checkpoint.
+# A groove decoder is trained teacher-forced only (no scheduled sampling), so it is validated that way.
 VALIDATION_SCALARS = {
-    "validation_loss": ("teacher_forced", "loss"),
-    "validation_r_loss": ("teacher_forced", "r_loss"),
-    "validation_kl_bits": ("teacher_forced", "kl_bits"),
-    "validation_accuracy": ("teacher_forced", "accuracy"),
-    "validation_free_running_accuracy": ("free_running", "accuracy"),
+    "CategoricalLstmDecoder": {
+        "validation_loss": ("teacher_forced", "loss"),
+        "validation_r_loss": ("teacher_forced", "r_loss"),
+        "validation_kl_bits": ("teacher_forced", "kl_bits"),
+        "validation_accuracy": ("teacher_forced", "accuracy"),
+        "validation_free_running_accuracy": ("free_running", "accuracy"),
+    },
+    "GrooveLstmDecoder": {
+        "validation_loss": ("teacher_forced", "loss"),
+        "validation_r_loss": ("teacher_forced", "r_loss"),
+        "validation_kl_bits": ("teacher_forced", "kl_bits"),
+        "validation_hits_loss": ("teacher_forced", "hits_loss"),
+        "validation_velocities_loss": ("teacher_forced", "velocities_loss"),
+        "validation_offsets_loss": ("teacher_forced", "offsets_loss"),
+    },
 }
-SCALAR_COLUMNS = ["step", *TRAIN_SCALARS, *VALIDATION_SCALARS]
+SCALAR_COLUMNS = ["step", *TRAIN_SCALARS, *dict.fromkeys(c for columns in VALIDATION_SCALARS.values() for c in columns)]
 # Loop settings the schema fills in; callers outside Snakemake (tests, bench) may leave them out.
 LOOP_DEFAULTS = {"checkpoints_to_keep": 5, "validate_every_steps": 0, "export": "best", "early_stop_patience": 0}
 
@@ -260,12 +277,14 @@ class ScalarLog:
             started, first = self._interval
             steps_per_second = (step - first) / max(time.time() - started, 1e-9)
             remaining = (self.num_steps - step) / steps_per_second if steps_per_second else math.inf
+            decoder_metrics = ("accuracy", "hits_loss", "velocities_loss", "offsets_loss")
+            measured = " ".join(f"{key} {train[key]:.3f}" for key in decoder_metrics if key in train)
             log.info(
-                "step %d/%d loss %.4f accuracy %.3f | %.0f examples/s, %.2f steps/s, ETA %s",
+                "step %d/%d loss %.4f %s | %.0f examples/s, %.2f steps/s, ETA %s",
                 step,
                 self.num_steps,
                 train["loss"],
-                train["accuracy"],
+                measured,
                 train["examples_per_second"],
                 steps_per_second,
                 _duration(remaining),
@@ -274,11 +293,9 @@ class ScalarLog:
         if validation:
             self._events("validation", step, {key.removeprefix("validation_"): v for key, v in validation.items()})
             log.info(
-                "step %d validation loss %.4f accuracy %.3f (free-running %.3f)",
+                "step %d validation %s",
                 step,
-                validation["validation_loss"],
-                validation["validation_accuracy"],
-                validation["validation_free_running_accuracy"],
+                ", ".join(f"{key.removeprefix('validation_')} {value:.4f}" for key, value in validation.items()),
             )
 
     def close(self) -> None:
@@ -332,7 +349,14 @@ class TrainingGraph:
             self.iterator = tf.data.make_initializable_iterator(dataset)
             optimizer = model.train(**self.iterator.get_next())
             self.train_op, global_norm = clipped_train_op(tf, model, optimizer, hparams)
-            self.accuracy, self.accuracy_update = metric_tensors(tf, model.metric_map, "metrics/accuracy")
+            # Streaming means of the decoder's metrics since the last logged step (accuracy, or groove losses).
+            decoder_metrics = {
+                key: metric_tensors(tf, model.metric_map, name)
+                for key, name in reconstruction_metric_names(config).items()
+                if key not in COMMON_METRICS
+            }
+            self.metric_values = {key: value for key, (value, _) in decoder_metrics.items()}
+            self.metric_updates = tf.group(*(update for _, update in decoder_metrics.values()))
             self.scalars = {
                 "loss": model.loss,
                 "r_loss": tf.reduce_mean(model.scalars["losses/r_loss"]),
@@ -419,6 +443,7 @@ class Validation:
 
     def __init__(self, tf, variant, converter, windows: Windows, checkpoint_dir: Path, seed: int, threads=None):
         self.windows = len(windows)
+        self.columns = VALIDATION_SCALARS[CONVERTERS[converter["converter"]]["decoder"]]
         self.graphs = {
             mode: ReconstructionGraph(
                 tf,
@@ -429,13 +454,13 @@ class Validation:
                 seed,
                 threads,
             )
-            for mode in DECODING_MODES
+            for mode in dict.fromkeys(mode for mode, _ in self.columns.values())
         }
         self.best = BestCheckpoint(checkpoint_dir, windows_digest(windows))
 
     def validate(self, checkpoint_path: str, step: int) -> dict:
         measured = {mode: graph.measure(checkpoint_path) for mode, graph in self.graphs.items()}
-        values = {column: measured[mode][key] for column, (mode, key) in VALIDATION_SCALARS.items()}
+        values = {column: measured[mode][key] for column, (mode, key) in self.columns.items()}
         self.best.update(checkpoint_path, step, values["validation_loss"])
         return values
 
@@ -637,7 +662,7 @@ def _train_loop(
         scalars.start(step)
         while step < num_steps and not stopped_early:
             log_now = (step + 1) % settings["log_every_steps"] == 0 or step + 1 == num_steps
-            fetches = {"train": graph.train_op, "accuracy_update": graph.accuracy_update}
+            fetches = {"train": graph.train_op, "metric_updates": graph.metric_updates}
             if log_now:
                 fetches["scalars"] = graph.scalars
             result = session.run(fetches)
@@ -650,7 +675,7 @@ def _train_loop(
             if log_now:
                 train_row = {k: float(v) for k, v in result["scalars"].items()}
                 train_row.update(
-                    accuracy=float(session.run(graph.accuracy)),
+                    {key: float(value) for key, value in session.run(graph.metric_values).items()},
                     examples_per_second=interval_steps * graph.batch_size / (time.time() - interval_start),
                 )
                 session.run(graph.reset_metrics)

@@ -76,9 +76,7 @@ def windows_of(tfrecord: Path, settings: dict):
     from beatvae.dataset import make_converter, read_note_sequences, windows_from_note_sequences
     from beatvae.settings import window_steps
 
-    return windows_from_note_sequences(
-        read_note_sequences(tfrecord), make_converter(settings), window_steps(settings)
-    )
+    return windows_from_note_sequences(read_note_sequences(tfrecord), make_converter(settings), window_steps(settings))
 
 
 def ours_path(root: Path, scratch: Path, settings: dict, workers: int = 1) -> dict:

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from beatvae.dataset import read_note_sequences
+from beatvae.dataset import Windows, read_note_sequences
 from conftest import REPO, SAMPLE, SMOKE_CONFIG, output_of, run_snakemake
 
 pytestmark = pytest.mark.slow
@@ -31,7 +31,9 @@ SUBSETS = ["v1", "v2"]
 SPLITS = ["train", "validation", "test"]
 TARGETS = [
     "results/metadata/gmd.parquet",
-    *(f"results/tensors/{subset}/{split}.npz" for subset in SUBSETS for split in SPLITS),
+    *(f"results/tensors/{subset}/drums-4bar/{split}.npz" for subset in SUBSETS for split in SPLITS),
+    # The default config's groove variant: a second representation of the same subset beside the first.
+    *(f"results/tensors/v1/groove-4bar-humanize/{split}.npz" for split in SPLITS),
 ]
 V2_FILTERS_LINE = 'filters: {style: rock, beat_type: beat, time_signature: "4-4"}'
 AUDIO_LINE = "audio:\n  enabled: true\n"
@@ -102,8 +104,9 @@ def read_records(path):
 
 
 def magenta_converter(data):
-    """DrumsConverter as config.yaml's `converter` section asks for, every window kept."""
-    settings = yaml.safe_load(CONFIG.read_text())["converter"]
+    """DrumsConverter as config.yaml's drums-4bar representation asks for, every window kept."""
+    settings = {"steps_per_quarter": 4, "quarters_per_bar": 4}  # the schema's defaults
+    settings.update(yaml.safe_load(CONFIG.read_text())["representations"]["drums-4bar"])
     return data.DrumsConverter(
         steps_per_quarter=settings["steps_per_quarter"],
         quarters_per_bar=settings["quarters_per_bar"],
@@ -181,7 +184,7 @@ def test_tfrecords_hold_magenta_note_sequences(data_run, magenta, subset):
 def test_tensor_files_shape_and_content(data_run, magenta, subset):
     note_seq, tf, _, _ = magenta
     for split in SPLITS:
-        with np.load(data_run / f"results/tensors/{subset}/{split}.npz", allow_pickle=False) as stored:
+        with np.load(data_run / f"results/tensors/{subset}/drums-4bar/{split}.npz", allow_pickle=False) as stored:
             inputs, labels = stored["inputs"], stored["labels"]
             lengths, sources = stored["lengths"], stored["sources"]
         n = len(labels)
@@ -198,7 +201,7 @@ def test_tensor_files_shape_and_content(data_run, magenta, subset):
 def test_windows_of_one_sequence_equal_magenta_drums_converter(data_run, magenta):
     note_seq, tf, data, _ = magenta
     converter = magenta_converter(data)
-    with np.load(data_run / "results/tensors/v1/train.npz", allow_pickle=False) as stored:
+    with np.load(data_run / "results/tensors/v1/drums-4bar/train.npz", allow_pickle=False) as stored:
         inputs, labels, sources = stored["inputs"], stored["labels"], stored["sources"]
     records = read_records(data_run / "results/tfrecord/v1/train.tfrecord")
     # The first sequence that yields windows: no window of it can have been seen before.
@@ -221,6 +224,35 @@ def test_windows_of_one_sequence_equal_magenta_drums_converter(data_run, magenta
     np.testing.assert_array_equal(inputs[mine], expected_inputs[keep])
 
 
+def test_groove_windows_equal_magenta_groove_converter(data_run, magenta):
+    """The groove representation's windows are Magenta's GrooveConverter windows (humanize, hits as
+    controls), with the tempo of their performance, beside the drum-class windows of the same subset."""
+    note_seq, tf, data, _ = magenta
+    settings = yaml.safe_load(CONFIG.read_text())["representations"]["groove-4bar-humanize"]
+    converter = data.GrooveConverter(
+        split_bars=settings["split_bars"],
+        hop_size=settings["hop_size"],
+        humanize=True,
+        hits_as_controls=True,
+        max_tensors_per_notesequence=None,
+        pitch_classes=data.ROLAND_DRUM_PITCH_CLASSES,
+        inference_pitch_classes=data.REDUCED_DRUM_PITCH_CLASSES,
+    )
+    windows = Windows.load(data_run / "results/tensors/v1/groove-4bar-humanize/validation.npz")
+    n = len(windows)
+    assert n > 0 and windows.labels.shape == (n, 64, 27) and windows.inputs.shape == (n, 64, 27)
+    assert windows.controls.shape == (n, 64, 9) and windows.qpm.shape == (n,) and (windows.qpm > 30).all()
+    # humanize: the encoder sees hits only; the hits are also the controls
+    assert not windows.inputs[..., 9:].any() and (windows.inputs[..., :9] == windows.controls).all()
+    expected = {}
+    for sequence in read_records(data_run / "results/tfrecord/v1/validation.tfrecord"):
+        for window in converter.to_tensors(sequence).outputs:
+            expected.setdefault(np.asarray(window, np.float16).tobytes(), sequence.tempos[0].qpm)
+    assert {row.tobytes() for row in windows.labels} == set(expected)
+    assert all(expected[row.tobytes()] == qpm for row, qpm in zip(windows.labels, windows.qpm, strict=True))
+    assert ((windows.labels[..., 9:18] > 0) == (windows.labels[..., :9] > 0)).all(), "a velocity on every hit only"
+
+
 @pytest.mark.parametrize("subset, split", [("v2", s) for s in SPLITS] + [("v1", "validation")])
 def test_split_windows_equal_magenta_windows(data_run, magenta, subset, split):
     """The whole split: the stored windows are exactly Magenta's distinct windows."""
@@ -230,7 +262,7 @@ def test_split_windows_equal_magenta_windows(data_run, magenta, subset, split):
     for sequence in read_records(data_run / f"results/tfrecord/{subset}/{split}.tfrecord"):
         for window in converter.to_tensors(sequence).outputs:
             expected.add(np.argmax(window, axis=-1).astype(np.int16).tobytes())
-    with np.load(data_run / f"results/tensors/{subset}/{split}.npz", allow_pickle=False) as stored:
+    with np.load(data_run / f"results/tensors/{subset}/drums-4bar/{split}.npz", allow_pickle=False) as stored:
         labels = stored["labels"]
     assert len(labels) == len(expected)
     assert {row.tobytes() for row in labels} == expected
@@ -238,16 +270,16 @@ def test_split_windows_equal_magenta_windows(data_run, magenta, subset, split):
 
 def test_window_counts_say_why_files_gave_none(data_run):
     for subset in SUBSETS:
-        counts = json.loads((data_run / f"results/tensors/{subset}/windows.json").read_text())
+        counts = json.loads((data_run / f"results/tensors/{subset}/drums-4bar/windows.json").read_text())
         table = pd.read_parquet(data_run / f"results/subsets/{subset}.parquet")
         assert list(counts) == SPLITS
         for split in SPLITS:
-            with np.load(data_run / f"results/tensors/{subset}/{split}.npz", allow_pickle=False) as stored:
+            with np.load(data_run / f"results/tensors/{subset}/drums-4bar/{split}.npz", allow_pickle=False) as stored:
                 assert counts[split]["windows"] == len(stored["labels"]) > 0, (subset, split)
             assert counts[split]["files"] == (table["split"] == split).sum()
             assert counts[split]["files_without_windows"] == sum(counts[split]["why"].values())
-    log = (data_run / "results/logs/tensorize/v1.log").read_text()
-    v1_train = json.loads((data_run / "results/tensors/v1/windows.json").read_text())["train"]
+    log = (data_run / "results/logs/tensorize/v1/drums-4bar.log").read_text()
+    v1_train = json.loads((data_run / "results/tensors/v1/drums-4bar/windows.json").read_text())["train"]
     assert v1_train["why"]["shorter than slice_bars (4 bars)"] > 10  # the sample's fills last a bar or two
     assert "no window (shorter than slice_bars (4 bars)): drummer1/session1/103_funk_95_fill_4-4.mid" in log, log
 
@@ -298,8 +330,8 @@ def test_changing_v2_filters_reruns_only_v2(data_run, tmp_path):
     expected = {
         "results/subsets/v2.parquet",
         *(f"results/tfrecord/v2/{s}.tfrecord" for s in SPLITS),
-        *(f"results/tensors/v2/{s}.npz" for s in SPLITS),
-        "results/tensors/v2/windows.json",
+        *(f"results/tensors/v2/drums-4bar/{s}.npz" for s in SPLITS),
+        "results/tensors/v2/drums-4bar/windows.json",
     }
     summary = run_snakemake(data_run, "--summary", *TARGETS, configfile=changed)
     assert summary.returncode == 0, output_of(summary)
@@ -313,7 +345,11 @@ def test_changing_v2_filters_reruns_only_v2(data_run, tmp_path):
     assert dry.returncode == 0, output_of(dry)
     jobs = dry_run_jobs(dry)
     assert sorted(jobs) == sorted(
-        [("filter_subset", "subset=v2"), ("convert_tfrecord", "subset=v2"), ("tensorize", "subset=v2")]
+        [
+            ("filter_subset", "subset=v2"),
+            ("convert_tfrecord", "subset=v2"),
+            ("tensorize", "subset=v2, representation=drums-4bar"),
+        ]
     ), output_of(dry)
 
 
@@ -324,7 +360,7 @@ def test_changing_v2_filters_reruns_only_v2(data_run, tmp_path):
     "transform, named",
     [
         (lambda c: c.update(bogus_setting=1), "bogus_setting"),
-        (lambda c: c["converter"].update(slice_bars="four"), "slice_bars"),
+        (lambda c: c["representations"]["drums-4bar"].update(slice_bars="four"), "slice_bars"),
     ],
     ids=["unknown-top-level-key", "wrong-type"],
 )
@@ -346,7 +382,7 @@ def tensorize_added_subset(data_run, tmp_path, name, filters):
     workdir = tmp_path / "work"
     shutil.copytree(data_run, workdir, symlinks=True)
     config = write_config(tmp_path / "config.yaml", lambda c: c["subsets"].update({name: {"filters": filters}}))
-    result = run_snakemake(workdir, f"results/tensors/{name}/train.npz", configfile=config, timeout=300)
+    result = run_snakemake(workdir, f"results/tensors/{name}/drums-4bar/train.npz", configfile=config, timeout=300)
     return workdir, result
 
 
@@ -366,13 +402,13 @@ def test_subset_selecting_nothing_fails_and_its_log_names_it(data_run, tmp_path)
 def test_subset_without_training_windows_fails_naming_why(data_run, tmp_path):
     workdir, result = tensorize_added_subset(data_run, tmp_path, "odd-meters", {"time_signature": ["3-4", "6-8"]})
     assert result.returncode != 0, output_of(result)
-    log = (workdir / "results/logs/tensorize/odd-meters.log").read_text()
+    log = (workdir / "results/logs/tensorize/odd-meters/drums-4bar.log").read_text()
     assert (
         "subset 'odd-meters': 2 train files, 0 windows (files without a window: 1 in 3/4, not 4/4; 1 in 6/8, not 4/4)"
         ": nothing to train on"
     ) in log, log
     assert "WARNING" in log and "0 validation files, 0 windows: no held-out metrics on validation" in log, log
-    assert not (workdir / "results/tensors/odd-meters/train.npz").exists()
+    assert not (workdir / "results/tensors/odd-meters/drums-4bar/train.npz").exists()
 
 
 def test_wrong_sha256_fails_download_and_leaves_no_archive(tmp_path):

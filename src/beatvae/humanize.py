@@ -88,7 +88,7 @@ def humanize_midi_files(
         sequence = read_midi(midi_path)
         off_channel_10 = sum(not note.is_drum for note in sequence.notes)
         if off_channel_10:
-            log.warning("%s: %d notes are not on the drum channel; they are written as drums", midi_path, off_channel_10)
+            log.warning("%s: %d notes are not on the drum channel; written as drums", midi_path, off_channel_10)
         humanized, drums = humanize_sequence(model, trained, sequence, temperature, str(midi_path))
         # The loop length is the original file's (note_seq ends a sequence at its last note-off).
         humanized.total_time = max(midi_length_seconds(midi_path), 1e-6)
@@ -96,7 +96,7 @@ def humanize_midi_files(
         summary = humanized_summary(sequence, humanized, drums.step_seconds)
         summaries.append({"midi": str(midi_path), "humanized": str(out_path), **summary})
         log.info(
-            "%s -> %s: %d notes, velocity %.1f +- %.1f, onsets moved %.1f ms on average (at most %.1f ms; a step is %.1f ms)",
+            "%s -> %s: %d notes, velocity %.1f +- %.1f, onsets moved %.1f ms on average (max %.1f ms, step %.1f ms)",
             midi_path,
             out_path,
             summary["notes"],

@@ -4,6 +4,7 @@ file) come out humanized through Snakemake, with piano rolls and audio. Then the
 read back and checked note by note against its original."""
 
 import math
+import re
 import shutil
 import zipfile
 from collections import defaultdict
@@ -145,15 +146,20 @@ def test_unreadable_midi_fails_naming_the_file(run, tmp_path):
     assert not (tmp_path / "out.mid").exists()
 
 
-def test_default_target_asks_for_the_humanized_outputs(run, tmp_path):
-    workdir, config, _ = run
-    result = run_snakemake(workdir, "-n", "--forceall", configfile=config, timeout=120)
+def test_default_target_asks_for_the_humanized_outputs(tmp_path):
+    user_file = drummers_file(tmp_path)
+    config = write_config(tmp_path / "c.yaml", **{"humanize.files": [str(user_file)]})
+    for workdir in ("with", "without"):
+        (tmp_path / workdir).mkdir()
+    result = run_snakemake(tmp_path / "with", "-n", configfile=config, timeout=120)
     assert result.returncode == 0, output_of(result)
     for rule in ("humanize_beats", "humanize_files", "plot_humanized_piano_rolls", "build_report_page"):
-        assert f"rule {rule}:" in result.stdout, rule
-    without = write_config(tmp_path / "c.yaml", humanize={"model": None})
-    result = run_snakemake(tmp_path, "-n", configfile=without, timeout=120)
-    assert result.returncode == 0 and "humanize" not in result.stdout, output_of(result)
+        assert re.search(rf"^rule {rule}:", result.stdout, flags=re.M), rule
+    assert "results/humanized/files/my_groove.mid" in result.stdout
+    without = write_config(tmp_path / "without.yaml", humanize={"model": None})
+    result = run_snakemake(tmp_path / "without", "-n", configfile=without, timeout=120)
+    assert result.returncode == 0, output_of(result)
+    assert not re.search(r"^rule \w*humanize", result.stdout, flags=re.M) and "results/humanized" not in result.stdout
 
 
 def test_a_model_that_does_not_humanize_fails_while_planning_naming_the_key(tmp_path):

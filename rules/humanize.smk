@@ -13,12 +13,12 @@ rule humanize_beats:
         model=HUMANIZER,
     output:
         expand("results/humanized/{{variant}}/{name}.mid", name=RENDERED_NAMES),
-    wildcard_constraints:
-        variant=any_of(HUMANIZED_VARIANTS),
     log:
         "results/logs/humanize_beats/{variant}.log",
     benchmark:
         "results/benchmarks/humanize_beats/{variant}.tsv"
+    wildcard_constraints:
+        variant=any_of(HUMANIZED_VARIANTS),
     conda:
         "../envs/magenta.yaml"
     params:
@@ -35,10 +35,10 @@ rule humanize_files:
         model=HUMANIZER,
     output:
         "results/humanized/files/{stem}.mid",
-    wildcard_constraints:
-        stem=any_of(HUMANIZED_FILES),
     log:
         "results/logs/humanize_files/{stem}.log",
+    wildcard_constraints:
+        stem=any_of(HUMANIZED_FILES),
     conda:
         "../envs/magenta.yaml"
     params:
@@ -61,10 +61,10 @@ rule plot_humanized_piano_rolls:
             category="Piano rolls",
             subcategory="{variant} humanized",
         ),
-    wildcard_constraints:
-        variant=any_of(HUMANIZED_VARIANTS),
     log:
         "results/logs/plot_humanized_piano_rolls/{variant}.log",
+    wildcard_constraints:
+        variant=any_of(HUMANIZED_VARIANTS),
     conda:
         "../envs/magenta.yaml"
     params:
@@ -82,12 +82,12 @@ rule render_humanized_audio:
             "results/audio/humanized/{{variant}}/{name}.wav", name=RENDERED_NAMES
         ),
         with_tail=[],
-    wildcard_constraints:
-        variant=any_of(HUMANIZED_VARIANTS),
     log:
         "results/logs/render_humanized_audio/{variant}.log",
     benchmark:
         "results/benchmarks/render_humanized_audio/{variant}.tsv"
+    wildcard_constraints:
+        variant=any_of(HUMANIZED_VARIANTS),
     conda:
         "../envs/magenta.yaml"
     params:
@@ -104,10 +104,10 @@ rule encode_humanized_audio:
         rules.render_humanized_audio.output.loops,
     output:
         expand("results/audio/humanized/{{variant}}/{name}.ogg", name=RENDERED_NAMES),
-    wildcard_constraints:
-        variant=any_of(HUMANIZED_VARIANTS),
     log:
         "results/logs/encode_humanized_audio/{variant}.log",
+    wildcard_constraints:
+        variant=any_of(HUMANIZED_VARIANTS),
     conda:
         "../envs/magenta.yaml"
     params:

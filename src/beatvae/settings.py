@@ -195,9 +195,7 @@ def check_humanize(
                 )
         return
     grooves = [name for name, variant in variants.items() if is_groove(representations[variant["representation"]])]
-    humanizers = [
-        name for name in grooves if representations[variants[name]["representation"]].get("humanize", False)
-    ]
+    humanizers = [name for name in grooves if representations[variants[name]["representation"]].get("humanize", False)]
     if model not in humanizers:
         why = (
             "is not a declared variant"

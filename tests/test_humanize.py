@@ -64,6 +64,7 @@ def run(tmp_path_factory):
         "results/humanized/files/my_groove.mid",
         *(f"results/pianorolls/humanized/tiny/{name}.png" for name in NAMES),
         *(f"results/audio/humanized/tiny/{name}.ogg" for name in NAMES if AUDIO),
+        "results/report/beats.html",
     ]
     run_snakemake(workdir, *targets, configfile=config, cores=1, check=True, timeout=1200)
     return workdir, config, user_file
@@ -133,6 +134,18 @@ def test_humanized_beats_have_piano_rolls_and_audio(run):
         if AUDIO:
             assert (workdir / "results/audio/humanized/tiny" / f"{name}.ogg").stat().st_size > 1_000
     assert "humanizing 3 MIDI files" in (workdir / "results/logs/humanize_beats/tiny.log").read_text()
+
+
+def test_report_page_shows_each_humanized_beat_after_its_original(run):
+    workdir, _, _ = run
+    page = (workdir / "results/report/beats.html").read_text()
+    cards = re.findall(r'<article class="beat[^"]*" id="([^"]+)"', page)
+    assert cards == [
+        f"tiny-{name}".replace(".", "-").replace("/", "-") + kind for name in NAMES for kind in ("", "-humanized")
+    ]
+    assert page.count("<midi-player ") == 2 * len(NAMES)
+    if AUDIO:
+        assert page.count("<audio ") == 2 * len(NAMES)
 
 
 def test_unreadable_midi_fails_naming_the_file(run, tmp_path):

@@ -257,6 +257,15 @@ HUMANIZED_FILES = {
 }
 
 
+def humanized_midi():
+    """Every humanized beat: results/humanized/{variant}/<name>.mid (rules.humanize_beats)."""
+    return expand(
+        "results/humanized/{variant}/{name}.mid",
+        variant=HUMANIZED_VARIANTS,
+        name=RENDERED_NAMES,
+    )
+
+
 def humanized(folder, extension):
     """Humanized beats' files: results/{folder}/humanized/{variant}/<name>.{extension}."""
     return expand(
@@ -269,11 +278,7 @@ def humanized(folder, extension):
 def humanize_targets():
     """What `all` asks of rules/humanize.smk: humanized MIDI, their piano rolls and audio."""
     targets = [
-        *expand(
-            "results/humanized/{variant}/{name}.mid",
-            variant=HUMANIZED_VARIANTS,
-            name=RENDERED_NAMES,
-        ),
+        *humanized_midi(),
         *expand("results/humanized/files/{stem}.mid", stem=HUMANIZED_FILES),
         *humanized("pianorolls", "png"),
     ]
@@ -310,11 +315,7 @@ def report_page_inputs(wildcards):
     if AUDIO["enabled"]:
         inputs["audio"] = rendered("audio", "ogg")
     # Humanized beats follow, in the order of report_page_entries().
-    inputs["midi"] += expand(
-        "results/humanized/{variant}/{name}.mid",
-        variant=HUMANIZED_VARIANTS,
-        name=RENDERED_NAMES,
-    )
+    inputs["midi"] += humanized_midi()
     if AUDIO["enabled"]:
         inputs["audio"] += humanized("audio", "ogg")
     return inputs

@@ -20,6 +20,7 @@ include: "rules/train.smk"
 include: "rules/generate.smk"
 include: "rules/evaluate.smk"
 include: "rules/render.smk"
+include: "rules/humanize.smk"
 
 
 rule all:

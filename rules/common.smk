@@ -15,9 +15,11 @@ sys.path.insert(0, f"{workflow.basedir}/src")
 from beatvae.settings import (
     SPLITS,
     check_dataset_endpoints,
+    check_humanize,
     check_interpolation,
     check_variant,
     endpoint_files,
+    humanize_files,
     is_groove,
     sampling_tag,
     window_bars,
@@ -238,7 +240,50 @@ def all_targets():
         *(["results/eval/comparison.tsv"] if BEAT_VARIANTS else []),
         *expand("results/losses/{variant}.{ext}", variant=VARIANTS, ext=["csv", "png"]),
         *render_targets(),  # rules/render.smk
+        *humanize_targets(),  # rules/humanize.smk
     ]
+    return targets
+
+
+# Humanizing (rules/humanize.smk): a groove variant adds velocities and timing to the beats of
+# the variants listed, and to users' own MIDI files.
+HUMANIZE = config["humanize"]
+check_humanize(HUMANIZE, config["variants"], REPRESENTATIONS, workflow.basedir)
+HUMANIZED_VARIANTS = list(HUMANIZE["variants"]) if HUMANIZE["model"] else []
+# {stem: path from the working directory}, as endpoint_inputs() keeps job inputs relative.
+HUMANIZED_FILES = {
+    stem: os.path.relpath(path)
+    for stem, path in humanize_files(HUMANIZE, workflow.basedir).items()
+}
+
+
+def humanized_midi():
+    """Every humanized beat: results/humanized/{variant}/<name>.mid (rules.humanize_beats)."""
+    return expand(
+        "results/humanized/{variant}/{name}.mid",
+        variant=HUMANIZED_VARIANTS,
+        name=RENDERED_NAMES,
+    )
+
+
+def humanized(folder, extension):
+    """Humanized beats' files: results/{folder}/humanized/{variant}/<name>.{extension}."""
+    return expand(
+        f"results/{folder}/humanized/{{variant}}/{{name}}.{extension}",
+        variant=HUMANIZED_VARIANTS,
+        name=RENDERED_NAMES,
+    )
+
+
+def humanize_targets():
+    """What `all` asks of rules/humanize.smk: humanized MIDI, their piano rolls and audio."""
+    targets = [
+        *humanized_midi(),
+        *expand("results/humanized/files/{stem}.mid", stem=HUMANIZED_FILES),
+        *humanized("pianorolls", "png"),
+    ]
+    if AUDIO["enabled"]:
+        targets += humanized("audio", "wav")
     return targets
 
 
@@ -269,4 +314,21 @@ def report_page_inputs(wildcards):
     }
     if AUDIO["enabled"]:
         inputs["audio"] = rendered("audio", "ogg")
+    # Humanized beats follow, in the order of report_page_entries().
+    inputs["midi"] += humanized_midi()
+    if AUDIO["enabled"]:
+        inputs["audio"] += humanized("audio", "ogg")
     return inputs
+
+
+def report_page_entries():
+    """The beats of the report page ({variant, name, humanized}), in report_page_inputs' order."""
+    return [
+        {"variant": variant, "name": name, "humanized": False}
+        for variant in BEAT_VARIANTS
+        for name in RENDERED_NAMES
+    ] + [
+        {"variant": variant, "name": name, "humanized": True}
+        for variant in HUMANIZED_VARIANTS
+        for name in RENDERED_NAMES
+    ]

@@ -103,11 +103,7 @@ rule build_report_page:
     conda:
         "../envs/magenta.yaml"
     params:
-        entries=[
-            {"variant": variant, "name": name}
-            for variant in BEAT_VARIANTS
-            for name in RENDERED_NAMES
-        ],
+        entries=report_page_entries(),
         variants={
             variant: config["variants"][variant]["description"]
             for variant in BEAT_VARIANTS

@@ -219,6 +219,32 @@ def test_piano_roll_segment_separators(tmp_path):
     assert crimson_pixels(segmented) > 9 * 150
 
 
+def orange_pixels(path):
+    import matplotlib.image
+
+    rgb = matplotlib.image.imread(path)[..., :3]
+    # The timing lane is matplotlib's "darkorange" (255, 140, 0).
+    return int(np.sum(np.all(np.abs(rgb - np.array([255, 140, 0]) / 255) < 0.05, axis=-1)))
+
+
+def test_piano_roll_of_a_played_beat_shows_its_timing_off_the_grid(tmp_path):
+    from beatvae.render import note_onsets
+
+    quantized = drum_sequence(4)
+    played = drum_sequence(4)
+    for index, note in enumerate(played.notes):  # up to 30 ms early or late, as a drummer plays
+        shift = (index % 7 - 3) * 0.01
+        note.start_time, note.end_time = max(0.0, note.start_time + shift), note.end_time + shift
+    onsets, classes, velocities, step_seconds = note_onsets(played)
+    assert step_seconds == 0.125 and len(onsets) == len(played.notes)
+    assert not np.allclose(onsets, np.round(onsets)) and len(set(velocities)) > 1
+
+    plain = plot_piano_roll(quantized, tmp_path / "quantized.png")
+    timed = plot_piano_roll(played, tmp_path / "played.png")
+    assert orange_pixels(plain) == 0, "a beat on the grid has no timing lane"
+    assert png_size(timed)[1] > png_size(plain)[1] and orange_pixels(timed) > 200
+
+
 def test_looped_folds_the_ring_out_onto_the_loop_start():
     audio = np.arange(1, 26, dtype=float)[:, None] / 1000  # 25 samples, a 10-sample loop
     loop = looped(audio, 10, "fold")

@@ -36,6 +36,20 @@ def interpolation_midi(path, step_last_notes=(63, 30, 50), qpm=120):
     return write_midi(joined, path)
 
 
+def humanized_copy(midi_path, path):
+    """A played version of a quantized beat, as the humanize stage writes it: velocities varied,
+    onsets a few milliseconds off the grid, the same length."""
+    import note_seq
+
+    sequence = note_seq.midi_file_to_note_sequence(str(midi_path))
+    for index, note in enumerate(sequence.notes):
+        note.velocity = 40 + index * 17 % 80
+        shift = (index % 5 - 2) * 0.012
+        note.start_time, note.end_time = max(0.0, note.start_time + shift), note.end_time + shift
+    sequence.total_time = mido.MidiFile(midi_path).length
+    return write_midi(sequence, path)
+
+
 def test_midi_segments_cut_an_interpolation_into_its_four_bar_steps(tmp_path):
     midi = interpolation_midi(tmp_path / "interpolation.mid", (63, 30, 50))
     segments = midi_segments(midi, 4)
@@ -79,6 +93,11 @@ def page(tmp_path_factory):
             entries.append({"variant": variant, "name": name})
         midis.append(interpolation_midi(folder / variant / "temp0.5-seed2018" / "interpolation.mid"))
         entries.append({"variant": variant, "name": "temp0.5-seed2018/interpolation"})
+    # v2-small's first sample and interpolation also come humanized (listed after every original,
+    # as the workflow lists them; the page shows each right after its original).
+    for original, entry in [(midis[3], entries[3]), (midis[5], entries[5])]:
+        midis.append(humanized_copy(original, folder / "humanized" / "v2-small" / f"{entry['name']}.mid"))
+        entries.append(dict(entry, humanized=True))
     for midi in midis:
         render_loop(midi, midi.with_suffix(".wav"), SOUNDFONT, 22050)
         oggs.append(encode_ogg(midi.with_suffix(".wav"), midi.with_suffix(".ogg")))
@@ -115,11 +134,21 @@ def test_page_plays_every_beat_in_headless_chromium(page, record_property):
         assert browser.evaluate("document.querySelectorAll('midi-player').length") == entries
         assert browser.evaluate("customElements.get('midi-player') !== undefined")
         durations = browser.evaluate("Array.from(document.querySelectorAll('audio')).map((a) => a.duration)")
-        assert [round(d) for d in durations] == [8, 8, 24] * 2, "each loop lasts its 4 bars (24 s: 3 steps)"
+        # v2-small: sample_00, its humanized version, sample_01, the interpolation and its humanized version.
+        in_page_order = [8, 8, 24, 8, 8, 8, 24, 24]
+        assert [round(d) for d in durations] == in_page_order, "each loop lasts its 4 bars (24 s: 3 steps)"
         midi_durations = browser.evaluate("Array.from(document.querySelectorAll('midi-player')).map((p) => p.duration)")
-        assert midi_durations == [8, 8, 24] * 2, "the MIDI players end on the last bar line too"
-        # 3 interpolation steps, one row each, per variant, plus a roll per sample.
-        assert browser.evaluate("document.querySelectorAll('.steps midi-visualizer').length") == 2 * 3
+        assert midi_durations == in_page_order, "the MIDI players end on the last bar line too"
+        # 3 interpolation steps, one row each, per interpolation, plus a roll per sample.
+        assert browser.evaluate("document.querySelectorAll('.steps midi-visualizer').length") == 3 * 3
+        names = browser.evaluate("Array.from(document.querySelectorAll('#variant-v2-small .beat')).map((b) => b.id)")
+        assert names == [
+            "v2-small-temp0-5-seed2018-sample_00",
+            "v2-small-temp0-5-seed2018-sample_00-humanized",
+            "v2-small-temp0-5-seed2018-sample_01",
+            "v2-small-temp0-5-seed2018-interpolation",
+            "v2-small-temp0-5-seed2018-interpolation-humanized",
+        ]
 
         # Play the first sample's audio as a click would: time runs and the playhead follows.
         assert (

@@ -23,6 +23,8 @@ _INCHES_PER_BAR = 0.9
 _MIN_WIDTH_INCHES = 6.0
 _MAX_WIDTH_INCHES = 32.0
 _HEIGHT_INCHES = 3.2
+_TIMING_LANE_INCHES = 1.2
+_OFF_GRID_MS = 0.5  # onsets closer to the grid than this are on it (MIDI ticks round them)
 _DPI = 100
 
 
@@ -47,6 +49,25 @@ def figure_width_inches(num_bars: float) -> float:
     return float(np.clip(1.5 + _INCHES_PER_BAR * num_bars, _MIN_WIDTH_INCHES, _MAX_WIDTH_INCHES))
 
 
+def note_onsets(note_sequence, steps_per_quarter=4):
+    """(onset in grid steps, drum class, velocity) of each drum-class note, at its real time.
+
+    Steps are counted from the first tempo (the sequences drawn here have one); a note played
+    on the grid has a whole-number onset, a humanized one lies off it.
+    """
+    from beatvae.metrics import PITCH_TO_DRUM_CLASS
+
+    qpm = note_sequence.tempos[0].qpm if note_sequence.tempos else 120.0
+    step_seconds = 60.0 / qpm / steps_per_quarter
+    notes = [
+        (note.start_time / step_seconds, PITCH_TO_DRUM_CLASS[note.pitch], note.velocity)
+        for note in note_sequence.notes
+        if note.is_drum and note.pitch in PITCH_TO_DRUM_CLASS
+    ]
+    onsets, classes, velocities = np.array(notes, dtype=np.float64).reshape(-1, 3).T
+    return onsets, classes.astype(int), velocities, step_seconds
+
+
 def plot_piano_roll(
     note_sequence_or_midi_path,
     png_path,
@@ -55,55 +76,67 @@ def plot_piano_roll(
     quarters_per_bar=4,
     highlight_segments=None,
 ):
-    """Draw drum lanes x 16th-note steps, cells shaded by velocity, with bar lines, into a PNG.
+    """Draw drum lanes x 16th-note steps, with bar lines, into a PNG.
 
+    Each note is a box at its real onset (its left edge on the onset, a gap before the next
+    step), shaded by velocity. When any onset lies off the 16th grid (a humanized beat), a timing lane below shows
+    each note's distance from its grid step in milliseconds (negative: played early), since a few
+    milliseconds are too small to see in the lanes themselves.
     `highlight_segments`: a number of bars; heavy separators every that many bars, segments
     numbered along the top (e.g. 4 for a 32-bar interpolation made of 8 four-bar steps).
     Returns the PNG path.
     """
     # A bare Figure draws with Agg and leaves pyplot's global backend and state alone.
     from matplotlib import colormaps, colors
+    from matplotlib.collections import PatchCollection
     from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
 
     # note_seq is slow to import; the workflow imports this module at parse time for its checks.
     from beatvae.metrics import DRUM_CLASS_NAMES, roll_from_note_sequence
 
     note_sequence = _load_note_sequence(note_sequence_or_midi_path)
     steps_per_bar = steps_per_quarter * quarters_per_bar
-    roll, velocity = roll_from_note_sequence(note_sequence, steps_per_quarter, quarters_per_bar)
-    if len(roll) == 0:
-        roll, velocity = roll_from_note_sequence(
-            note_sequence, steps_per_quarter, quarters_per_bar, num_steps=steps_per_bar
-        )
-    num_steps = len(roll)
+    roll, _ = roll_from_note_sequence(note_sequence, steps_per_quarter, quarters_per_bar)
+    num_steps = len(roll) or steps_per_bar
     num_bars = num_steps / steps_per_bar
+    onsets, classes, velocities, step_seconds = note_onsets(note_sequence, steps_per_quarter)
+    inside = onsets < num_steps - 0.5
+    onsets, classes, velocities = onsets[inside], classes[inside], velocities[inside]
+    grid_ms = (onsets - np.round(onsets)) * step_seconds * 1000
+    off_grid = bool(np.abs(grid_ms).max(initial=0.0) > _OFF_GRID_MS)
 
-    figure = Figure(figsize=(figure_width_inches(num_bars), _HEIGHT_INCHES), dpi=_DPI, layout="constrained")
-    axes = figure.subplots()
+    height = _HEIGHT_INCHES + (_TIMING_LANE_INCHES if off_grid else 0.0)
+    figure = Figure(figsize=(figure_width_inches(num_bars), height), dpi=_DPI, layout="constrained")
+    if off_grid:
+        axes, timing = figure.subplots(2, 1, sharex=True, height_ratios=[_HEIGHT_INCHES - 0.6, _TIMING_LANE_INCHES])
+    else:
+        axes, timing = figure.subplots(), None
     # Darker is louder; the lightest blue is kept well off white so soft hits stay visible.
-    colormap = colors.ListedColormap(colormaps["Blues"](np.linspace(0.3, 1.0, 256))).with_extremes(bad="white")
-    shaded = np.ma.masked_where(~roll.T, velocity.T)
-    # Kick at the bottom, cymbals on top, as drummers read a kit.
-    image = axes.imshow(
-        shaded,
-        aspect="auto",
-        origin="lower",
-        interpolation="nearest",
+    colormap = colors.ListedColormap(colormaps["Blues"](np.linspace(0.3, 1.0, 256)))
+    boxes = PatchCollection(
+        [Rectangle((onset - 0.5, lane - 0.4), 0.85, 0.8) for onset, lane in zip(onsets, classes, strict=True)],
         cmap=colormap,
-        vmin=0,
-        vmax=127,
-        extent=(-0.5, num_steps - 0.5, -0.5, len(DRUM_CLASS_NAMES) - 0.5),
+        norm=colors.Normalize(vmin=0, vmax=127),
+        linewidth=0,
+        zorder=1,
     )
-    figure.colorbar(image, ax=axes, label="velocity", pad=0.01, fraction=0.03)
-
+    boxes.set_array(velocities)
+    # Kick at the bottom, cymbals on top, as drummers read a kit.
+    axes.add_collection(boxes)
+    axes.set_xlim(-0.5, num_steps - 0.5)
+    axes.set_ylim(-0.5, len(DRUM_CLASS_NAMES) - 0.5)
+    lanes = [axes] if timing is None else [axes, timing]
+    figure.colorbar(boxes, ax=lanes, label="velocity", pad=0.01, fraction=0.03)
     for step in range(0, num_steps + 1, steps_per_quarter):
         is_bar_line = step % steps_per_bar == 0
-        axes.axvline(
-            step - 0.5,
-            color="0.35" if is_bar_line else "0.85",
-            linewidth=0.8 if is_bar_line else 0.4,
-            zorder=2,
-        )
+        for lane in lanes:
+            lane.axvline(
+                step - 0.5,
+                color="0.35" if is_bar_line else "0.85",
+                linewidth=0.8 if is_bar_line else 0.4,
+                zorder=2,
+            )
     if highlight_segments:
         segment_steps = int(round(highlight_segments * steps_per_bar))
         segment_starts = np.arange(0, num_steps, segment_steps)
@@ -118,8 +151,19 @@ def plot_piano_roll(
     whole_bars = int(np.ceil(num_bars))
     label_every = max(1, int(np.ceil(whole_bars / 32)))  # keep bar numbers from overlapping
     bar_starts = range(0, whole_bars, label_every)
-    axes.set_xticks([bar * steps_per_bar - 0.5 for bar in bar_starts], [str(bar + 1) for bar in bar_starts])
-    axes.set_xlabel("bar")
+    bottom = axes if timing is None else timing
+    bottom.set_xticks([bar * steps_per_bar - 0.5 for bar in bar_starts], [str(bar + 1) for bar in bar_starts])
+    bottom.set_xlabel("bar")
+    if timing is not None:
+        # Each note's distance from its grid step, drawn at that step (left edge = the grid line).
+        grid_steps = np.round(onsets) - 0.5
+        timing.axhline(0, color="0.35", linewidth=0.6, zorder=2)
+        timing.vlines(grid_steps, 0, grid_ms, color="darkorange", linewidth=0.8, zorder=3)
+        timing.scatter(grid_steps, grid_ms, s=6, color="darkorange", zorder=4)
+        limit = max(1.0, float(np.abs(grid_ms).max())) * 1.15
+        timing.set_ylim(-limit, limit)
+        timing.set_ylabel("ms off\nthe grid", fontsize=8)
+        timing.tick_params(axis="y", labelsize=7)
     if title:
         axes.set_title(title, fontsize=10)
 

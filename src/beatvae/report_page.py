@@ -151,18 +151,29 @@ def _roll(
     )
 
 
-def beat_card(variant: str, name: str, midi_path, audio_path=None, segment_bars: int | None = None) -> str:
-    """One beat: audio player, MIDI player + piano roll(s), MIDI download link."""
+def beat_card(
+    variant: str,
+    name: str,
+    midi_path,
+    audio_path=None,
+    segment_bars: int | None = None,
+    humanized: bool = False,
+) -> str:
+    """One beat: audio player, MIDI player + piano roll(s), MIDI download link.
+
+    `humanized`: the beat's GrooVAE-humanized version (labelled so, its own ids and file name)."""
     from beatvae.midi import midi_length_seconds
 
-    identifier = _element_id(variant, name)
+    identifier = _element_id(variant, name, *(["humanized"] if humanized else []))
     midi_uri = data_uri(midi_path)
     seconds = midi_length_seconds(midi_path)
     beat_seconds = _beat_seconds(midi_path)
-    download_name = _element_id(variant, name) + ".mid"
+    download_name = identifier + ".mid"
+    label = html.escape(Path(name).name) + (' <span class="tag">humanized</span>' if humanized else "")
     parts = [
-        f'<article class="beat" id="{identifier}" data-name="{html.escape(variant)}/{html.escape(name)}">',
-        f'<h4><span title="{html.escape(name)}">{html.escape(Path(name).name)}</span>'
+        f'<article class="beat{" humanized" if humanized else ""}" id="{identifier}" '
+        f'data-name="{html.escape(variant)}/{html.escape(name)}{" (humanized)" if humanized else ""}">',
+        f'<h4><span title="{html.escape(name)}">{label}</span>'
         f'<a download="{download_name}" href="{midi_uri}">MIDI ↓</a></h4>',
     ]
     if audio_path is not None:
@@ -215,7 +226,8 @@ def build_report_page(
 ) -> Path:
     """Write the page for `entries` ({"variant", "name"}, in the order of `midi_paths` and
     `audio_paths`; a name ending in "interpolation" is drawn one step per row, each of
-    `segment_bars` bars: one number, or one per variant).
+    `segment_bars` bars: one number, or one per variant). An entry with "humanized": true is the
+    humanized version of the entry of the same variant and name, and is shown right after it.
     `assets_dir` is the repository's report/ folder. Returns the page's path."""
     assets_dir = Path(assets_dir)
     if len(midi_paths) != len(entries) or (audio_paths is not None and len(audio_paths) != len(entries)):
@@ -225,26 +237,45 @@ def build_report_page(
         )
     variants = dict(variants or {})
     bars_of = segment_bars.get if isinstance(segment_bars, Mapping) else lambda _variant: segment_bars
-    by_variant: dict[str, list[str]] = {}
+    by_variant: dict[str, list[tuple[str, str, bool, str]]] = {}
     for index, entry in enumerate(entries):
         name = str(entry["name"])
         is_interpolation = Path(name).name == "interpolation"
+        humanized = bool(entry.get("humanized"))
         card = beat_card(
             entry["variant"],
             name,
             midi_paths[index],
             audio_paths[index] if audio_paths is not None else None,
             bars_of(entry["variant"]) if is_interpolation else None,
+            humanized=humanized,
         )
-        by_variant.setdefault(entry["variant"], []).append(("interpolation" if is_interpolation else "samples", card))
+        kind = "interpolation" if is_interpolation else "samples"
+        by_variant.setdefault(entry["variant"], []).append((kind, name, humanized, card))
     sections = []
-    for variant, cards in by_variant.items():
+    for variant, entered in by_variant.items():
         anchor = _element_id("variant", variant)
+        # Each beat's humanized version follows it (next to it in the grid of samples).
+        humanized_of = {name: card for _, name, humanized, card in entered if humanized}
+        originals = {name for _, name, humanized, _ in entered if not humanized}
+        cards = []
+        for kind, name, humanized, card in entered:
+            if not humanized:
+                cards += [(kind, card), *([(kind, humanized_of[name])] if name in humanized_of else [])]
+            elif name not in originals:
+                cards.append((kind, card))
         samples = [card for kind, card in cards if kind == "samples"]
         interpolations = [card for kind, card in cards if kind == "interpolation"]
+        note = (
+            '<p class="settings">Each beat is followed by its <span class="tag">humanized</span> version: the '
+            "same notes with velocities and timing added by the GrooVAE model (<code>humanize:</code> in the "
+            "config).</p>"
+            if humanized_of
+            else ""
+        )
         sections.append(
             f'<section id="{anchor}"><h2>{html.escape(variant)}</h2>'
-            f'<p class="settings">{html.escape(variants.get(variant, "") or "")}</p>'
+            f'<p class="settings">{html.escape(variants.get(variant, "") or "")}</p>{note}'
             f'<h3>Samples</h3><div class="grid">{"".join(samples)}</div>'
             + (
                 f"<h3>Interpolation ({bars_of(variant)} bars per step)</h3>{''.join(interpolations)}"

@@ -158,3 +158,79 @@ def check_dataset_endpoints(generation: Mapping, archive: str | os.PathLike) -> 
                 f"{ENDPOINTS_KEY}.{key}: {endpoints[key]!r} is not a performance of the GMD archive "
                 f"{archive} (its info.csv ids look like {example!r})"
             )
+
+
+HUMANIZE_KEY = "humanize"
+# results/humanized/<folder>/: one per humanized variant, and this one for users' own files.
+HUMANIZED_FILES_FOLDER = "files"
+
+
+def humanize_file_path(path: str, workflow_dir: str | os.PathLike) -> Path:
+    """Where a `humanize.files` entry resolves: relative to the workflow folder, whatever the
+    working directory (`--directory`) is. Its output is results/humanized/files/<its stem>.mid."""
+    return Path(workflow_dir, str(path))
+
+
+def humanize_files(humanize: Mapping, workflow_dir: str | os.PathLike) -> dict[str, Path]:
+    """{output stem: path} of the users' MIDI files to humanize (`humanize.files`)."""
+    return {(found := humanize_file_path(path, workflow_dir)).stem: found for path in humanize.get("files", [])}
+
+
+def check_humanize(
+    humanize: Mapping,
+    variants: Mapping[str, Mapping],
+    representations: Mapping[str, Mapping],
+    workflow_dir: str | os.PathLike,
+) -> None:
+    """Raises SettingsError, naming the key, for a humanize section that cannot work: a model that
+    is not a humanizing groove variant, variants to humanize that do not generate beats, files that
+    are missing or would write the same output."""
+    model, listed, files = humanize.get("model"), humanize.get("variants", []), humanize.get("files", [])
+    if model is None:
+        for key, value in (("variants", listed), ("files", files)):
+            if value:
+                raise SettingsError(
+                    f"{HUMANIZE_KEY}.{key} lists {list(value)}, but {HUMANIZE_KEY}.model is null: name the "
+                    "groove variant that humanizes"
+                )
+        return
+    grooves = [name for name, variant in variants.items() if is_groove(representations[variant["representation"]])]
+    humanizers = [name for name in grooves if representations[variants[name]["representation"]].get("humanize", False)]
+    if model not in humanizers:
+        why = (
+            "is not a declared variant"
+            if model not in variants
+            else "is not a GrooveConverter variant"
+            if model not in grooves
+            else "has a representation without humanize: true (its encoder sees velocities and offsets)"
+        )
+        raise SettingsError(f"{HUMANIZE_KEY}.model: {model!r} {why}; humanizing variants: {humanizers}")
+    beats = [name for name in variants if name not in grooves]
+    for index, name in enumerate(listed):
+        if name not in beats:
+            raise SettingsError(
+                f"{HUMANIZE_KEY}.variants[{index}]: {name!r} is not a variant that generates beats "
+                f"(DrumsConverter variants: {beats})"
+            )
+        if name == HUMANIZED_FILES_FOLDER:
+            raise SettingsError(
+                f"{HUMANIZE_KEY}.variants[{index}]: a variant named {name!r} would share "
+                f"results/humanized/{HUMANIZED_FILES_FOLDER}/ with {HUMANIZE_KEY}.files; rename the variant"
+            )
+    seen: dict[str, str] = {}
+    for index, path in enumerate(files):
+        resolved = humanize_file_path(path, workflow_dir)
+        where = f"{HUMANIZE_KEY}.files[{index}]"
+        if not resolved.is_file():
+            raise SettingsError(
+                f"{where}: no MIDI file {path!r} (paths are relative to the workflow folder {workflow_dir})"
+            )
+        if resolved.suffix.lower() not in (".mid", ".midi"):
+            raise SettingsError(f"{where}: {path!r} is not a MIDI file (.mid or .midi)")
+        stem = resolved.stem
+        if stem in seen:
+            raise SettingsError(
+                f"{where}: {path!r} and {seen[stem]!r} would both be written to "
+                f"results/humanized/{HUMANIZED_FILES_FOLDER}/{stem}.mid; rename one"
+            )
+        seen[stem] = str(path)

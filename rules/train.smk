@@ -27,6 +27,7 @@ rule train_model:
     conda:
         "../envs/magenta.yaml"
     threads: lookup(dpath="variants/{variant}/resources/threads", within=config)
+    priority: lookup(dpath="variants/{variant}/resources/priority", within=config)
     resources:
         gpu=lookup(dpath="variants/{variant}/resources/gpus", within=config),
         mem_mb=lookup(dpath="variants/{variant}/resources/mem_mb", within=config),

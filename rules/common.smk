@@ -236,6 +236,7 @@ def all_targets():
     targets = [
         "results/metadata/gmd.parquet",
         *(["results/eval/comparison.tsv"] if BEAT_VARIANTS else []),
+        *(["results/eval/groove.tsv"] if GROOVE_VARIANTS else []),
         *expand("results/losses/{variant}.{ext}", variant=VARIANTS, ext=["csv", "png"]),
         *render_targets(),  # rules/render.smk
     ]
@@ -269,4 +270,6 @@ def report_page_inputs(wildcards):
     }
     if AUDIO["enabled"]:
         inputs["audio"] = rendered("audio", "ogg")
+    if GROOVE_VARIANTS:
+        inputs["groove"] = "results/eval/groove.tsv"
     return inputs

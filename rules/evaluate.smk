@@ -14,6 +14,8 @@ rule evaluate_model:
         "results/benchmarks/evaluate_model/{variant}.tsv"
     conda:
         "../envs/magenta.yaml"
+    wildcard_constraints:
+        variant=any_of(BEAT_VARIANTS),
     threads: 2
     params:
         splits=EVALUATION_SPLITS,

@@ -248,13 +248,19 @@ def test_groove_temperature_reruns_the_groove_evaluation_only(workflow):
     assert "rule train_model:" not in planned and "rule tensorize:" not in planned
 
 
-def test_a_beat_variant_gets_no_groove_evaluation(tmp_path):
-    """evaluate_groove takes groove variants only; a beat variant's file name names no rule."""
-    config = yaml.safe_load((REPO / "tests/config/smoke.yaml").read_text())
-    configfile = tmp_path / "smoke.yaml"
-    configfile.write_text(yaml.safe_dump(config))
-    result = run_snakemake(tmp_path, "results/eval/groove/tiny.json", "-n", configfile=configfile, cores=1)
-    assert result.returncode != 0
-    assert (
-        "MissingRuleException" in result.stdout + result.stderr or "No rule to produce" in result.stdout + result.stderr
-    )
+def test_each_kind_of_variant_has_only_its_own_evaluation(tmp_path):
+    """evaluate_groove takes groove variants only, evaluate_model beat variants only: a file name of
+    the other kind names no rule (rather than a job that fails on the wrong model)."""
+    beats = tmp_path / "beats"
+    beats.mkdir()
+    (beats / "smoke.yaml").write_text((REPO / "tests/config/smoke.yaml").read_text())
+    grooves = tmp_path / "grooves"
+    grooves.mkdir()
+    (grooves / "groove.yaml").write_text(yaml.safe_dump(WORKFLOW_CONFIG))
+    for workdir, config, target in (
+        (beats, "smoke.yaml", "results/eval/groove/tiny.json"),
+        (grooves, "groove.yaml", "results/eval/groove-tiny.json"),
+    ):
+        result = run_snakemake(workdir, target, "-n", configfile=workdir / config, cores=1)
+        assert result.returncode != 0, output_of(result)
+        assert "MissingRuleException" in result.stdout + result.stderr, output_of(result)

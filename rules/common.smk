@@ -238,6 +238,7 @@ def all_targets():
     targets = [
         "results/metadata/gmd.parquet",
         *(["results/eval/comparison.tsv"] if BEAT_VARIANTS else []),
+        *(["results/eval/groove.tsv"] if GROOVE_VARIANTS else []),
         *expand("results/losses/{variant}.{ext}", variant=VARIANTS, ext=["csv", "png"]),
         *render_targets(),  # rules/render.smk
         *humanize_targets(),  # rules/humanize.smk
@@ -318,6 +319,8 @@ def report_page_inputs(wildcards):
     inputs["midi"] += humanized_midi()
     if AUDIO["enabled"]:
         inputs["audio"] += humanized("audio", "ogg")
+    if GROOVE_VARIANTS:
+        inputs["groove"] = "results/eval/groove.tsv"
     return inputs
 
 

@@ -14,6 +14,8 @@ rule evaluate_model:
         "results/benchmarks/evaluate_model/{variant}.tsv"
     conda:
         "../envs/magenta.yaml"
+    wildcard_constraints:
+        variant=any_of(BEAT_VARIANTS),
     threads: 2
     params:
         splits=EVALUATION_SPLITS,
@@ -39,3 +41,44 @@ rule compare_variants:
         variants=BEAT_VARIANTS,
     script:
         "../scripts/compare_variants.py"
+
+
+rule evaluate_groove:
+    input:
+        model=rules.train_model.output[0],
+        held_out=variant_windows(*EVALUATION_SPLITS),
+        train=variant_windows("train"),
+    output:
+        "results/eval/groove/{variant}.json",
+    log:
+        "results/logs/evaluate_groove/{variant}.log",
+    benchmark:
+        "results/benchmarks/evaluate_groove/{variant}.tsv"
+    conda:
+        "../envs/magenta.yaml"
+    wildcard_constraints:
+        variant=any_of(GROOVE_VARIANTS),
+    params:
+        splits=EVALUATION_SPLITS,
+        evaluation=lookup(dpath="evaluation", within=config),
+    script:
+        "../scripts/evaluate_groove.py"
+
+
+rule compare_grooves:
+    input:
+        expand(rules.evaluate_groove.output, variant=GROOVE_VARIANTS),
+    output:
+        report(
+            "results/eval/groove.tsv",
+            caption="../report/groove.rst",
+            category="Evaluation",
+        ),
+    log:
+        "results/logs/compare_grooves.log",
+    conda:
+        "../envs/magenta.yaml"
+    params:
+        variants=GROOVE_VARIANTS,
+    script:
+        "../scripts/compare_grooves.py"

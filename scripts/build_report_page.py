@@ -20,5 +20,6 @@ with redirect_to_log(snakemake.log[0]):
         variants=params.variants,
         generation=params.generation,
         segment_bars=params.segment_bars,
+        groove_tsv=snakemake.input.get("groove"),
     )
     print(f"{page}: {page.stat().st_size / 2**20:.1f} MiB", flush=True)

@@ -117,6 +117,18 @@ def comparison_table(tsv_path) -> str:
     return "\n".join(lines)
 
 
+def groove_section(tsv_path) -> str:
+    """The groove evaluation table (results/eval/groove.tsv) as a page section; none without one."""
+    if tsv_path is None:
+        return ""
+    return (
+        '<section id="groove"><h2>Humanizing: groove variants against their baselines</h2>'
+        '<p class="settings">From <code>results/eval/groove.tsv</code>: velocity error (MIDI units) and timing '
+        "error (ms) on held-out drummers' hits, model beside the constant and per-position-mean baselines.</p>"
+        f"{comparison_table(tsv_path)}</section>"
+    )
+
+
 def _element_id(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", "-".join(parts)).strip("-")
 
@@ -223,12 +235,14 @@ def build_report_page(
     generation: Mapping | None = None,
     segment_bars: Mapping[str, int] | int = 4,
     title: str = "beatvae: generated beats",
+    groove_tsv=None,
 ) -> Path:
     """Write the page for `entries` ({"variant", "name"}, in the order of `midi_paths` and
     `audio_paths`; a name ending in "interpolation" is drawn one step per row, each of
     `segment_bars` bars: one number, or one per variant). An entry with "humanized": true is the
     humanized version of the entry of the same variant and name, and is shown right after it.
-    `assets_dir` is the repository's report/ folder. Returns the page's path."""
+    `assets_dir` is the repository's report/ folder; `groove_tsv` (results/eval/groove.tsv), when given,
+    is shown after the comparison. Returns the page's path."""
     assets_dir = Path(assets_dir)
     if len(midi_paths) != len(entries) or (audio_paths is not None and len(audio_paths) != len(entries)):
         raise ValueError(
@@ -299,6 +313,7 @@ def build_report_page(
         + ' <a href="#comparison">comparison</a>',
         sections="\n".join(sections),
         comparison=comparison_table(comparison_tsv),
+        groove=groove_section(groove_tsv),
         page_js=(assets_dir / "page" / "page.js").read_text(encoding="utf-8"),
     )
     out_path = Path(out_path)

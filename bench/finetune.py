@@ -223,7 +223,11 @@ def compare() -> dict:
     """b against c at equal steps and equal wall time (a's cost counted and not), from the per-run JSON."""
     runs = {name: load(name) for name in RUNS}
     a, b, c, d = (runs[name] for name in RUNS)
+    start = OUT / "machine_start.json"
     result = {
+        "command": "taskset -c 1 .venv/bin/python bench/finetune.py",
+        "machine_start": json.loads(start.read_text()) if start.exists() else None,
+        "recipe": {key: b["variant"][key] for key in ("model", "hparams", "training")} if b else None,
         "num_steps": NUM_STEPS,
         "validate_every_steps": VALIDATE_EVERY,
         "temperature": TEMPERATURE,
@@ -279,6 +283,8 @@ def main() -> None:
     if sys.argv[1:] == ["--compare"]:
         print(json.dumps(compare()["comparison"], indent=1, default=str))
         return
+    if sys.argv[1:] not in ([], ["--smoke"]):
+        raise SystemExit(f"unknown arguments {sys.argv[1:]}; see {__file__}'s docstring")
     if sys.argv[1:] == ["--smoke"]:  # checks the whole chain quickly; its figures mean nothing
         OUT, MODELS = WORK / "finetune-smoke", WORK / "finetune-smoke" / "models"
         NUM_STEPS, VALIDATE_EVERY, NUM_SAMPLES = 20, 10, 16

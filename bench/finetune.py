@@ -2,6 +2,7 @@
 
     nohup taskset -c 1 .venv/bin/python bench/finetune.py > /tmp/finetune.log 2>&1 &   # ~45 min
     .venv/bin/python bench/finetune.py --compare     # bench/finetune/*.json -> results.json again
+    taskset -c 1 .venv/bin/python bench/finetune.py --evaluate-last NAME ...   # see evaluate_last
     taskset -c 1 .venv/bin/python bench/finetune.py --smoke   # 20 steps each, into bench/work/finetune-smoke/
 
 Needs the full-GMD tensors (see `tensors()`): snakemake results/tensors/v1/train.npz ... --configfile
@@ -16,7 +17,8 @@ VALIDATE_EVERY steps), one process trains, in order:
                 time a + c took: the comparison with v1's pre-training counted.
 
 b, c and d are then evaluated like the recipe sweep (`evaluate_variant`, validation + test, 256 samples,
-temperature 0.75). Each run's figures go to bench/finetune/NAME.json (validation curve from the
+temperature 0.75): the exported model (lowest validation loss) and, where that is an earlier one, the last
+checkpoint too. Each run's figures go to bench/finetune/NAME.json (validation curve from the
 checkpoint folder's scalars.csv, wall time of each validation from its TensorBoard events, wall time,
 steps/s, evaluation), the comparison to bench/finetune/results.json; models stay in bench/work/finetune/.
 """
@@ -173,6 +175,30 @@ def evaluate(name: str) -> dict:
     return record
 
 
+def evaluate_last(name: str) -> dict:
+    """Where `export: best` chose an earlier checkpoint, also evaluates the run's last one (its `model-last/`)."""
+    from beatvae.evaluation import evaluate_variant
+    from beatvae.training import export_model
+
+    config = load_config()
+    record = load(name)
+    training, subset = record["training"], record["subset"]
+    if training["exported"]["step"] == training["steps"]:
+        return record
+    checkpoints = MODELS / name / "checkpoints"
+    model = MODELS / name / "model-last"
+    last = dict(training, exported={"step": training["steps"], "reason": "bench: the last checkpoint"})
+    export_model(str(checkpoints / f"model.ckpt-{training['steps']}"), checkpoints, model, last)
+    evaluation = dict(config["evaluation"], splits=["validation", "test"], num_samples=NUM_SAMPLES)
+    splits = {split: str(tensors(subset, split)) for split in evaluation["splits"]}
+    start = time.time()
+    report = evaluate_variant(model, splits, str(tensors(subset, "train")), evaluation, TEMPERATURE, threads=1)
+    report["eval_seconds"] = time.time() - start
+    record["evaluation_last"] = report
+    save(name, record)
+    return record
+
+
 def save(name: str, record: dict) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{name}.json").write_text(json.dumps(record, indent=1, default=str) + "\n")
@@ -194,15 +220,16 @@ def at_seconds(curve: list[dict], seconds: float, offset: float = 0.0) -> dict |
     return reached[-1] if reached else None
 
 
-def targets_summary(record: dict) -> dict | None:
-    report = record.get("evaluation")
+def targets_summary(record: dict, key: str = "evaluation") -> dict | None:
+    """The item-4 figures of the run's exported model (`evaluation`) or of its last checkpoint (`evaluation_last`)."""
+    report = record.get(key)
     if not report:
         return None
     targets = report.get("targets") or {}
     checks = {k: v for k, v in targets.items() if isinstance(v, dict) and "met" in v}
     reconstruction = report["reconstruction"]
     return {
-        "exported_step": record["training"]["exported"]["step"],
+        "exported_step": record["training"]["exported"]["step"] if key == "evaluation" else record["training"]["steps"],
         "free_running_accuracy": {s: reconstruction[s]["free_running"].get("accuracy") for s in reconstruction},
         "teacher_forced_accuracy": {s: reconstruction[s]["teacher_forced"].get("accuracy") for s in reconstruction},
         "notes_per_bar": report["samples"]["statistics"]["notes_per_bar"],
@@ -227,7 +254,9 @@ def compare() -> dict:
     result = {
         "command": "taskset -c 1 .venv/bin/python bench/finetune.py",
         "machine_start": json.loads(start.read_text()) if start.exists() else None,
-        "recipe": {key: b["variant"][key] for key in ("model", "hparams", "training")} if b else None,
+        "recipe": {key: next(r for r in runs.values() if r)["variant"][key] for key in ("model", "hparams", "training")}
+        if any(runs.values())
+        else None,
         "num_steps": NUM_STEPS,
         "validate_every_steps": VALIDATE_EVERY,
         "temperature": TEMPERATURE,
@@ -240,6 +269,8 @@ def compare() -> dict:
             }
             | {"windows": run["training"]["windows"], "validation_windows": run["training"]["validation_windows"]}
             | {"exported": run["training"]["exported"], "targets": targets_summary(run)}
+            | {"targets_last_checkpoint": targets_summary(run, "evaluation_last")}
+            | {"final_train_accuracy": run["train_rows"][-1]["accuracy"] if run["train_rows"] else None}
             for name, run in runs.items()
             if run
         },
@@ -251,6 +282,16 @@ def compare() -> dict:
             "b_final_free_running_accuracy": final_b["free_running_accuracy"],
             "c_final_free_running_accuracy": c["curve"][-1]["free_running_accuracy"],
             "c_first_step_reaching_b_final": match and match["step"],
+            "c_first_step_loss_at_or_below_b_final": next(
+                (p["step"] for p in c["curve"] if p["validation_loss"] <= final_b["validation_loss"]), None
+            ),
+            "c_first_step_teacher_forced_reaching_b_final": next(
+                (p["step"] for p in c["curve"] if p["teacher_forced_accuracy"] >= final_b["teacher_forced_accuracy"]),
+                None,
+            ),
+            "c_lowest_validation_loss_step": min(c["curve"], key=lambda p: p["validation_loss"])["step"],
+            "b_final": final_b,
+            "c_final": c["curve"][-1],
             "c_seconds_reaching_b_final": match and match["seconds"],
             "b_wall_seconds": b["wall_seconds"],
             "c_wall_seconds": c["wall_seconds"],
@@ -283,6 +324,11 @@ def main() -> None:
     if sys.argv[1:] == ["--compare"]:
         print(json.dumps(compare()["comparison"], indent=1, default=str))
         return
+    if sys.argv[1:2] == ["--evaluate-last"]:
+        for name in sys.argv[2:]:
+            evaluate_last(name)
+        compare()
+        return
     if sys.argv[1:] not in ([], ["--smoke"]):
         raise SystemExit(f"unknown arguments {sys.argv[1:]}; see {__file__}'s docstring")
     if sys.argv[1:] == ["--smoke"]:  # checks the whole chain quickly; its figures mean nothing
@@ -298,6 +344,7 @@ def main() -> None:
         if name in EVALUATED:
             logging.info("=== evaluating %s", name)
             evaluate(name)
+            evaluate_last(name)
         compare()
     logging.info("=== done in %.0f s", time.time() - start)
 

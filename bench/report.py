@@ -458,9 +458,17 @@ def finetune_section(lines, f):
             + "."
         )
         add("")
-    evaluated = {name: r["targets"] for name, r in runs.items() if r.get("targets")}
+    evaluated = {FINETUNE_RUNS.get(name, name): r["targets"] for name, r in runs.items() if r.get("targets")}
+    evaluated |= {
+        f"{FINETUNE_RUNS.get(name, name)}, last checkpoint": r["targets_last_checkpoint"]
+        for name, r in runs.items()
+        if r.get("targets_last_checkpoint")
+    }
     if evaluated:
-        add("Item-4 targets of each exported model (real / threshold in brackets):")
+        add(
+            "Item-4 targets of each exported model (the checkpoint with the lowest validation loss) and, where "
+            "that was an earlier one, of the run's last checkpoint (real / threshold in brackets):"
+        )
         add("")
         lines.extend(
             table(
@@ -475,7 +483,7 @@ def finetune_section(lines, f):
                     "copies",
                     "targets met",
                 ],
-                *([FINETUNE_RUNS.get(name, name), *target_cells(t)] for name, t in evaluated.items()),
+                *([name, *target_cells(t)] for name, t in evaluated.items()),
             )
         )
     if cmp:
@@ -499,6 +507,23 @@ def finetune_findings(lines, cmp, runs, n, every):
             else f"not reached within {n} steps."
         )
     )
+    if "c_lowest_validation_loss_step" in cmp:
+        b_last, c_last = cmp["b_final"], cmp["c_final"]
+        loss_step, tf_step = (
+            cmp["c_first_step_loss_at_or_below_b_final"],
+            cmp["c_first_step_teacher_forced_reaching_b_final"],
+        )
+        add(
+            f"- **Validation loss and teacher-forced accuracy:** c is at or below b's final loss "
+            f"({b_last['validation_loss']:.1f}) "
+            + (f"from step {loss_step}" if loss_step else "never")
+            + f", at or above b's final teacher-forced accuracy ({f3(b_last['teacher_forced_accuracy'])}) "
+            + (f"from step {tf_step}" if tf_step else "never")
+            + f". c's validation loss is lowest at step {cmp['c_lowest_validation_loss_step']} "
+            f"(so `export: best` exports that checkpoint) and {c_last['validation_loss']:.1f} at the end, while its "
+            f"training accuracy ends at {f3(runs['c-v2-finetune'].get('final_train_accuracy'))} "
+            f"(b: {f3(runs['b-v2-scratch'].get('final_train_accuracy'))})."
+        )
     at_b = cmp.get("c_at_b_wall_time")
     add(
         f"- **Equal wall time, v1's training not counted** (v1 is a variant of the default run trained anyway, so "
@@ -530,13 +555,20 @@ def finetune_findings(lines, cmp, runs, n, every):
                 else "b continued (d) was not measured."
             )
         )
-    c_targets = runs.get("c-v2-finetune", {}).get("targets")
-    if c_targets:
-        target = c_targets["targets"].get("free_running_accuracy", {})
+    c = runs.get("c-v2-finetune", {})
+    if c.get("targets"):
+        checked = [(f"exported model (step {c['exported']['step']})", c["targets"])]
+        if c.get("targets_last_checkpoint"):
+            checked.append((f"last checkpoint (step {c['steps_this_run']})", c["targets_last_checkpoint"]))
+        threshold = c["targets"]["targets"].get("free_running_accuracy", {}).get("threshold")
         add(
-            f"- **Target validation free-running accuracy >= {target.get('threshold')}:** c's exported model "
-            f"{f3(target.get('value'))}: **{'met' if target.get('met') else 'not met'}**; b's "
-            f"{f3(runs['b-v2-scratch']['targets']['free_running_accuracy'].get('validation'))}."
+            f"- **Target validation free-running accuracy >= {threshold}** for the fine-tuned v2 (c): "
+            + "; ".join(
+                f"{what} {f3(t['targets']['free_running_accuracy']['value'])}: "
+                f"**{'met' if t['targets']['free_running_accuracy']['met'] else 'not met'}**"
+                for what, t in checked
+            )
+            + f" (b: {f3(runs['b-v2-scratch']['targets']['free_running_accuracy'].get('validation'))})."
         )
     add("")
 

@@ -1,6 +1,6 @@
 """Fine-tuning v2 from v1 against v2 from scratch (issue 11, item 5), side by side on one core.
 
-    nohup taskset -c 1 .venv/bin/python bench/finetune.py > /tmp/finetune.log 2>&1 &   # ~45 min
+    nohup taskset -c 1 .venv/bin/python bench/finetune.py > /tmp/finetune.log 2>&1 &   # ~52 min
     .venv/bin/python bench/finetune.py --compare     # bench/finetune/*.json -> results.json again
     taskset -c 1 .venv/bin/python bench/finetune.py --evaluate-last NAME ...   # see evaluate_last
     taskset -c 1 .venv/bin/python bench/finetune.py --smoke   # 20 steps each, into bench/work/finetune-smoke/

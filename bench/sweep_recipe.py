@@ -121,7 +121,7 @@ def table() -> str:
     )
     rows.append(header)
     rows.append("|" + "|".join(["---"] * (header.count("|") - 1)) + "|")
-    for path in sorted(SWEEP.glob("*.json"), key=lambda p: p.stat().st_mtime):
+    for path in sorted(SWEEP.glob("*.json")):  # points are lettered in the order they ran
         point = json.loads(path.read_text())
         hp = point["variant"]["hparams"]
         settings = (

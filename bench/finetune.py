@@ -5,7 +5,7 @@
     taskset -c 1 .venv/bin/python bench/finetune.py --evaluate-last NAME ...   # see evaluate_last
     taskset -c 1 .venv/bin/python bench/finetune.py --smoke   # 20 steps each, into bench/work/finetune-smoke/
 
-Needs the full-GMD tensors (see `tensors()`): snakemake results/tensors/v1/train.npz ... --configfile
+Needs the full-GMD tensors (see `tensors()`): snakemake results/tensors/v1/drums-4bar/train.npz ... --configfile
 bench/sweep_config.yaml. With config.yaml's v1-small / v2-small recipe (one TF thread, validation every
 VALIDATE_EVERY steps), one process trains, in order:
 
@@ -52,9 +52,12 @@ RUNS = {  # name: (config.yaml variant, init_from run, resume from run's checkpo
 EVALUATED = ("b-v2-scratch", "c-v2-finetune", "d-v2-scratch-longer")
 
 
+REPRESENTATION = "drums-4bar"  # the default variants' representation
+
+
 def tensors(subset: str, split: str) -> Path:
     """The one place that knows where the workflow writes a subset's windows."""
-    return REPO / "results" / "tensors" / subset / f"{split}.npz"
+    return REPO / "results" / "tensors" / subset / REPRESENTATION / f"{split}.npz"
 
 
 def run_variant(config: dict, base: str, num_steps: int) -> dict:
@@ -83,7 +86,7 @@ def train(name: str) -> dict:
     start = time.time()
     training = train_variant(
         variant,
-        config["converter"],
+        config["representations"][REPRESENTATION],
         tensors(subset, "train"),
         work / "checkpoints",
         work / "model",

@@ -4,7 +4,7 @@
         "num_steps": 1500, "temperatures": [0.5, 0.8]}'
     .venv/bin/python bench/sweep_recipe.py --table          # bench/sweep/*.json -> bench/SWEEP.md
 
-Needs the full-GMD tensors: snakemake results/tensors/v2/train.npz ... --configfile bench/sweep_config.yaml.
+Needs the full-GMD tensors: snakemake results/tensors/v2/drums-4bar/train.npz ... --configfile bench/sweep_config.yaml.
 Each point trains with beatvae.training.train_variant (one TF thread) from the v2-small variant of
 config/config.yaml with the point's overrides, then runs beatvae.evaluation.evaluate_variant (Magenta's
 reconstruction metrics + sample statistics + targets) at each sampling temperature. Raw JSON per point goes
@@ -24,7 +24,12 @@ from pathlib import Path
 from common import REPO, WORK, load_config
 
 SWEEP = REPO / "bench" / "sweep"
-TENSORS = REPO / "results" / "tensors"
+REPRESENTATION = "drums-4bar"  # the default beat variants' representation
+
+
+def tensors(subset: str, split: str) -> str:
+    """The one place that knows where the workflow writes a subset's windows."""
+    return str(REPO / "results" / "tensors" / subset / REPRESENTATION / f"{split}.npz")
 
 
 def point_variant(config: dict, spec: dict) -> dict:
@@ -53,8 +58,8 @@ def run_point(name: str, spec: dict) -> dict:
     start = time.time()
     training = train_variant(
         variant,
-        config["converter"],
-        TENSORS / subset / "train.npz",
+        config["representations"][REPRESENTATION],
+        tensors(subset, "train"),
         work / "checkpoints",
         work / "model",
         threads=1,
@@ -76,13 +81,11 @@ def evaluate_point(name: str, temperatures=None) -> dict:
     spec, subset = point["spec"], point["variant"]["subset"]
     work = WORK / "sweep" / name
     evaluation = dict(config["evaluation"], splits=["validation", "test"], num_samples=spec.get("num_samples", 256))
-    splits = {split: str(TENSORS / subset / f"{split}.npz") for split in evaluation["splits"]}
+    splits = {split: tensors(subset, split) for split in evaluation["splits"]}
     reports = {}
     for temperature in temperatures or spec.get("temperatures", [config["generation"]["temperature"]]):
         eval_start = time.time()
-        report = evaluate_variant(
-            work / "model", splits, str(TENSORS / subset / "train.npz"), evaluation, temperature, threads=1
-        )
+        report = evaluate_variant(work / "model", splits, tensors(subset, "train"), evaluation, temperature, threads=1)
         report["eval_seconds"] = time.time() - eval_start
         reports[str(temperature)] = report
     point["evaluations"] = reports
@@ -92,17 +95,17 @@ def evaluate_point(name: str, temperatures=None) -> dict:
 
 def render_point(name: str, temperature: float, num_samples: int = 8) -> list[Path]:
     """Samples MIDIs as the workflow's generate rule would, at `temperature`, and their piano rolls."""
-    from beatvae.generation import generate_samples, trained_settings
+    from beatvae.generation import generate_samples
+    from beatvae.model import TrainedModelDir
     from beatvae.render import plot_piano_roll
 
     config = load_config()
     model_dir = WORK / "sweep" / name / "model"
-    settings, converter = trained_settings(model_dir)
     out = WORK / "sweep" / name / f"samples-T{temperature}"
     out.mkdir(parents=True, exist_ok=True)
     midi = [out / f"sample_{i:02d}.mid" for i in range(num_samples)]
     generation = dict(config["generation"], temperature=temperature, num_samples=num_samples)
-    generate_samples(settings, converter, generation, model_dir, midi, out / "latents.npy")
+    generate_samples(TrainedModelDir.load(model_dir), generation, midi, out / "latents.npy")
     return [
         plot_piano_roll(path, path.with_suffix(".png"), title=f"{name} T={temperature} {path.stem}") for path in midi
     ]

@@ -12,10 +12,10 @@ rule evaluate_model:
         "results/logs/evaluate_model/{variant}.log",
     benchmark:
         "results/benchmarks/evaluate_model/{variant}.tsv"
-    conda:
-        "../envs/magenta.yaml"
     wildcard_constraints:
         variant=any_of(BEAT_VARIANTS),
+    conda:
+        "../envs/magenta.yaml"
     threads: 2
     params:
         splits=EVALUATION_SPLITS,
@@ -54,10 +54,10 @@ rule evaluate_groove:
         "results/logs/evaluate_groove/{variant}.log",
     benchmark:
         "results/benchmarks/evaluate_groove/{variant}.tsv"
-    conda:
-        "../envs/magenta.yaml"
     wildcard_constraints:
         variant=any_of(GROOVE_VARIANTS),
+    conda:
+        "../envs/magenta.yaml"
     params:
         splits=EVALUATION_SPLITS,
         evaluation=lookup(dpath="evaluation", within=config),

@@ -24,10 +24,10 @@ rule train_model:
         "results/logs/train_model/{variant}.log",
     benchmark:
         "results/benchmarks/train_model/{variant}.tsv"
+    priority: lookup(dpath="variants/{variant}/resources/priority", within=config)
     conda:
         "../envs/magenta.yaml"
     threads: lookup(dpath="variants/{variant}/resources/threads", within=config)
-    priority: lookup(dpath="variants/{variant}/resources/priority", within=config)
     resources:
         gpu=lookup(dpath="variants/{variant}/resources/gpus", within=config),
         mem_mb=lookup(dpath="variants/{variant}/resources/mem_mb", within=config),

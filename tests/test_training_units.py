@@ -243,6 +243,17 @@ def test_loss_table_and_plot_with_and_without_validation(tmp_path):
     old = loss_table(tmp_path / "old.csv")
     assert old["validation_loss"].isna().all() and old["reconstruction_loss"].tolist() == [1.9, 1.4]
     plot_losses(old, tmp_path / "old.png", "test")
+    # A groove model logs its losses per output part instead of accuracies, and plots them.
+    groove_columns = ["step", "loss", "r_loss", "kl_bits", "hits_loss", "velocities_loss", "offsets_loss"]
+    groove_columns += ["validation_loss", "validation_velocities_loss"]
+    groove_rows = [[10, 9.0, 8.9, 40.0, 0.1, 0.06, 0.12, None, None], [20, 8.0, 7.9, 41.0, 0.05, 0.05, 0.11, 8.5, 0.05]]
+    write_scalars(tmp_path / "groove.csv", groove_rows, groove_columns)
+    groove = loss_table(tmp_path / "groove.csv")
+    assert groove["velocities_loss"].tolist() == [0.06, 0.05] and groove["validation_velocities_loss"].iloc[1] == 0.05
+    assert "accuracy" not in groove and "validation_free_running_accuracy" not in groove
+    assert "hits_loss" not in table and "accuracy" in table, "a drum-class model keeps its accuracies only"
+    plot_losses(groove, tmp_path / "groove.png", "groove")
+    assert (tmp_path / "groove.png").stat().st_size > 10_000
     write_scalars(tmp_path / "empty.csv", [], SCALAR_COLUMNS)
     with pytest.raises(ValueError, match="has no logged steps"):
         loss_table(tmp_path / "empty.csv")

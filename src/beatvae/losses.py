@@ -30,17 +30,32 @@ REPORT_COLUMNS = {
 }
 
 
+# Columns only one decoder logs: a drum-class model's accuracies, a groove model's losses per part.
+DECODER_COLUMNS = {
+    "accuracy": "categorical",
+    "validation_accuracy": "categorical",
+    "validation_free_running_accuracy": "categorical",
+    **{
+        f"{prefix}{part}_loss": "groove" for prefix in ("", "validation_") for part in ("hits", "velocities", "offsets")
+    },
+}
+
+
 def loss_table(scalars_csv: str | os.PathLike) -> pd.DataFrame:
     """One row per logged step; validation columns are empty on steps without a validation.
 
     Scalars of runs that were never validated (or logged before validation existed) have no
     validation columns: they come out empty rather than missing, so the table keeps one shape.
+    Only the columns of the model's own decoder are kept (accuracies, or groove losses).
     """
     scalars = pd.read_csv(scalars_csv)
     if scalars.empty:
         raise ValueError(f"{scalars_csv} has no logged steps")
-    scalars = scalars.reindex(columns=list(REPORT_COLUMNS))
-    return scalars.rename(columns=REPORT_COLUMNS).sort_values("step").reset_index(drop=True)
+    scalars = scalars.reindex(columns=list(REPORT_COLUMNS)).rename(columns=REPORT_COLUMNS)
+    groove = "hits_loss" in scalars and scalars["hits_loss"].notna().any()
+    other = "categorical" if groove else "groove"
+    scalars = scalars.drop(columns=[column for column, kind in DECODER_COLUMNS.items() if kind == other])
+    return scalars.sort_values("step").reset_index(drop=True)
 
 
 def plot_losses(table: pd.DataFrame, png_path: str | os.PathLike, title: str) -> None:
@@ -48,7 +63,7 @@ def plot_losses(table: pd.DataFrame, png_path: str | os.PathLike, title: str) ->
 
     figure = Figure(figsize=(11, 7), dpi=100)
     # A drum-class model plots its accuracies, a groove model its losses per output part.
-    groove = table["accuracy"].isna().all() and not table["hits_loss"].isna().all()
+    groove = "hits_loss" in table
     third_panel = (
         (
             "groove parts",

@@ -93,11 +93,26 @@ def child(command, *args, env=None, **popen):
     )
 
 
-def run_training(variant, windows, checkpoint_dir, model_dir, validation=None, init_from=None, **popen):
+def run_training(
+    variant, windows, checkpoint_dir, model_dir, validation=None, init_from=None, converter=CONVERTER, **popen
+):
     extra = [validation or "-"] + ([init_from] if init_from else [])
     return child(
-        "train", json.dumps(variant), json.dumps(CONVERTER), windows, checkpoint_dir, model_dir, *extra, **popen
+        "train", json.dumps(variant), json.dumps(converter), windows, checkpoint_dir, model_dir, *extra, **popen
     )
+
+
+# The default config's groove representation (GrooVAE humanize, hits as controls), schema defaults filled in.
+GROOVE = {
+    "converter": "GrooveConverter",
+    "steps_per_quarter": 4,
+    "quarters_per_bar": 4,
+    "split_bars": 4,
+    "hop_size": 16,
+    "humanize": True,
+    "hits_as_controls": True,
+    "max_tensors_per_notesequence": None,
+}
 
 
 def finished(process, timeout=600):
@@ -507,3 +522,54 @@ def test_opening_window_skips_a_silent_count_in_and_rejects_a_too_short_performa
     short = data["metadata"].query("bars < 1").iloc[0]
     with pytest.raises(ValueError, match="no 4-bar 4/4 drum window"):
         opening_window(midi_to_note_sequence(data["gmd_root"], short["path"]), CONVERTER)
+
+
+def test_killed_groove_training_resumes_validates_and_humanizes(data, tmp_path):
+    """A GrooVAE variant goes through the same loop: killed, it resumes from its checkpoint; it is
+    validated on its hits/velocities/offsets losses; the exported model humanizes a GMD beat."""
+    import note_seq
+
+    from beatvae.groove import apply_groove, humanize_windows, quantized_drums
+    from beatvae.model import TrainedModelDir
+
+    converter = make_converter(GROOVE)
+    paths = {}
+    for split in ("train", "validation"):
+        windows = windows_from_note_sequences(
+            read_note_sequences(data["root"] / f"{split}.tfrecord"), converter, window_steps(GROOVE)
+        )
+        assert windows.controls is not None and windows.labels.shape[1:] == (64, 27)
+        paths[split] = tmp_path / f"{split}.npz"
+        windows.save(paths[split])
+    variant = tiny_variant(num_steps=100_000, checkpoint_every=20)
+    variant["model"]["level_lengths"] = None
+    variant["hparams"].update(sampling_schedule="constant", sampling_rate=0.0)
+    checkpoints, model_dir = tmp_path / "checkpoints", tmp_path / "model"
+    process = run_training(variant, paths["train"], checkpoints, model_dir, converter=GROOVE)
+    wait_for_checkpoint(checkpoints, 20, process)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode != 0 and "checkpoint saved" in output and not model_dir.exists()
+    saved = max(int(p.name.split("-")[1].split(".")[0]) for p in checkpoints.glob("model.ckpt-*.index"))
+
+    variant["training"].update(num_steps=saved + 40, validate_every_steps=20)
+    summary = finished_summary(
+        run_training(variant, paths["train"], checkpoints, model_dir, validation=paths["validation"], converter=GROOVE)
+    )
+    assert summary["resumed_from_step"] == saved and summary["steps"] == saved + 40
+    scalars = pd.read_csv(model_dir / "scalars.csv")
+    validated = scalars.dropna(subset=["validation_velocities_loss"])
+    expected = sorted({step for step in range(saved + 1, saved + 41) if step % 20 == 0} | {saved + 40})
+    assert validated["step"].tolist() == expected and validated["validation_offsets_loss"].gt(0).all()
+    assert scalars["hits_loss"].notna().any() and scalars["accuracy"].isna().all()
+
+    model = TrainedModelDir.load(model_dir)
+    sequence = note_seq.midi_file_to_note_sequence(
+        str(data["gmd_root"] / data["metadata"].query("beat_type == 'beat' and duration > 20")["path"].iloc[0])
+    )
+    drums = quantized_drums(sequence, model.converter, "beat")
+    humanized = apply_groove(
+        sequence, drums, humanize_windows(model.trained_model(batch_size=1, seed=0), drums.inputs, drums.controls, 0.5)
+    )
+    assert len(humanized.notes) == len(sequence.notes)
+    assert len({note.velocity for note in humanized.notes}) > 1

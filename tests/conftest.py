@@ -25,6 +25,17 @@ CONVERTER = {
     "gap_bars": 1.0,
     "max_tensors_per_notesequence": None,
 }
+# The default config's groove representation (GrooVAE humanize, hits as controls), schema defaults filled in.
+GROOVE = {
+    "converter": "GrooveConverter",
+    "steps_per_quarter": 4,
+    "quarters_per_bar": 4,
+    "split_bars": 4,
+    "hop_size": 16,
+    "humanize": True,
+    "hits_as_controls": True,
+    "max_tensors_per_notesequence": None,
+}
 # A variant's `model` section with its schema defaults: the hierarchical decoder over 4 bars.
 HIERDEC_MODEL = {
     "encoder": "BidirectionalLstmEncoder",
@@ -55,6 +66,23 @@ def run_snakemake(workdir, *args, configfile=None, snakefile=SNAKEFILE, cores=2,
     if check:
         assert result.returncode == 0, output_of(result)
     return result
+
+
+def write_config_with(base, path, audio: bool, **changes):
+    """Writes `base` (a YAML config file) to `path` with audio on or off and dotted keys changed,
+    e.g. `**{"generation.temperature": 0.9}`; returns `path`."""
+    import yaml
+
+    config = yaml.safe_load(Path(base).read_text())
+    config["audio"] = {"enabled": audio}
+    for dotted, value in changes.items():
+        node = config
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    Path(path).write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
 
 
 def output_of(result):

@@ -31,19 +31,8 @@ from beatvae.metadata import build_metadata, find_gmd_root
 from beatvae.settings import window_steps
 from beatvae.subsets import filter_subset
 from beatvae.unpack import safe_unzip
-from conftest import REPO, SAMPLE, output_of, run_snakemake
+from conftest import GROOVE, REPO, SAMPLE, output_of, run_snakemake
 
-# The default config's groove representation, spelled out with its schema defaults.
-GROOVE = {
-    "converter": "GrooveConverter",
-    "steps_per_quarter": 4,
-    "quarters_per_bar": 4,
-    "split_bars": 4,
-    "hop_size": 16,
-    "humanize": True,
-    "hits_as_controls": True,
-    "max_tensors_per_notesequence": None,
-}
 STEPS_PER_BAR = 16
 SNARE = 1
 

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import mido
 import pytest
-import yaml
 
 from beatvae.settings import SettingsError, check_humanize, humanize_files
-from conftest import REPO, SAMPLE, output_of, run_snakemake
+from conftest import REPO, SAMPLE, output_of, run_snakemake, write_config_with
 
 pytestmark = pytest.mark.slow
 
@@ -32,16 +31,7 @@ ORIGINALS = {
 
 
 def write_config(path, **changes):
-    config = yaml.safe_load(HUMANIZE_CONFIG.read_text())
-    config["audio"] = {"enabled": AUDIO}
-    for dotted, value in changes.items():
-        node = config
-        *parents, leaf = dotted.split(".")
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = value
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
+    return write_config_with(HUMANIZE_CONFIG, path, AUDIO, **changes)
 
 
 def drummers_file(folder):

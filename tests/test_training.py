@@ -17,7 +17,7 @@ from beatvae.metadata import build_metadata, find_gmd_root
 from beatvae.settings import window_steps
 from beatvae.subsets import filter_subset
 from beatvae.unpack import safe_unzip
-from conftest import CONVERTER, HIERDEC_MODEL, REPO
+from conftest import CONVERTER, GROOVE, HIERDEC_MODEL, REPO
 from conftest import SAMPLE as SAMPLE_ZIP
 
 pytestmark = pytest.mark.slow
@@ -100,19 +100,6 @@ def run_training(
     return child(
         "train", json.dumps(variant), json.dumps(converter), windows, checkpoint_dir, model_dir, *extra, **popen
     )
-
-
-# The default config's groove representation (GrooVAE humanize, hits as controls), schema defaults filled in.
-GROOVE = {
-    "converter": "GrooveConverter",
-    "steps_per_quarter": 4,
-    "quarters_per_bar": 4,
-    "split_bars": 4,
-    "hop_size": 16,
-    "humanize": True,
-    "hits_as_controls": True,
-    "max_tensors_per_notesequence": None,
-}
 
 
 def finished(process, timeout=600):

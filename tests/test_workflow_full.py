@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
-from conftest import SMOKE_CONFIG, run_snakemake
+from conftest import SMOKE_CONFIG, run_snakemake, write_config_with
 from test_workflow_settings import checkout_copy
 
 pytestmark = pytest.mark.slow
@@ -25,16 +24,7 @@ def snakemake(workdir, config, *args, check=True, **kwargs):
 
 
 def write_config(path, **changes):
-    config = yaml.safe_load(SMOKE_CONFIG.read_text())
-    config["audio"] = {"enabled": AUDIO}
-    for dotted, value in changes.items():
-        node = config
-        *parents, leaf = dotted.split(".")
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = value
-    path.write_text(yaml.safe_dump(config))
-    return path
+    return write_config_with(SMOKE_CONFIG, path, AUDIO, **changes)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from beatvae.files import written_atomically
-from beatvae.settings import NUM_DRUM_CLASSES, is_groove, window_bars
+from beatvae.settings import CONVERTERS, NUM_DRUM_CLASSES, is_groove, window_bars
 
 COLLECTION_NAME = "groove"
 
@@ -152,6 +152,11 @@ class Windows:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def model_arrays(self) -> list[np.ndarray]:
+        """What the model reads, in order: inputs, labels, lengths, and the controls if any."""
+        arrays = [self.inputs, self.labels, self.lengths]
+        return arrays if self.controls is None else [*arrays, self.controls]
+
     @property
     def categorical(self) -> bool:
         """True when `labels` are class indices of one-hot outputs (drum classes)."""
@@ -189,7 +194,7 @@ def why_no_windows(sequence, settings: Mapping) -> str:
     from magenta.models.music_vae.data import REDUCED_DRUM_PITCH_CLASSES, ROLAND_DRUM_PITCH_CLASSES
 
     quarters_per_bar, bars = settings["quarters_per_bar"], window_bars(settings)
-    bars_key = "split_bars" if is_groove(settings) else "slice_bars"
+    bars_key = CONVERTERS[settings["converter"]]["bars_key"]
     try:
         quantized = note_seq.quantize_note_sequence(sequence, settings["steps_per_quarter"])
     except Exception as error:  # Magenta splits at these changes; the pieces gave nothing either

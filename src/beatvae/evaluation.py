@@ -11,7 +11,7 @@ import numpy as np
 
 from beatvae import magenta_env
 from beatvae.dataset import Windows
-from beatvae.groove import HITS, OFFSETS, VELOCITIES, humanize_windows, needs_single_batches, step_milliseconds
+from beatvae.groove import HITS, OFFSETS, VELOCITIES, humanize_windows, humanizer_batch_size, step_milliseconds
 from beatvae.metrics import DRUM_CLASS_NAMES, quality_targets
 from beatvae.model import TrainedModelDir, sample_latents
 from beatvae.settings import NUM_DRUM_CLASSES, is_groove, window_steps
@@ -138,14 +138,23 @@ def comparison_row(variant: str, report: Mapping) -> dict:
     row["mean_nearest_hamming"] = report["memorization"]["mean_hamming"]
     row["median_nearest_hamming"] = report["memorization"].get("median_hamming", float("nan"))
     row["real_median_nearest_hamming"] = baseline.get("nearest_hamming", {}).get("median", float("nan"))
-    targets = report.get("targets") or {}
-    for name, target in targets.items():
-        if isinstance(target, dict):
-            row[f"target_{name}"] = {True: "met", False: "not met", None: "not evaluated"}[target["met"]]
-    if targets:
-        row["targets_met"] = "all" if targets["all_met"] else "not all"
+    row.update(target_columns(report.get("targets")))
     row["warnings"] = "; ".join(report.get("warnings", []))
     return row
+
+
+def target_columns(targets: Mapping | None) -> dict:
+    """A table row's columns for a report's targets: `target_<name>` met / not met / not evaluated,
+    and `targets_met` all / not all (none without targets)."""
+    if not targets:
+        return {}
+    columns = {
+        f"target_{name}": {True: "met", False: "not met", None: "not evaluated"}[target["met"]]
+        for name, target in targets.items()
+        if isinstance(target, dict)
+    }
+    columns["targets_met"] = "all" if targets["all_met"] else "not all"
+    return columns
 
 
 # Groove (GrooVAE humanize) evaluation: the quantized version of each held-out window is humanized
@@ -353,7 +362,7 @@ def evaluate_groove(model_dir, split_paths: Mapping[str, str], train_path: str, 
         raise ValueError(f"{train_path}: the training windows have no hits: no baselines")
     train_velocity = float(train[..., VELOCITIES][train_hits].mean())
     means = position_means(train, steps_per_bar)
-    batch_size = 1 if needs_single_batches(representation) else evaluation["batch_size"]
+    batch_size = humanizer_batch_size(representation, evaluation["batch_size"])
     trained = model.trained_model(batch_size=batch_size, seed=evaluation["seed"])
     report = {
         "metrics": dict(GROOVE_METRICS),
@@ -419,10 +428,6 @@ def groove_row(variant: str, report: Mapping) -> dict:
             row[f"{metric}_{who}"] = held_out[who][metric]
     row["hit_f1"] = held_out["model"]["hits"]["f1"]
     row["hit_cell_accuracy"] = held_out["model"]["hits"]["cell_accuracy"]
-    targets = report["targets"]
-    for name, target in targets.items():
-        if isinstance(target, dict):
-            row[f"target_{name}"] = {True: "met", False: "not met", None: "not evaluated"}[target["met"]]
-    row["targets_met"] = "all" if targets["all_met"] else "not all"
+    row.update(target_columns(report["targets"]))
     row["warnings"] = "; ".join(report.get("warnings", []))
     return row

@@ -33,7 +33,7 @@ def humanize_windows(trained, inputs: np.ndarray, controls: np.ndarray | None, t
     `trained` is Magenta's TrainedModel of a groove variant. Each window is encoded to the mean
     of its posterior (the most likely groove, the same on every run) and decoded; with hits as
     controls (`controls` not None) the decoder is given the window's own hits, which Magenta's
-    TrainedModel takes for one window at a time, so it must have been built with batch size 1.
+    TrainedModel takes for one window at a time (see humanizer_batch_size).
     """
     steps = inputs.shape[1]
     lengths = [steps] * len(inputs)
@@ -50,9 +50,10 @@ def humanize_windows(trained, inputs: np.ndarray, controls: np.ndarray | None, t
     return np.stack(outputs) if outputs else np.zeros((0, steps, inputs.shape[2]), np.float32)
 
 
-def needs_single_batches(representation: Mapping) -> bool:
-    """True when humanize_windows must get a TrainedModel of batch size 1 (hits given as controls)."""
-    return bool(representation.get("hits_as_controls"))
+def humanizer_batch_size(representation: Mapping, batch_size: int) -> int:
+    """The batch size of the TrainedModel humanize_windows gets: `batch_size`, or 1 when the hits
+    are given as controls (Magenta's TrainedModel takes one control sequence per batch)."""
+    return 1 if representation.get("hits_as_controls") else batch_size
 
 
 @dataclass

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from beatvae.groove import apply_groove, humanize_windows, needs_single_batches, quantized_drums
+from beatvae.groove import apply_groove, humanize_windows, humanizer_batch_size, quantized_drums
 from beatvae.midi import midi_length_seconds, write_midi
 from beatvae.model import TrainedModelDir
 from beatvae.settings import is_groove
@@ -39,8 +39,7 @@ def load_humanizer(model_dir: str | os.PathLike, seed: int):
             f"with humanize: {bool(model.converter.get('humanize'))}); humanize.model must name a GrooveConverter "
             "variant whose representation has humanize: true"
         )
-    batch_size = 1 if needs_single_batches(model.converter) else BATCH_SIZE
-    return model, model.trained_model(batch_size=batch_size, seed=seed)
+    return model, model.trained_model(batch_size=humanizer_batch_size(model.converter, BATCH_SIZE), seed=seed)
 
 
 def read_midi(path: str | os.PathLike):

@@ -44,10 +44,9 @@ def _digest(value) -> str:
 
 
 def windows_digest(windows) -> str:
-    """Content digest of training windows (inputs, labels, lengths; in order, as shuffling sees them)."""
+    """Content digest of training windows (inputs, labels, lengths, controls; in order, as shuffling sees them)."""
     digest = hashlib.sha256()
-    arrays = [windows.inputs, windows.labels, windows.lengths]
-    for array in arrays if windows.controls is None else [*arrays, windows.controls]:
+    for array in windows.model_arrays():
         array = np.ascontiguousarray(array)
         digest.update(f"{array.dtype.str}{array.shape}".encode())
         digest.update(array.tobytes())

@@ -68,23 +68,18 @@ def make_dataset(
     return dataset.map(to_model_tensors, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
-def _window_arrays(windows) -> list:
-    arrays = [windows.inputs, windows.labels, windows.lengths]
-    return arrays if windows.controls is None else [*arrays, windows.controls]
-
-
 def windows_placeholders(tf, windows):
     """Placeholders fed once at iterator initialisation (keeps large arrays out of the GraphDef)."""
     names = ("window_inputs", "window_labels", "window_lengths", "window_controls")
     return tuple(
         tf.placeholder(tf.as_dtype(array.dtype), shape=array.shape, name=name)
-        for array, name in zip(_window_arrays(windows), names, strict=False)
+        for array, name in zip(windows.model_arrays(), names, strict=False)
     )
 
 
 def windows_feed(placeholders, windows) -> dict:
     """The feed dict that initialises an iterator over `windows_placeholders`."""
-    return dict(zip(placeholders, _window_arrays(windows), strict=True))
+    return dict(zip(placeholders, windows.model_arrays(), strict=True))
 
 
 def session_config(tf, threads: int | None):

@@ -35,6 +35,7 @@ from beatvae.model import (
 from beatvae.settings import CONVERTERS
 from beatvae.tfgraph import (
     COMMON_METRICS,
+    DECODER_METRICS,
     ReconstructionGraph,
     checkpoint_step,
     make_dataset,
@@ -51,41 +52,38 @@ CHECKPOINT_PREFIX = "model.ckpt"
 SCALARS_FILE = "scalars.csv"
 FINGERPRINT_FILE = "fingerprint.json"
 BEST_FOLDER = "best"  # a copy of the best-validated checkpoint, out of the Saver's rotation
-# The decoder's own metrics (tfgraph.DECODER_METRICS) follow `kl_bits` in the logged rows.
+# The decoders' own metrics (accuracy, or the groove losses per part) follow `kl_bits` in the logged rows.
+DECODER_SCALARS = list(dict.fromkeys(name for metrics in DECODER_METRICS.values() for name in metrics))
 TRAIN_SCALARS = [
     "loss",
     "r_loss",
     "kl_loss",
     "kl_bits",
-    "accuracy",
-    "hits_loss",
-    "velocities_loss",
-    "offsets_loss",
+    *DECODER_SCALARS,
     "beta",
     "sampling_probability",
     "learning_rate",
     "global_norm",
     "examples_per_second",
 ]
-# Magenta's eval ops on the validation windows; `validation_loss` (teacher-forced) picks the best checkpoint.
-# A groove decoder is trained teacher-forced only (no scheduled sampling), so it is validated that way.
-VALIDATION_SCALARS = {
-    "CategoricalLstmDecoder": {
-        "validation_loss": ("teacher_forced", "loss"),
-        "validation_r_loss": ("teacher_forced", "r_loss"),
-        "validation_kl_bits": ("teacher_forced", "kl_bits"),
-        "validation_accuracy": ("teacher_forced", "accuracy"),
-        "validation_free_running_accuracy": ("free_running", "accuracy"),
-    },
-    "GrooveLstmDecoder": {
-        "validation_loss": ("teacher_forced", "loss"),
-        "validation_r_loss": ("teacher_forced", "r_loss"),
-        "validation_kl_bits": ("teacher_forced", "kl_bits"),
-        "validation_hits_loss": ("teacher_forced", "hits_loss"),
-        "validation_velocities_loss": ("teacher_forced", "velocities_loss"),
-        "validation_offsets_loss": ("teacher_forced", "offsets_loss"),
-    },
-}
+# Decoders trained with scheduled sampling are also validated feeding on their own samples; a groove
+# decoder is trained teacher-forced only (no scheduled sampling), so it is validated that way only.
+FREE_RUNNING_SCALARS = {"CategoricalLstmDecoder": ["accuracy"]}
+
+
+def validation_scalars(decoder: str) -> dict:
+    """{CSV column: (decoding mode, metric)} of Magenta's eval ops on the validation windows, for a
+    decoder; `validation_loss` (teacher-forced) picks the best checkpoint."""
+    columns = {
+        f"validation_{metric}": ("teacher_forced", metric)
+        for metric in ("loss", "r_loss", "kl_bits", *DECODER_METRICS[decoder])
+    }
+    for metric in FREE_RUNNING_SCALARS.get(decoder, []):
+        columns[f"validation_free_running_{metric}"] = ("free_running", metric)
+    return columns
+
+
+VALIDATION_SCALARS = {decoder: validation_scalars(decoder) for decoder in DECODER_METRICS}
 SCALAR_COLUMNS = ["step", *TRAIN_SCALARS, *dict.fromkeys(c for columns in VALIDATION_SCALARS.values() for c in columns)]
 # Loop settings the schema fills in; callers outside Snakemake (tests, bench) may leave them out.
 LOOP_DEFAULTS = {"checkpoints_to_keep": 5, "validate_every_steps": 0, "export": "best", "early_stop_patience": 0}
@@ -277,8 +275,7 @@ class ScalarLog:
             started, first = self._interval
             steps_per_second = (step - first) / max(time.time() - started, 1e-9)
             remaining = (self.num_steps - step) / steps_per_second if steps_per_second else math.inf
-            decoder_metrics = ("accuracy", "hits_loss", "velocities_loss", "offsets_loss")
-            measured = " ".join(f"{key} {train[key]:.3f}" for key in decoder_metrics if key in train)
+            measured = " ".join(f"{key} {train[key]:.3f}" for key in DECODER_SCALARS if key in train)
             log.info(
                 "step %d/%d loss %.4f %s | %.0f examples/s, %.2f steps/s, ETA %s",
                 step,

@@ -27,3 +27,9 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+# The run ends by saying how long it took and how fast each variant trained (steps/s), the figures
+# to hold against the recipe's budget on this machine.
+onsuccess:
+    print("\n".join(closing_lines(RUN_STARTED, VARIANTS)))

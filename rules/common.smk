@@ -2,6 +2,7 @@ import hashlib
 import os
 import re
 import sys
+import time
 import types
 
 import yaml
@@ -12,6 +13,7 @@ from snakemake.utils import min_version, update_config, validate
 # (FluidSynth, the soundfont) are checked by the jobs that use them, where `--use-conda`
 # provides them.
 sys.path.insert(0, f"{workflow.basedir}/src")
+from beatvae.run_summary import closing_lines
 from beatvae.settings import (
     SPLITS,
     check_dataset_endpoints,
@@ -26,6 +28,9 @@ from beatvae.settings import (
 )
 
 min_version("9.0")
+
+# The run's wall time is printed when it ends (Snakefile, onsuccess), from here: planning included.
+RUN_STARTED = time.time()
 
 # Jobs import the beatvae package from src/ whether or not it is installed (conda envs, clusters).
 os.environ.update(PYTHONPATH=f"{workflow.basedir}/src")

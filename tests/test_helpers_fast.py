@@ -6,6 +6,7 @@ module stays light.
 
 import logging
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -162,3 +163,17 @@ def test_any_beatvae_module_gets_legacy_keras_before_tensorflow_loads():
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["1", "tf_keras"], result.stdout
+
+
+def test_readme_names_the_default_sample_folder_the_default_config_writes():
+    from pathlib import Path
+
+    import yaml
+
+    from beatvae.settings import sampling_tag
+
+    repo = Path(__file__).resolve().parents[1]
+    generation = yaml.safe_load((repo / "config/config.yaml").read_text())["generation"]
+    readme = (repo / "README.md").read_text()
+    named_defaults = set(re.findall(r"default `(temp[0-9.]+-seed\d+)`", readme))
+    assert named_defaults == {sampling_tag(generation["temperature"], generation["seed"])}

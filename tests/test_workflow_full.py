@@ -31,7 +31,8 @@ def write_config(path, **changes):
 def run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("workflow")
     config = write_config(workdir / "smoke.yaml")
-    snakemake(workdir, config)
+    result = snakemake(workdir, config)
+    (workdir / "console.txt").write_text(result.stdout + result.stderr)
     return workdir, config
 
 
@@ -62,6 +63,18 @@ def test_every_output_of_the_default_target_exists(run):
         with wave.open(str(results / "audio/tiny/temp0.5-seed2018/sample_00.wav")) as audio:
             assert audio.getnframes() / audio.getframerate() >= 8.0
     assert "first training step done" in (results / "logs/train_model/tiny.log").read_text()
+
+
+def test_run_ends_with_its_wall_time_and_training_speed(run):
+    workdir, _ = run
+    console = (workdir / "console.txt").read_text()
+    assert re.search(r"this run took (\d+m )?\d+s \(wall time\)", console), console[-2000:]
+    training = json.loads((workdir / "results/models/tiny/training.json").read_text())
+    speed = training["steps_this_run"] / training["train_seconds_this_run"]
+    assert "tiny: 20 steps in " in console and f"{speed:.2f} steps/s" in console, console[-2000:]
+    # A later run that trains nothing says the model predates it.
+    again = snakemake(workdir, run[1], "--forcerun", "plot_losses")
+    assert "[trained before this run]" in again.stdout + again.stderr
 
 
 def test_report_contains_every_variant_item(run):

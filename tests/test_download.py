@@ -162,6 +162,10 @@ def test_partial_copy_of_the_archive_is_called_truncated(tmp_path):
         download_verified(partial.as_uri(), SAMPLE_SHA256, destination)
     assert str(partial.stat().st_size) in str(caught.value)
     assert leftovers(destination.parent) == []
+    # Not a zip at all (an error page served as the file): a different file, so the checksum speaks.
+    partial.write_bytes(b"<html>503 Service Unavailable</html>")
+    with pytest.raises(ChecksumMismatch):
+        download_verified(partial.as_uri(), SAMPLE_SHA256, destination)
 
 
 def test_http_404_fails_and_leaves_nothing(served, tmp_path):

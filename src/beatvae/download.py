@@ -25,13 +25,16 @@ class TruncatedDownload(RuntimeError):
 
 def check_complete(url: str, received: int, announced: int | None, partial: Path, destination: Path) -> None:
     """Raises TruncatedDownload when the download is visibly incomplete: fewer than the announced
-    (Content-Length) bytes, or, for a .zip, no end of the archive (a partial file)."""
+    (Content-Length) bytes, or, for a .zip, the start of a zip archive without its end (a partial
+    file). Anything else (another file, an error page) is left to the checksum message."""
     if announced is not None and received < announced:
         raise TruncatedDownload(
             f"download of {url} stopped after {received} of the {announced} bytes the server announced "
             "(the connection was cut); nothing was kept, run again to retry"
         )
-    if destination.suffix.lower() == ".zip" and not zipfile.is_zipfile(partial):
+    with open(partial, "rb") as handle:
+        starts_as_zip = handle.read(4) == b"PK\x03\x04"  # a zip's first local header
+    if destination.suffix.lower() == ".zip" and starts_as_zip and not zipfile.is_zipfile(partial):
         raise TruncatedDownload(
             f"{url} is {received} bytes and not a complete zip archive (its end is missing: a partial "
             "download or copy?); nothing was kept. Fetch the whole file again, or check gmd.url"

@@ -69,6 +69,26 @@ def yaml_typed(value):
     return value
 
 
+def check_config_yaml(overrides):
+    """Refuses a --config value that is not valid YAML, naming the key and showing the value.
+
+    Every top-level key is a mapping, and Snakemake keeps a value it cannot read as YAML as a
+    plain string, which the schema would then call "not of type 'object'".
+    """
+    for key, value in overrides.items():
+        if not isinstance(value, str):
+            continue
+        try:
+            yaml.safe_load(value)
+        except yaml.YAMLError as error:
+            problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+            raise ValueError(
+                f"--config {key}={value!r} is not valid YAML ({problem}). Write the value as in a "
+                f"config file and quote it for the shell, e.g. --config {key}='{{setting: value}}'"
+            ) from None
+
+
+check_config_yaml(workflow.config_settings.overwrite_config or {})
 update_config(config, yaml_typed(workflow.config_settings.overwrite_config or {}))
 if "converter" in config:
     raise ValueError(

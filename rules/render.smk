@@ -89,9 +89,29 @@ rule encode_audio:
         "../scripts/encode_audio.py"
 
 
+# Text typed into the config (variants' descriptions) reaches the page through this file, never
+# through a report rule's params: Snakemake's report embeds those in a <script> unescaped, so markup
+# in a description would run in the browser of whoever opens a shared report (issue 19 item 3).
+rule describe_variants:
+    output:
+        "results/report/descriptions.json",
+    log:
+        "results/logs/describe_variants.log",
+    conda:
+        "../envs/magenta.yaml"
+    params:
+        descriptions={
+            variant: config["variants"][variant]["description"]
+            for variant in BEAT_VARIANTS
+        },
+    script:
+        "../scripts/describe_variants.py"
+
+
 rule build_report_page:
     input:
         unpack(report_page_inputs),
+        descriptions=rules.describe_variants.output[0],
     output:
         report(
             "results/report/beats.html",
@@ -104,11 +124,11 @@ rule build_report_page:
         "../envs/magenta.yaml"
     params:
         entries=report_page_entries(),
-        variants={
-            variant: config["variants"][variant]["description"]
-            for variant in BEAT_VARIANTS
+        # Numbers only (the page states them): endpoint paths and ids are typed text.
+        generation={
+            key: GENERATION[key]
+            for key in ("num_samples", "temperature", "seed", "qpm")
         },
-        generation=config["generation"],
         segment_bars={variant: segment_bars(variant) for variant in BEAT_VARIANTS},
     script:
         "../scripts/build_report_page.py"

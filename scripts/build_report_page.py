@@ -3,7 +3,7 @@ from beatvae.logs import redirect_to_log
 with redirect_to_log(snakemake.log[0]):
     from pathlib import Path
 
-    from beatvae.report_page import build_report_page
+    from beatvae.report_page import build_report_page, read_descriptions
 
     # The page's assets live in the checkout's report/ (this script's parent's parent): found from
     # here rather than through a param, which would hold an absolute path and rerun moved checkouts.
@@ -17,7 +17,7 @@ with redirect_to_log(snakemake.log[0]):
         snakemake.input.comparison,
         snakemake.output[0],
         assets,
-        variants=params.variants,
+        variants=read_descriptions(snakemake.input.descriptions),
         generation=params.generation,
         segment_bars=params.segment_bars,
         groove_tsv=snakemake.input.get("groove"),

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from beatvae.download import ChecksumMismatch, download_verified, resolve_url, sha256_of
+from beatvae.download import ChecksumMismatch, TruncatedDownload, download_verified, resolve_url, sha256_of
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data/gmd-sample/groove-v1.0.0-midionly-sample.zip"
@@ -133,24 +133,39 @@ def test_corrupted_download_is_rejected_and_leaves_nothing(served, tmp_path):
     assert leftovers(destination.parent) == []
 
 
-def test_truncated_http_body_is_caught_by_the_checksum(tmp_path):
+def test_truncated_http_body_is_called_truncated_not_a_checksum_mismatch(tmp_path):
     folder = tmp_path / "served"
     folder.mkdir()
     shutil.copy(SAMPLE, folder / "gmd.zip")
     server, thread, base = _serve(folder, TruncatingHandler)
     try:
         destination = tmp_path / "out" / "gmd.zip"
-        # urllib does not always notice a short body; the digest must.
-        with pytest.raises((ChecksumMismatch, OSError, http.client.HTTPException)) as caught:
+        with pytest.raises(TruncatedDownload) as caught:
             download_verified(f"{base}/gmd.zip", SAMPLE_SHA256, destination)
-        if isinstance(caught.value, ChecksumMismatch):
-            assert SAMPLE_SHA256 in str(caught.value)
+        size = SAMPLE.stat().st_size
+        assert f"stopped after {size // 2} of the {size} bytes" in str(caught.value), caught.value
+        assert "checksum" not in str(caught.value)
         assert not destination.exists()
         assert leftovers(destination.parent) == []
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def test_partial_copy_of_the_archive_is_called_truncated(tmp_path):
+    """A file:// URL (no announced length) to half of the GMD zip: its end is missing."""
+    partial = tmp_path / "half.zip"
+    partial.write_bytes(SAMPLE.read_bytes()[: SAMPLE.stat().st_size // 2])
+    destination = tmp_path / "out" / "gmd.zip"
+    with pytest.raises(TruncatedDownload, match=r"not a complete zip archive") as caught:
+        download_verified(partial.as_uri(), SAMPLE_SHA256, destination)
+    assert str(partial.stat().st_size) in str(caught.value)
+    assert leftovers(destination.parent) == []
+    # Not a zip at all (an error page served as the file): a different file, so the checksum speaks.
+    partial.write_bytes(b"<html>503 Service Unavailable</html>")
+    with pytest.raises(ChecksumMismatch):
+        download_verified(partial.as_uri(), SAMPLE_SHA256, destination)
 
 
 def test_http_404_fails_and_leaves_nothing(served, tmp_path):

@@ -187,3 +187,12 @@ def test_without_audio_the_page_still_has_a_midi_player_per_beat(tmp_path):
         build_report_page(
             entries, midis[:1], None, tmp_path / "comparison.tsv", tmp_path / "x.html", REPOSITORY / "report"
         )
+
+
+def test_descriptions_round_trip_through_their_file_with_markup_and_accents(tmp_path):
+    from beatvae.report_page import read_descriptions, write_descriptions
+
+    descriptions = {"v1": "</script><img src=x onerror=alert(1)>", "v2": "Rock beats, Schlagzeug à la GMD"}
+    path = write_descriptions(descriptions, tmp_path / "report" / "descriptions.json")
+    assert read_descriptions(path) == descriptions
+    assert sorted(p.name for p in path.parent.iterdir()) == ["descriptions.json"]

@@ -228,3 +228,70 @@ def test_failure_while_extracting_leaves_no_staging_folder(tmp_path):
     with pytest.raises((OSError, CorruptArchive, UnsafeArchive)):
         safe_unzip(archive, target)
     assert_nothing_left(tmp_path, target, before)
+
+
+# ---------------------------------------------------------------- size limits (zip bombs)
+
+
+def _set_declared_size(data: bytearray, member: str, size: int) -> None:
+    """Makes `member` declare `size` uncompressed bytes, in its central directory record (which
+    zipfile reads) and its local header."""
+    position = _central_directory_crc_offset(bytes(data), member) - 16
+    data[position + 24 : position + 28] = struct.pack("<I", size)
+    (local,) = struct.unpack("<I", data[position + 42 : position + 46])
+    data[local + 22 : local + 26] = struct.pack("<I", size)
+
+
+def test_member_declaring_2_gib_is_refused_before_anything_is_written(tmp_path):
+    good = build_zip(tmp_path / "good.zip", [("groove/info.csv", b"a,b\n1,2\n"), ("groove/big.mid", MIDI * 100)])
+    data = bytearray(good.read_bytes())
+    _set_declared_size(data, "groove/big.mid", 2**31)
+    archive = tmp_path / "bomb.zip"
+    archive.write_bytes(bytes(data))
+    before = sorted(os.listdir(tmp_path))
+    target = tmp_path / "gmd"
+    with pytest.raises(UnsafeArchive) as caught:
+        safe_unzip(archive, target)
+    message = str(caught.value)
+    assert str(archive) in message and "'groove/big.mid'" in message and "2048.0 MiB" in message, message
+    assert_nothing_left(tmp_path, target, before)
+
+
+def test_members_adding_up_past_the_limit_are_refused_naming_the_one_that_passes_it(tmp_path):
+    third = 1 << 20
+    archive = build_zip(tmp_path / "big.zip", [(f"groove/{i}.mid", os.urandom(third)) for i in range(3)])
+    with pytest.raises(UnsafeArchive, match=r"members up to 'groove/2.mid'.*add up to 3.0 MiB"):
+        safe_unzip(archive, tmp_path / "gmd", max_total_bytes=3 * third - 1)
+    assert not (tmp_path / "gmd").exists()
+    assert len(safe_unzip(archive, tmp_path / "gmd", max_total_bytes=3 * third)) == 3
+
+
+def test_member_with_a_bomb_ratio_is_refused(tmp_path):
+    """8 MiB of zeros deflate to 8 KB (about 1,000:1); GMD's members compress 10:1 at most."""
+    archive = build_zip(tmp_path / "zeros.zip", [("groove/info.csv", b"a\n"), ("groove/zeros.mid", bytes(8 << 20))])
+    with pytest.raises(UnsafeArchive) as caught:
+        safe_unzip(archive, tmp_path / "gmd")
+    message = str(caught.value)
+    assert str(archive) in message and "'groove/zeros.mid'" in message and "zip bomb" in message, message
+    assert not (tmp_path / "gmd").exists()
+
+
+def test_real_gmd_archives_pass_the_size_checks(tmp_path):
+    from beatvae.unpack import check_sizes
+
+    for archive in (SAMPLE, REPO / "data/gmd-full/groove-v1.0.0-midionly.zip"):
+        with zipfile.ZipFile(archive) as zipped:
+            check_sizes(archive, zipped.infolist())
+
+
+def test_member_that_unpacks_to_more_than_it_declares_stops_at_its_declared_size(tmp_path):
+    """Declares 1 KiB, deflates to 8 MiB: refused, with no more than 1 KiB of it ever written."""
+    good = build_zip(tmp_path / "good.zip", [("groove/liar.mid", bytes(8 << 20))])
+    data = bytearray(good.read_bytes())
+    _set_declared_size(data, "groove/liar.mid", 1024)
+    archive = tmp_path / "liar.zip"
+    archive.write_bytes(bytes(data))
+    before = sorted(os.listdir(tmp_path))
+    with pytest.raises((UnsafeArchive, CorruptArchive), match="groove/liar.mid"):
+        safe_unzip(archive, tmp_path / "gmd")
+    assert_nothing_left(tmp_path, tmp_path / "gmd", before)

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from conftest import SMOKE_CONFIG, run_snakemake, write_config_with
+from headless_chromium import CHROMIUM, Browser
 from test_workflow_settings import checkout_copy
 
 pytestmark = pytest.mark.slow
@@ -88,6 +89,34 @@ def test_report_contains_every_variant_item(run):
         embedded = set(re.findall(r"data:([a-z]+/[a-z0-9.+-]+)[;,]", html))
         assert "beats.html" in html and "text/html" in embedded, sorted(embedded)
         assert not any(mime.startswith("audio/") for mime in embedded), sorted(embedded)
+
+
+# Closes the <script> that Snakemake's report embeds job params in, then runs script as an image's
+# onerror. No quotes: the report's JSON would escape them, and a quoted attribute fail to parse.
+HOSTILE = "</script><img src=x onerror=document.title=/pwned/.source>"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (make system-packages, as root)")
+def test_report_runs_no_markup_from_the_config(run, tmp_path):
+    """A description typed into the config (shared configs, --config) reaches Snakemake's report
+    only as text: the report opens in a real Chromium and the payload does not run."""
+    workdir = shutil.copytree(run[0], tmp_path / "work", symlinks=True)
+    hostile = {"variants.tiny.description": HOSTILE, "subsets.rock-beats.description": HOSTILE}
+    config = write_config(tmp_path / "hostile.yaml", **hostile)
+    snakemake(workdir, config)  # the page shows the new description: it is built again
+    report = workdir / "report.html"
+    snakemake(workdir, config, "--report", str(report))
+    with Browser() as browser:
+        browser.open(report.as_uri())
+        opened = browser.wait_until(
+            "typeof results === 'object' && Object.keys(results).length > 0"
+            " && document.querySelector('#app').textContent.includes('Listen')",
+            timeout=30,
+        )
+        # The image fails to load at once (no file x); give its onerror time to fire.
+        pwned = browser.wait_until("document.title === 'pwned'", timeout=5)
+    assert not pwned, "the description's markup ran as script in Snakemake's report"
+    assert opened, browser.console_errors()
 
 
 def dry_run_jobs(workdir, config):

@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -161,6 +162,79 @@ def test_config_override_of_the_wrong_type_names_the_key(tmp_path):
     result = dry_run(tmp_path / "work", "--config", "generation={num_samples: many}", configfile=SMOKE_CONFIG)
     assert result.returncode != 0
     assert "num_samples" in result.stdout + result.stderr and "many" in result.stdout + result.stderr, output_of(result)
+
+
+def test_config_override_that_is_not_yaml_names_the_key_and_shows_the_value(tmp_path):
+    result = dry_run(tmp_path / "work", "--config", "generation={num_samples: 16", configfile=SMOKE_CONFIG)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "--config generation='{num_samples: 16' is not valid YAML" in output, output_of(result)
+    assert "not of type" not in output, output_of(result)
+
+
+# ---------------------------------------------------------------- sizes are bounded (issue 19 item 5)
+
+SCHEMA = yaml.safe_load((REPO / "config/schema.yaml").read_text())
+# Not sizes: seeds, and interpolation endpoint indices (checked against num_samples while planning).
+UNBOUNDED_INTEGERS = {"seed", "first", "last"}
+
+
+def integer_properties(node, path=()):
+    """(dotted path, schema) of every integer-typed property of the schema."""
+    if isinstance(node, dict):
+        types = node.get("type")
+        if path and (types == "integer" or (isinstance(types, list) and "integer" in types)):
+            yield ".".join(path), node
+        for key, child in node.items():
+            yield from integer_properties(child, (*path, key) if key not in ("properties", "$defs") else path)
+    elif isinstance(node, list):
+        for child in node:
+            yield from integer_properties(child, path)
+
+
+def test_every_integer_a_user_types_has_a_maximum_with_its_reason():
+    found = dict(integer_properties(SCHEMA))
+    assert "generation.num_samples" in found and "rnn_sizes.items" in found, sorted(found)
+    unbounded = [
+        path for path, node in found.items() if "maximum" not in node and path.split(".")[-1] not in UNBOUNDED_INTEGERS
+    ]
+    assert not unbounded, f"integers without a maximum in config/schema.yaml: {unbounded}"
+    # The costly ones say what a large value costs.
+    for path in ("generation.num_samples", "generation.interpolation.num_steps", "evaluation.num_samples"):
+        assert "description" in found[path], path
+
+
+@pytest.mark.parametrize(
+    ("dotted", "value"),
+    [
+        ("generation.num_samples", 100_000),
+        ("generation.interpolation.num_steps", 10_000),
+        ("generation.qpm", 0.001),
+        ("evaluation.num_samples", 10**7),
+        ("evaluation.batch_size", 10**7),
+        ("variants.tiny.hparams.batch_size", 10**7),
+        ("variants.tiny.training.num_steps", 10**9),
+        ("audio.sample_rate", 10**7),
+    ],
+)
+def test_sizes_past_their_bound_fail_validation_naming_the_key(tmp_path, dotted, value):
+    import jsonschema
+
+    config = yaml.safe_load(write_config(tmp_path / "c.yaml", **{dotted: value}).read_text())
+    errors = list(jsonschema.Draft202012Validator(SCHEMA).iter_errors(config))
+    assert [".".join(map(str, error.absolute_path)) for error in errors] == [dotted], [e.message for e in errors]
+
+
+def test_too_many_samples_fail_while_planning_at_once_naming_the_key(tmp_path):
+    """100,000 samples used to plan for over 12 minutes before writing 140 GB of WAV."""
+    started = time.monotonic()
+    result = dry_run(tmp_path / "work", "--config", "generation={num_samples: 100000}", configfile=SMOKE_CONFIG)
+    elapsed = time.monotonic() - started
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "100000 is greater than the maximum of 256" in output, output_of(result)
+    assert "['generation']['num_samples']" in output, output_of(result)
+    assert elapsed < 60, f"took {elapsed:.0f} s to refuse"
 
 
 def test_sampling_tag_names_the_settings_once():

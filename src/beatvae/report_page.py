@@ -11,6 +11,7 @@ import base64
 import csv
 import html
 import io
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -320,3 +321,19 @@ def build_report_page(
     with written_atomically(out_path, ".partial") as partial:
         partial.write_text(page, encoding="utf-8")
     return out_path
+
+
+def write_descriptions(descriptions: Mapping[str, str], path) -> Path:
+    """Writes the variants' descriptions ({variant: text}) as JSON, for read_descriptions.
+
+    They reach the page through this file rather than the page rule's params, which Snakemake's
+    report embeds in a <script> unescaped (rules/render.smk, describe_variants)."""
+    path = Path(path)
+    with written_atomically(path) as temporary:
+        temporary.write_text(json.dumps(dict(descriptions), indent=1, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def read_descriptions(path) -> dict[str, str]:
+    """The {variant: description} that write_descriptions wrote."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))

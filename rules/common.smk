@@ -7,8 +7,9 @@ import types
 import yaml
 from snakemake.utils import min_version, update_config, validate
 
-# Planning needs nothing but Snakemake (+ PyYAML, which it brings): beatvae.settings is
-# standard-library only, and nothing else of the project is imported here. Host tools
+# Planning needs nothing but Snakemake (+ PyYAML, which it brings): beatvae.settings (and
+# beatvae.smf, which it reads MIDI files with) is standard-library only, and nothing else of the
+# project is imported here. Host tools
 # (FluidSynth, the soundfont) are checked by the jobs that use them, where `--use-conda`
 # provides them.
 sys.path.insert(0, f"{workflow.basedir}/src")
@@ -95,7 +96,12 @@ for _name, _variant in config["variants"].items():
                 f"under `{_section}s` (declared: {_declared})"
             )
     check_variant(_name, _variant, representation_of(_name))
-check_interpolation(config["generation"], workflow.basedir)
+# Every beat variant encodes the endpoint files' opening window (rules/generate.smk).
+check_interpolation(
+    config["generation"],
+    workflow.basedir,
+    {v: representation_of(v) for v in VARIANTS if not is_groove(representation_of(v))},
+)
 
 # Beat variants (drum classes) generate, are evaluated on their samples and rendered; groove
 # variants (GrooVAE) humanize the beats of others (rules/humanize.smk).

@@ -27,3 +27,8 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+# At the end of a run that ran jobs (not a dry run), on the console.
+onsuccess:
+    print_empty_held_out_splits(held_out_windows())

@@ -110,5 +110,6 @@ rule build_report_page:
         },
         generation=config["generation"],
         segment_bars={variant: segment_bars(variant) for variant in BEAT_VARIANTS},
+        held_out=held_out_windows(),
     script:
         "../scripts/build_report_page.py"

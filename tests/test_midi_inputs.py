@@ -251,3 +251,18 @@ def test_interpolation_job_names_the_endpoint_and_file_it_cannot_encode(tmp_path
     # The window fails before anything is encoded: no model is needed to see the message.
     with pytest.raises(ValueError, match=rf"generation.interpolation.endpoints.last: {re.escape(str(last))}: .*4-bar"):
         endpoint_latents(None, endpoints, CONVERTER)
+
+
+def test_an_endpoint_files_other_parts_do_not_change_its_window(tmp_path):
+    import note_seq
+
+    from beatvae.generation import opening_window
+
+    windows = [
+        opening_window(
+            note_seq.midi_file_to_note_sequence(str(write_drum_midi(tmp_path / name, piano=piano))), CONVERTER
+        )
+        for name, piano in (("song.mid", True), ("drums.mid", False))
+    ]
+    assert windows[0].inputs[0].any()
+    assert (windows[0].inputs[0] == windows[1].inputs[0]).all(), "the piano part was read as drums"

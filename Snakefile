@@ -29,7 +29,9 @@ rule all:
         all_targets(),
 
 
-# The run ends by saying how long it took and how fast each variant trained (steps/s), the figures
-# to hold against the recipe's budget on this machine.
+# The run ends (not a dry run) by saying how long it took and how fast each variant trained
+# (steps/s), the figures to hold against the recipe's budget on this machine, and which held-out
+# splits came out empty.
 onsuccess:
     print("\n".join(closing_lines(RUN_STARTED, VARIANTS)))
+    print_empty_held_out_splits(held_out_windows())

@@ -8,11 +8,13 @@ import types
 import yaml
 from snakemake.utils import min_version, update_config, validate
 
-# Planning needs nothing but Snakemake (+ PyYAML, which it brings): beatvae.settings is
-# standard-library only, and nothing else of the project is imported here. Host tools
+# Planning needs nothing but Snakemake (+ PyYAML, which it brings): beatvae.settings,
+# beatvae.held_out and beatvae.run_summary (and beatvae.smf, which settings reads MIDI files with)
+# are standard-library only, and nothing else of the project is imported here. Host tools
 # (FluidSynth, the soundfont) are checked by the jobs that use them, where `--use-conda`
 # provides them.
 sys.path.insert(0, f"{workflow.basedir}/src")
+from beatvae.held_out import print_empty_held_out_splits
 from beatvae.run_summary import closing_lines
 from beatvae.settings import (
     SPLITS,
@@ -120,7 +122,12 @@ for _name, _variant in config["variants"].items():
                 f"under `{_section}s` (declared: {_declared})"
             )
     check_variant(_name, _variant, representation_of(_name))
-check_interpolation(config["generation"], workflow.basedir)
+# Every beat variant encodes the endpoint files' opening window (rules/generate.smk).
+check_interpolation(
+    config["generation"],
+    workflow.basedir,
+    {v: representation_of(v) for v in VARIANTS if not is_groove(representation_of(v))},
+)
 
 # Beat variants (drum classes) generate, are evaluated on their samples and rendered; groove
 # variants (GrooVAE) humanize the beats of others (rules/humanize.smk).
@@ -189,6 +196,25 @@ def variant_windows(*splits):
         return [windows[SPLITS.index(split)] for split in splits]
 
     return paths
+
+
+def held_out_windows():
+    """{variant: {subset, representation, counts}}: where the windows each variant is trained and
+    evaluated on were counted (rules.tensorize's windows.json), for the notice of held-out splits
+    left without windows (beatvae.held_out: the console at the end of a run, the report page).
+    """
+    return {
+        name: {
+            "subset": variant["subset"],
+            "representation": variant["representation"],
+            "counts": expand(
+                rules.tensorize.output.counts,
+                subset=variant["subset"],
+                representation=variant["representation"],
+            )[0],
+        }
+        for name, variant in config["variants"].items()
+    }
 
 
 # Generated outputs live in a folder named by their sampling settings (temperature, seed), so
@@ -346,6 +372,10 @@ def report_page_inputs(wildcards):
         inputs["audio"] += humanized("audio", "ogg")
     if GROOVE_VARIANTS:
         inputs["groove"] = "results/eval/groove.tsv"
+    # Held-out splits without windows are stated on the page (beatvae.held_out).
+    inputs["window_counts"] = sorted(
+        {where["counts"] for where in held_out_windows().values()}
+    )
     return inputs
 
 

@@ -130,5 +130,6 @@ rule build_report_page:
             for key in ("num_samples", "temperature", "seed", "qpm")
         },
         segment_bars={variant: segment_bars(variant) for variant in BEAT_VARIANTS},
+        held_out=held_out_windows(),
     script:
         "../scripts/build_report_page.py"

@@ -85,6 +85,34 @@ def write_config_with(base, path, audio: bool, **changes):
     return path
 
 
+def write_drum_midi(path, bars=4, time_signature=(4, 4), drums=True, piano=False, qpm=120.0):
+    """A real MIDI file written by pretty_midi: a kick/snare/hi-hat groove on General MIDI channel 10
+    (`drums`) and/or a piano part on channel 1 (`piano`), filling `bars` bars of `time_signature`."""
+    import pretty_midi
+
+    midi = pretty_midi.PrettyMIDI(initial_tempo=qpm)
+    numerator, denominator = time_signature
+    midi.time_signature_changes.append(pretty_midi.TimeSignature(numerator, denominator, 0.0))
+    beat = 60.0 / qpm * 4 / denominator
+    beats = range(bars * numerator)
+    if drums:
+        kit = pretty_midi.Instrument(program=0, is_drum=True, name="Drums")
+        for index in beats:
+            for pitch in (36 if index % 2 == 0 else 38, 42):
+                kit.notes.append(pretty_midi.Note(100, pitch, index * beat, index * beat + beat / 4))
+        midi.instruments.append(kit)
+    if piano:
+        grand = pretty_midi.Instrument(program=0, name="Grand")
+        for index in beats:
+            for pitch in (48, 52, 55):  # a C major chord on every beat, in the drum map's pitch range
+                grand.notes.append(pretty_midi.Note(70, pitch, index * beat, (index + 1) * beat))
+        midi.instruments.append(grand)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    midi.write(str(path))
+    return path
+
+
 def output_of(result):
     """A finished command's stdout and stderr, for assertion messages."""
     return f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"

@@ -14,7 +14,7 @@ import mido
 import pytest
 
 from beatvae.settings import SettingsError, check_humanize, humanize_files
-from conftest import REPO, SAMPLE, output_of, run_snakemake, write_config_with
+from conftest import CONVERTER, GROOVE, REPO, SAMPLE, output_of, run_snakemake, write_config_with, write_drum_midi
 
 pytestmark = pytest.mark.slow
 
@@ -205,10 +205,11 @@ def test_groove_representation_without_humanize_is_refused():
 
 def test_files_resolve_against_the_workflow_folder_and_may_not_share_a_stem(tmp_path):
     for folder in ("a", "b"):
-        (tmp_path / folder).mkdir()
-        (tmp_path / folder / "groove.mid").write_bytes(b"MThd")
+        write_drum_midi(tmp_path / folder / "groove.mid")
+    # The files are read while planning (tests/test_midi_inputs.py): representations as the schema fills them.
+    representations = {"drums": CONVERTER, "groove": GROOVE}
     humanize = {"model": "groove", "files": ["a/groove.mid"]}
-    check_humanize(humanize, VARIANTS, REPRESENTATIONS, tmp_path)
+    check_humanize(humanize, VARIANTS, representations, tmp_path)
     assert humanize_files(humanize, tmp_path) == {"groove": tmp_path / "a/groove.mid"}
     with pytest.raises(SettingsError, match=r"humanize.files\[1\]: 'b/groove.mid' and 'a/groove.mid'"):
-        check_humanize(dict(humanize, files=["a/groove.mid", "b/groove.mid"]), VARIANTS, REPRESENTATIONS, tmp_path)
+        check_humanize(dict(humanize, files=["a/groove.mid", "b/groove.mid"]), VARIANTS, representations, tmp_path)

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from beatvae.settings import SettingsError, check_interpolation, sampling_tag
-from conftest import REPO, SMOKE_CONFIG, output_of, run_snakemake
+from conftest import REPO, SMOKE_CONFIG, output_of, run_snakemake, write_drum_midi
 
 SMOKE = yaml.safe_load(SMOKE_CONFIG.read_text())
 
@@ -70,19 +70,28 @@ def imported_modules(source):
             yield node.module
 
 
-def test_workflow_imports_nothing_of_the_project_but_settings():
+# The project's modules that planning imports (the workflow's, and theirs): standard library only.
+PLANNING_MODULES = {"beatvae.settings", "beatvae.held_out", "beatvae.run_summary", "beatvae.smf"}
+
+
+def test_workflow_imports_nothing_of_the_project_but_its_planning_modules():
     # Snakefiles are Python plus directives; their import lines are plain Python.
     for path in [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk"))]:
         imports = re.findall(r"^\s*(?:from\s+(\S+)\s+import|import\s+(\S+))", path.read_text(), flags=re.M)
         project = {a or b for a, b in imports if (a or b).split(".")[0] == "beatvae"}
-        assert project <= {"beatvae.settings"}, (path.name, project)
+        assert project <= PLANNING_MODULES, (path.name, project)
         assert "check_audio_tools" not in path.read_text(), path.name
 
 
-def test_settings_module_is_standard_library_only():
-    """The Snakefile imports beatvae.settings, which runs the package's __init__ first."""
-    for module in ("settings.py", "__init__.py"):
-        top_level = {name.split(".")[0] for name in imported_modules((REPO / "src/beatvae" / module).read_text())}
+def test_planning_modules_are_standard_library_only():
+    """Each planning module (and the package's __init__, which any import of it runs first) imports
+    only the standard library and other planning modules."""
+    for module in ("beatvae", *PLANNING_MODULES):
+        source = REPO / "src" / (module.replace(".", "/") + ("/__init__.py" if module == "beatvae" else ".py"))
+        imported = set(imported_modules(source.read_text()))
+        project = {name for name in imported if name.split(".")[0] == "beatvae"}
+        assert project <= PLANNING_MODULES, (module, project)
+        top_level = {name.split(".")[0] for name in imported - project}
         assert top_level - {"__future__"} <= set(sys.stdlib_module_names), (module, top_level)
 
 
@@ -292,9 +301,8 @@ def test_good_dataset_ids_pass():
 
 def test_endpoint_files_resolve_against_the_workflow_folder_from_any_directory(tmp_path):
     checkout = checkout_copy(tmp_path / "checkout")
-    (checkout / "grooves").mkdir()
     for name in ("a.mid", "b.mid"):
-        (checkout / "grooves" / name).write_bytes(b"MThd")
+        write_drum_midi(checkout / "grooves" / name)  # read while planning: a real 4-bar drum file
     endpoints = {"source": "files", "first": "grooves/a.mid", "last": "grooves/b.mid"}
     config = write_config(tmp_path / "c.yaml", **{"generation.interpolation.endpoints": endpoints})
     result = dry_run(tmp_path / "elsewhere/work", configfile=config, snakefile=checkout / "Snakefile")

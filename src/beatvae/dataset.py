@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from beatvae.files import written_atomically
+from beatvae.held_out import describe_split
 from beatvae.settings import CONVERTERS, NUM_DRUM_CLASSES, is_groove, window_bars
 
 COLLECTION_NAME = "groove"
@@ -248,11 +249,7 @@ class WindowCount:
 
     def describe(self, split: str) -> str:
         """e.g. "12 train files, 0 windows (files without a window: 12 in 3/4, not 4/4)"."""
-        text = f"{self.files} {split} files, {self.windows} windows"
-        reasons = self.summary()["why"]
-        if reasons:
-            text += " (files without a window: " + "; ".join(f"{n} {reason}" for reason, n in reasons.items()) + ")"
-        return text
+        return describe_split(split, self.summary())
 
 
 class NoTrainingWindows(ValueError):

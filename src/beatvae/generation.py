@@ -9,7 +9,7 @@ import numpy as np
 from beatvae.dataset import make_converter, midi_to_note_sequence
 from beatvae.midi import retimed, write_midi
 from beatvae.model import TrainedModelDir, sample_latents
-from beatvae.settings import window_bars, window_steps
+from beatvae.settings import ENDPOINTS_KEY, window_bars, window_steps
 
 
 def slerp(first: np.ndarray, last: np.ndarray, fractions: Sequence[float]) -> np.ndarray:
@@ -88,7 +88,12 @@ def endpoint_latents(
         sequences = [midi_to_note_sequence(gmd_root, rows.loc[endpoints[k], "path"]) for k in ("first", "last")]
     else:
         raise ValueError(f"unknown interpolation endpoint source {source!r}")
-    windows = [opening_window(s, converter) for s in sequences]
+    windows = []
+    for key, sequence in zip(("first", "last"), sequences, strict=True):
+        try:
+            windows.append(opening_window(sequence, converter))
+        except ValueError as error:  # named: which endpoint, which file or performance
+            raise ValueError(f"{ENDPOINTS_KEY}.{key}: {endpoints[key]}: {error}") from error
     _, mu, _ = model.encode_tensors([w.inputs[0] for w in windows], [w.lengths[0] for w in windows])
     return mu[0], mu[1]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ import numpy as np
 from beatvae.groove import apply_groove, humanize_windows, humanizer_batch_size, quantized_drums
 from beatvae.midi import midi_length_seconds, write_midi
 from beatvae.model import TrainedModelDir
-from beatvae.settings import is_groove
+from beatvae.settings import SettingsError, check_drum_midi, is_groove
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,32 @@ def read_midi(path: str | os.PathLike):
         raise HumanizeError(f"{path}: not a readable MIDI file ({type(error).__name__}: {error})") from error
 
 
+def drum_part(sequence, midi_path, representation: Mapping):
+    """The sequence's notes on General MIDI channel 10 (the humanized file is a drum file: a piano part
+    beside the drums would come out played on drums). The parts left out are logged by channel and
+    program; HumanizeError, naming the parts, for a file with no drums (settings.check_drum_midi, as
+    while planning)."""
+    import note_seq
+
+    try:
+        facts = check_drum_midi(midi_path, "humanize", str(midi_path), {"the humanizing model": representation})
+    except SettingsError as error:
+        raise HumanizeError(str(error)) from error
+    left_out = facts.other_parts()
+    if not left_out:
+        return sequence
+    log.warning(
+        "%s: left out %s: only the drums (General MIDI channel 10) are humanized",
+        midi_path,
+        "; ".join(part.describe() for part in left_out),
+    )
+    drums = note_seq.NoteSequence()
+    drums.CopyFrom(sequence)
+    del drums.notes[:]
+    drums.notes.extend(note for note in sequence.notes if note.is_drum)
+    return drums
+
+
 def humanize_sequence(model: TrainedModelDir, trained, sequence, temperature: float, source: str):
     """The sequence with the model's groove applied to its drum-class notes (see groove.apply_groove)."""
     try:
@@ -84,10 +110,7 @@ def humanize_midi_files(
     log.info("humanizing %d MIDI files with %s (temperature %g)", len(midi_paths), model_dir, temperature)
     summaries = []
     for midi_path, out_path in zip(midi_paths, out_paths, strict=True):
-        sequence = read_midi(midi_path)
-        off_channel_10 = sum(not note.is_drum for note in sequence.notes)
-        if off_channel_10:
-            log.warning("%s: %d notes are not on the drum channel; written as drums", midi_path, off_channel_10)
+        sequence = drum_part(read_midi(midi_path), midi_path, model.converter)
         humanized, drums = humanize_sequence(model, trained, sequence, temperature, str(midi_path))
         # The loop length is the original file's (note_seq ends a sequence at its last note-off).
         humanized.total_time = max(midi_length_seconds(midi_path), 1e-6)

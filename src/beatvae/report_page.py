@@ -130,6 +130,28 @@ def groove_section(tsv_path) -> str:
     )
 
 
+def held_out_section(trained_on: Mapping[str, Mapping] | None) -> str:
+    """A page section naming each held-out split left without windows and what it costs the variants
+    trained on it (beatvae.held_out; `trained_on` as empty_held_out_splits takes it); none without one."""
+    from beatvae.held_out import empty_held_out_splits
+
+    found = empty_held_out_splits(trained_on or {})
+    if not found:
+        return ""
+    items = "".join(
+        f"<li><strong>subset {html.escape(empty.subset)}, {html.escape(empty.split)} split</strong> "
+        f"({html.escape(empty.representation)}): {html.escape(empty.counted)}. "
+        f"{html.escape(empty.named_variants())}: {html.escape(empty.consequence())}.</li>"
+        for empty in found
+    )
+    return (
+        '<section id="held-out"><h2>Held-out splits without windows</h2>'
+        '<p class="settings">The evaluation below is missing what these splits would have measured '
+        "(from <code>results/tensors/&lt;subset&gt;/&lt;representation&gt;/windows.json</code>).</p>"
+        f"<ul>{items}</ul></section>"
+    )
+
+
 def _element_id(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", "-".join(parts)).strip("-")
 
@@ -237,13 +259,15 @@ def build_report_page(
     segment_bars: Mapping[str, int] | int = 4,
     title: str = "beatvae: generated beats",
     groove_tsv=None,
+    held_out: Mapping[str, Mapping] | None = None,
 ) -> Path:
     """Write the page for `entries` ({"variant", "name"}, in the order of `midi_paths` and
     `audio_paths`; a name ending in "interpolation" is drawn one step per row, each of
     `segment_bars` bars: one number, or one per variant). An entry with "humanized": true is the
     humanized version of the entry of the same variant and name, and is shown right after it.
     `assets_dir` is the repository's report/ folder; `groove_tsv` (results/eval/groove.tsv), when given,
-    is shown after the comparison. Returns the page's path."""
+    is shown after the comparison; `held_out` ({variant: {subset, representation, counts}}, see
+    held_out_section) names held-out splits left without windows at the top. Returns the page's path."""
     assets_dir = Path(assets_dir)
     if len(midi_paths) != len(entries) or (audio_paths is not None and len(audio_paths) != len(entries)):
         raise ValueError(
@@ -315,6 +339,7 @@ def build_report_page(
         sections="\n".join(sections),
         comparison=comparison_table(comparison_tsv),
         groove=groove_section(groove_tsv),
+        held_out=held_out_section(held_out),
         page_js=(assets_dir / "page" / "page.js").read_text(encoding="utf-8"),
     )
     out_path = Path(out_path)

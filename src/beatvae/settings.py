@@ -16,6 +16,8 @@ import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from beatvae.smf import MidiFacts, MidiFileError, read_midi_facts
+
 SPLITS = ("train", "validation", "test")
 
 # Magenta's reduced drum map (drums_encoder_decoder.DEFAULT_DRUM_TYPE_PITCHES): kick, snare,
@@ -103,8 +105,73 @@ def endpoint_files(endpoints: Mapping, workflow_dir: str | os.PathLike) -> list[
     return [Path(workflow_dir, str(endpoints[key])) for key in ("first", "last")]
 
 
-def check_interpolation(generation: Mapping, workflow_dir: str | os.PathLike) -> None:
-    """Raises SettingsError, naming the key, for interpolation endpoints that cannot work."""
+# Snakemake reads these as wildcards in any path of a job's inputs or outputs, and cannot escape
+# them in the paths that input functions and targets give it (measured with Snakemake 9).
+WILDCARD_CHARACTERS = "{}"
+
+
+def check_drum_midi(
+    path: str | os.PathLike,
+    where: str,
+    written: str,
+    readers: Mapping[str, Mapping] | None = None,
+    whole_window: bool = False,
+) -> MidiFacts:
+    """Raises SettingsError, naming `where` (a config key) and the file as `written` in the config,
+    for a user's MIDI file that cannot go in as a drum performance: a name Snakemake reads as a
+    wildcard, not a MIDI file, no notes on General MIDI channel 10 (the parts it has are named),
+    a metre other than each reader's (`readers`: {who: representation}), a tempo change (with
+    `whole_window` False: the whole file is quantized), or (`whole_window` True: its earliest window is
+    encoded) drums that stop before a reader's window is full. Returns what the file holds.
+
+    Standard library only (smf), so the workflow checks users' files while planning, before any job.
+    """
+    prefix = f"{where}: {written!r}"
+    if any(character in str(path) for character in WILDCARD_CHARACTERS):
+        raise SettingsError(
+            f"{prefix}: Snakemake reads {{ and }} in a path as a wildcard; rename the file (or its folder) without them"
+        )
+    try:
+        facts = read_midi_facts(path)
+    except (OSError, MidiFileError) as error:
+        raise SettingsError(f"{prefix} is not a readable MIDI file ({error})") from error
+    if not facts.drum_notes:
+        parts = "; ".join(part.describe() for part in facts.other_parts()) or "no notes at all"
+        raise SettingsError(
+            f"{prefix} has no drum notes on General MIDI channel 10, the only channel read as drums ({parts}); "
+            "put its drum part on channel 10"
+        )
+    qpms = sorted(set(facts.qpms()))
+    if not whole_window and len(qpms) > 1:
+        raise SettingsError(
+            f"{prefix} changes tempo ({', '.join(f'{qpm:g}' for qpm in qpms)} qpm); the whole file is put on one "
+            "16th-note grid, which needs one tempo: split it where the tempo changes"
+        )
+    for who, representation in (readers or {}).items():
+        quarters = representation["quarters_per_bar"]
+        for _, numerator, denominator in facts.time_signatures:
+            if numerator * 4 / denominator != quarters:
+                raise SettingsError(
+                    f"{prefix} is in {numerator}/{denominator}, but {who} reads bars of {quarters} quarter notes "
+                    f"({quarters}/4)"
+                )
+        bars = window_bars(representation)
+        reached = facts.last_drum_onset // (facts.ticks_per_quarter * quarters) + 1
+        if whole_window and reached < bars:
+            bars_key = CONVERTERS[representation["converter"]]["bars_key"]
+            raise SettingsError(
+                f"{prefix}: its drums stop in bar {reached}, but {who} encodes a {bars}-bar window "
+                f"({bars_key}: {bars}); give a file whose drums play into bar {bars}"
+            )
+    return facts
+
+
+def check_interpolation(
+    generation: Mapping, workflow_dir: str | os.PathLike, interpolating: Mapping[str, Mapping] | None = None
+) -> None:
+    """Raises SettingsError, naming the key, for interpolation endpoints that cannot work; endpoint files
+    (`source: files`) are checked as drum MIDI whose opening window each variant of `interpolating`
+    ({variant: its representation}) can encode (check_drum_midi)."""
     endpoints = generation["interpolation"]["endpoints"]
     source = endpoints["source"]
     for key in ("first", "last"):
@@ -129,6 +196,8 @@ def check_interpolation(generation: Mapping, workflow_dir: str | os.PathLike) ->
                     f"{ENDPOINTS_KEY}.{key}: no MIDI file {endpoints[key]!r} (paths are relative to the "
                     f"workflow folder {workflow_dir})"
                 )
+            readers = {f"variant {name!r}": representation for name, representation in (interpolating or {}).items()}
+            check_drum_midi(path, f"{ENDPOINTS_KEY}.{key}", str(endpoints[key]), readers, whole_window=True)
 
 
 def gmd_ids(archive: str | os.PathLike) -> set[str]:
@@ -227,6 +296,8 @@ def check_humanize(
             )
         if resolved.suffix.lower() not in (".mid", ".midi"):
             raise SettingsError(f"{where}: {path!r} is not a MIDI file (.mid or .midi)")
+        model_representation = representations[variants[model]["representation"]]
+        check_drum_midi(resolved, where, str(path), {f"{HUMANIZE_KEY}.model {model!r}": model_representation})
         stem = resolved.stem
         if stem in seen:
             raise SettingsError(

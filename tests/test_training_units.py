@@ -387,9 +387,9 @@ def test_model_shape_names_exactly_the_settings_that_change_the_weights_shapes(s
         with graph.as_default():
             config = build_config(variant, converter)
             config.model.build(config.hparams, config.data_converter.output_depth, is_training=True)
-            depth = config.data_converter
-            zeros = tf.zeros([2, 64, depth.input_depth]), tf.zeros([2, 64, depth.output_depth])
-            config.model.train(*zeros, tf.fill([2], 64))
+            depth, batch = config.data_converter, config.hparams.batch_size
+            zeros = tf.zeros([batch, 64, depth.input_depth]), tf.zeros([batch, 64, depth.output_depth])
+            config.model.train(*zeros, tf.fill([batch], 64))
             return {v.op.name: v.shape.as_list() for v in tf.trainable_variables()}
 
     other = changed(section, key, value)

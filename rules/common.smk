@@ -390,3 +390,15 @@ def report_page_entries():
         for variant in HUMANIZED_VARIANTS
         for name in RENDERED_NAMES
     ]
+
+
+# Training (rules/train.smk)
+def checkpoint_folder(variant):
+    """Where a variant trains: outside Snakemake's outputs, so a failed or killed job keeps its checkpoints."""
+    return f"results/checkpoints/{variant}"
+
+
+def init_from_model(variant):
+    """The exported model folder a variant starts from (training.init_from), or None."""
+    source = config["variants"][variant]["training"]["init_from"]
+    return f"results/models/{source}" if source else None

@@ -1,3 +1,9 @@
+from beatvae.settings import (
+    check_init_from_cycles,
+    check_init_from_shapes,
+    check_trained_steps,
+)
+
 for _name, _variant in config["variants"].items():
     _source = _variant["training"]["init_from"]
     if _source is not None and (_source not in config["variants"] or _source == _name):
@@ -5,6 +11,23 @@ for _name, _variant in config["variants"].items():
             f"variants.{_name}.training.init_from names {_source!r}, which is not another declared "
             f"variant (declared: {VARIANTS})"
         )
+
+# init_from cycles and sources of another model shape fail here, naming the variants and the keys.
+check_init_from_cycles(config["variants"])
+check_init_from_shapes(config["variants"], REPRESENTATIONS)
+
+
+# num_steps below the checkpoints the job would resume fails here, before Snakemake removes the
+# variant's model folder to rerun it.
+for _name, _variant in config["variants"].items():
+    check_trained_steps(
+        _name,
+        _variant,
+        representation_of(_name),
+        checkpoint_folder(_name),
+        variant_windows("train")(types.SimpleNamespace(variant=_name))[0],
+        init_from_model(_name),
+    )
 
 
 rule train_model:
@@ -14,9 +37,7 @@ rule train_model:
         validation=variant_windows("validation"),
         # training.init_from: the exported model a fine-tuned variant starts from (none otherwise)
         init_from=lambda wc: [
-            f"results/models/{source}"
-            for source in [config["variants"][wc.variant]["training"]["init_from"]]
-            if source
+            source for source in [init_from_model(wc.variant)] if source
         ],
     output:
         directory("results/models/{variant}"),
@@ -38,7 +59,7 @@ rule train_model:
         training=lookup(dpath="variants/{variant}/training", within=config),
         converter=lambda wc: representation_of(wc.variant),
         # Outside Snakemake's outputs on purpose: a failed or killed job keeps its checkpoints.
-        checkpoint_dir=lambda wc: f"results/checkpoints/{wc.variant}",
+        checkpoint_dir=lambda wc: checkpoint_folder(wc.variant),
     script:
         "../scripts/train_model.py"
 

@@ -26,6 +26,7 @@ from beatvae.training import (
     TrainingSettingsError,
     check_num_steps,
     prepare_checkpoint_dir,
+    prune_checkpoints,
     train_variant,
     truncate_scalars,
 )
@@ -306,3 +307,91 @@ def test_best_checkpoint_keeps_the_lowest_validation_loss_and_counts_validations
     best = BestCheckpoint(folder, "validation-digest")
     best.update(str(folder / "model.ckpt-30"), 30, 1.0)
     assert BestCheckpoint(folder, "other-validation-windows").checkpoint is None
+
+
+def test_pruning_counts_the_checkpoints_of_earlier_runs_and_spares_best_and_later_ones(tmp_path):
+    folder = tmp_path / "checkpoints"
+    for step in (10, 20, 30, 40, 50, 60, 70):
+        fake_checkpoint(folder, step, "f")
+        (folder / f"model.ckpt-{step}.data-00000-of-00001").write_text("")
+    (folder / "best").mkdir()
+    (folder / "best/model.ckpt-10.index").write_text("")
+    kept = prune_checkpoints(folder, keep=3, resume_step=60)
+    assert kept == [str(folder / f"model.ckpt-{step}") for step in (40, 50, 60)]
+    assert sorted(p.name for p in folder.glob("model.ckpt-*")) == sorted(
+        f"model.ckpt-{step}.{part}" for step in (40, 50, 60, 70) for part in ("index", "data-00000-of-00001")
+    ), "70, saved after the state file's newest, is left for the resumed run to save again"
+    assert (folder / "best/model.ckpt-10.index").exists()
+
+
+def trained_folder(folder, windows_file, step, variant=VARIANT, init_source=None):
+    """A checkpoint folder as the training job leaves it, without training (its stored settings)."""
+    from beatvae.settings import WINDOWS_FILE_KEY, file_sha256, settings_parts
+
+    parts = {**settings_parts(variant, CONVERTER), "training_windows": "digest"}
+    if init_source:
+        parts["init_from"] = init_source
+    fake_checkpoint(folder, step, "f", parts)
+    stored = json.loads((folder / "fingerprint.json").read_text())
+    (folder / "fingerprint.json").write_text(json.dumps({**stored, WINDOWS_FILE_KEY: file_sha256(windows_file)}))
+
+
+def test_planning_refuses_fewer_steps_only_for_checkpoints_the_job_would_resume(tmp_path):
+    from beatvae.settings import check_trained_steps
+
+    random_windows().save(tmp_path / "train.npz")
+    folder = tmp_path / "checkpoints"
+    trained_folder(folder, tmp_path / "train.npz", 100)
+    fewer = changed("training", "num_steps", 50)
+    with pytest.raises(SettingsError, match=r"variants.v2.training.num_steps is 50, .* checkpoint at step 100"):
+        check_trained_steps("v2", fewer, CONVERTER, folder, tmp_path / "train.npz", None)
+    check_trained_steps("v2", changed("training", "num_steps", 100), CONVERTER, folder, tmp_path / "train.npz", None)
+    # Anything that starts the job over: other settings, other windows, another init_from source.
+    other = copy.deepcopy(fewer)
+    other["hparams"]["z_size"] = 8
+    check_trained_steps("v2", other, CONVERTER, folder, tmp_path / "train.npz", None)
+    random_windows(seed=1).save(tmp_path / "other.npz")
+    check_trained_steps("v2", fewer, CONVERTER, folder, tmp_path / "other.npz", None)
+    source = tmp_path / "source-model"
+    source.mkdir()
+    (source / "training.json").write_text(json.dumps({"fingerprint": "s1"}))
+    (source / "checkpoint").write_text('model_checkpoint_path: "model.ckpt-7"\n')
+    check_trained_steps("v2", fewer, CONVERTER, folder, tmp_path / "train.npz", source)
+    trained_folder(folder, tmp_path / "train.npz", 100, init_source="s1/model.ckpt-7")
+    with pytest.raises(SettingsError, match="variants.v2.training.num_steps is 50"):
+        check_trained_steps("v2", fewer, CONVERTER, folder, tmp_path / "train.npz", source)
+    check_trained_steps("v2", fewer, CONVERTER, tmp_path / "never-trained", tmp_path / "train.npz", None)
+
+
+SHAPE_CHANGES = [
+    ("hparams", "z_size", 8, CONVERTER),
+    ("hparams", "residual_decoder", True, CONVERTER),
+    ("model", "level_lengths", [16, 4], CONVERTER),
+    ("model", "disable_autoregression", True, CONVERTER),
+    ("hparams", "learning_rate", 0.1, CONVERTER),
+    ("model", "level_lengths", [4, 16], dict(CONVERTER, roll_input=False)),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("section, key, value, converter", SHAPE_CHANGES, ids=[c[1] for c in SHAPE_CHANGES])
+def test_model_shape_names_exactly_the_settings_that_change_the_weights_shapes(section, key, value, converter):
+    """settings.model_shape (what planning compares for init_from) against the graph Magenta builds."""
+    from beatvae import magenta_env
+    from beatvae.settings import model_shape
+
+    tf = magenta_env.tensorflow_v1()
+
+    def weight_shapes(variant, converter):
+        graph = tf.Graph()
+        with graph.as_default():
+            config = build_config(variant, converter)
+            config.model.build(config.hparams, config.data_converter.output_depth, is_training=True)
+            depth, batch = config.data_converter, config.hparams.batch_size
+            zeros = tf.zeros([batch, 64, depth.input_depth]), tf.zeros([batch, 64, depth.output_depth])
+            config.model.train(*zeros, tf.fill([batch], 64))
+            return {v.op.name: v.shape.as_list() for v in tf.trainable_variables()}
+
+    other = changed(section, key, value)
+    graphs_differ = weight_shapes(VARIANT, CONVERTER) != weight_shapes(other, converter)
+    assert (model_shape(VARIANT, CONVERTER) != model_shape(other, converter)) == graphs_differ

@@ -3,6 +3,7 @@ how it types `--config` overrides, where generated outputs go, which settings fa
 and that planning needs nothing of the project but the standard-library settings module."""
 
 import ast
+import copy
 import os
 import re
 import shutil
@@ -332,3 +333,79 @@ def test_readme_report_command_names_the_config():
     readme = (REPO / "README.md").read_text()
     commands = [line for line in readme.splitlines() if "--report" in line and "snakemake" in line]
     assert commands and all("--configfile" in line for line in commands), commands
+
+
+# ---------------------------------------------------------------- init_from and num_steps, checked while planning
+
+
+def with_second_variant(path, **changes):
+    """The smoke config plus `tiny2`, a copy of its variant, with dotted-key changes."""
+    variants = {name: copy.deepcopy(SMOKE["variants"]["tiny"]) for name in ("tiny", "tiny2")}
+    return write_config(path, variants=variants, **changes)
+
+
+def test_init_from_cycle_fails_while_planning_naming_the_variants_and_the_key(tmp_path):
+    config = with_second_variant(
+        tmp_path / "c.yaml",
+        **{"variants.tiny.training.init_from": "tiny2", "variants.tiny2.training.init_from": "tiny"},
+    )
+    result = dry_run(tmp_path / "work", configfile=config)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output_of(result)
+    assert "SettingsError" in output and "variants.tiny.training.init_from" in output, output_of(result)
+    assert "tiny -> tiny2 -> tiny" in output, output_of(result)
+
+
+def test_init_from_cycles_are_found_at_any_length_and_chains_pass():
+    from beatvae.settings import check_init_from_cycles
+
+    def variants(**sources):
+        return {name: {"training": {"init_from": source}} for name, source in sources.items()}
+
+    check_init_from_cycles(variants(a=None, b="a", c="b"))
+    with pytest.raises(SettingsError, match=r"variants.b.training.init_from: the variants b -> c -> d -> b "):
+        check_init_from_cycles(variants(a="b", b="c", c="d", d="b"))
+
+
+def test_init_from_of_another_model_shape_fails_while_planning_naming_both_variants_and_the_keys(tmp_path):
+    config = with_second_variant(
+        tmp_path / "c.yaml", **{"variants.tiny2.training.init_from": "tiny", "variants.tiny2.hparams.z_size": 8}
+    )
+    result = dry_run(tmp_path / "work", configfile=config)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output_of(result)
+    assert "SettingsError" in output and "variants.tiny2.training.init_from" in output, output_of(result)
+    assert "hparams.z_size (tiny: 16, tiny2: 8)" in output, output_of(result)
+    # Settings that leave the weights' shapes alone may differ: the fine-tuned variant plans.
+    config = with_second_variant(
+        tmp_path / "c.yaml",
+        **{
+            "variants.tiny2.training.init_from": "tiny",
+            "variants.tiny2.hparams.learning_rate": 0.0001,
+            "variants.tiny2.model.level_lengths": [16, 4],
+        },
+    )
+    result = dry_run(tmp_path / "work", configfile=config)
+    assert result.returncode == 0, output_of(result)
+
+
+@pytest.mark.slow
+def test_num_steps_below_the_trained_checkpoints_fails_while_planning_unless_the_settings_changed(tmp_path):
+    """A real training job leaves checkpoints at step 20; fewer steps would only fail in the job,
+    after Snakemake removed the model folder. With changed settings the job starts over: no error."""
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    run_snakemake(workdir, "results/models/tiny", configfile=SMOKE_CONFIG, check=True)
+    fewer = write_config(tmp_path / "fewer.yaml", **{"variants.tiny.training.num_steps": 10})
+    result = dry_run(workdir, configfile=fewer)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output_of(result)
+    assert "SettingsError" in output and "variants.tiny.training.num_steps is 10" in output, output_of(result)
+    assert "checkpoint at step 20" in output, output_of(result)
+    assert (workdir / "results/models/tiny/training.json").exists()
+
+    changed = write_config(
+        tmp_path / "changed.yaml", **{"variants.tiny.training.num_steps": 10, "variants.tiny.hparams.z_size": 8}
+    )
+    result = dry_run(workdir, configfile=changed)
+    assert result.returncode == 0 and "train_model" in result.stdout, output_of(result)

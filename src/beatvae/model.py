@@ -20,7 +20,14 @@ from magenta.models.music_vae.base_model import MusicVAE
 
 from beatvae import magenta_env
 from beatvae.dataset import make_converter
-from beatvae.settings import CONVERTERS, TRAINING_KEYS, check_variant, model_hparams
+from beatvae.settings import (
+    CONVERTERS,
+    TRAINING_KEYS,
+    check_variant,
+    model_hparams,
+    settings_digest,
+    settings_parts,
+)
 
 
 class ObservedMusicVAE(MusicVAE):
@@ -37,10 +44,6 @@ class ObservedMusicVAE(MusicVAE):
 
 def training_settings(variant: Mapping) -> dict:
     return {key: copy.deepcopy(variant[key]) for key in TRAINING_KEYS}
-
-
-def _digest(value) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def windows_digest(windows) -> str:
@@ -62,13 +65,7 @@ def fingerprint_parts(
     model the weights started from, if any. `num_steps` and the other loop settings are left out
     so a run can be extended and its logging changed without starting over.
     """
-    parts = {
-        "model": _digest(variant["model"]),
-        "hparams": _digest(variant["hparams"]),
-        "seed": _digest(variant["training"]["seed"]),
-        "converter": _digest(dict(converter)),
-        "training_windows": training_windows,
-    }
+    parts = {**settings_parts(variant, converter), "training_windows": training_windows}
     if init_from:
         parts["init_from"] = init_from
     return parts
@@ -76,7 +73,7 @@ def fingerprint_parts(
 
 def fingerprint(parts: Mapping) -> str:
     """Identifies the weights a checkpoint holds: one digest over `fingerprint_parts`."""
-    return _digest(dict(parts))
+    return settings_digest(dict(parts))
 
 
 def build_config(variant: Mapping, converter: Mapping, **hparam_overrides) -> configs.Config:

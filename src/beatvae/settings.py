@@ -8,7 +8,9 @@ needs TensorFlow, Magenta or pandas belongs in the stage modules instead.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import math
 import os
 import re
@@ -305,3 +307,188 @@ def check_humanize(
                 f"results/humanized/{HUMANIZED_FILES_FOLDER}/{stem}.mid; rename one"
             )
         seen[stem] = str(path)
+
+
+# ---------------------------------------------------------------- training checkpoints and init_from
+#
+# What the training job decides about a variant's checkpoint folder and its `init_from` source, said
+# once here so that planning (standard library only) can make the same decisions before any job.
+
+INIT_FROM_KEY = "training.init_from"
+CHECKPOINT_STATE_FILE = "checkpoint"  # TensorFlow's checkpoint state file: the newest checkpoint's name
+FINGERPRINT_FILE = "fingerprint.json"  # the settings a checkpoint folder's weights were trained with
+TRAINING_SUMMARY_FILE = "training.json"  # an exported model's summary (its fingerprint among others)
+# Where a folder's state file records the windows file it was trained on (its sha256), so planning can
+# tell, without reading the windows, that the training data have not changed.
+WINDOWS_FILE_KEY = "training_windows_file_sha256"
+
+
+def settings_digest(value) -> str:
+    """A short digest of a JSON-able setting; equal settings give equal digests, whatever the key order."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def settings_parts(variant: Mapping, representation: Mapping) -> dict:
+    """The config-level parts of a checkpoint folder's fingerprint: a digest of each setting its
+    weights depend on (the job adds the training windows' and an init_from source's)."""
+    return {
+        "model": settings_digest(variant["model"]),
+        "hparams": settings_digest(variant["hparams"]),
+        "seed": settings_digest(variant["training"]["seed"]),
+        "converter": settings_digest(dict(representation)),
+    }
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def newest_checkpoint_name(folder: str | os.PathLike) -> str | None:
+    """The newest checkpoint's name in a folder's TensorFlow state file (`model.ckpt-1200`), if any."""
+    state = Path(folder, CHECKPOINT_STATE_FILE)
+    if not state.is_file():
+        return None
+    match = re.search(r'^model_checkpoint_path: "([^"]+)"', state.read_text(), re.MULTILINE)
+    return Path(match.group(1)).name if match else None
+
+
+def checkpoint_name_step(name: str | None) -> int:
+    """The global step in a checkpoint name or path (`.../model.ckpt-1200` -> 1200; none -> 0)."""
+    match = re.search(r"-(\d+)$", str(name or ""))
+    return int(match.group(1)) if match else 0
+
+
+def init_source_id(model_dir: str | os.PathLike) -> str | None:
+    """What a fine-tuned variant's weights depend on of its `init_from` model: that model's
+    fingerprint and exported checkpoint (a source trained longer is a new start too). None when
+    the folder holds no exported model."""
+    summary = Path(model_dir, TRAINING_SUMMARY_FILE)
+    name = newest_checkpoint_name(model_dir)
+    if not summary.is_file() or name is None:
+        return None
+    return f"{json.loads(summary.read_text())['fingerprint']}/{name}"
+
+
+def num_steps_problem(name: str, num_steps: int, checkpoint: str | None) -> str | None:
+    """Why `num_steps` cannot work with a folder whose newest checkpoint is `checkpoint` (a path),
+    or None. Never export a model trained longer than asked: fewer steps than stored are an error."""
+    trained = checkpoint_name_step(checkpoint)
+    if num_steps >= trained:
+        return None
+    return (
+        f"variants.{name}.training.num_steps is {num_steps}, but {Path(checkpoint).parent} already holds a "
+        f"checkpoint at step {trained}: raise num_steps to at least {trained}, or delete that folder to train "
+        f"from scratch"
+    )
+
+
+def check_trained_steps(
+    name: str,
+    variant: Mapping,
+    representation: Mapping,
+    checkpoint_dir: str | os.PathLike,
+    windows: str | os.PathLike,
+    init_source: str | os.PathLike | None,
+) -> None:
+    """While planning: SettingsError when the training job would refuse `num_steps` (below the step of
+    the checkpoints it would resume). Only a folder it would resume counts: one whose stored settings
+    match these, trained on the windows file now on disk (and from the same init_from model); any
+    change starts over, and then every num_steps works.
+
+    `windows` is the variant's training windows file, `init_source` its init_from model folder.
+    """
+    checkpoint_dir = Path(checkpoint_dir)
+    try:
+        name_on_disk = newest_checkpoint_name(checkpoint_dir)
+        stored = json.loads((checkpoint_dir / FINGERPRINT_FILE).read_text())
+        parts = stored.get("parts") or {}
+        same_settings = all(parts.get(key) == value for key, value in settings_parts(variant, representation).items())
+        same_source = parts.get("init_from") == (init_source_id(init_source) if init_source else None)
+        resumed = same_settings and same_source and stored.get(WINDOWS_FILE_KEY) == file_sha256(windows)
+    except (OSError, ValueError, KeyError):
+        # Nothing trained yet, or a folder a running job is just setting aside or writing: the job decides.
+        return
+    if resumed and name_on_disk:
+        problem = num_steps_problem(name, variant["training"]["num_steps"], str(checkpoint_dir / name_on_disk))
+        if problem:
+            raise SettingsError(problem)
+
+
+def check_init_from_cycles(variants: Mapping[str, Mapping]) -> None:
+    """Raises SettingsError, naming the key and the variants, where `training.init_from` goes round
+    in a cycle (a -> b -> a): each variant would need the other trained first."""
+    for start in variants:
+        chain = [start]
+        while (source := variants[chain[-1]]["training"].get("init_from")) is not None and source in variants:
+            if source in chain:
+                cycle = [*chain[chain.index(source) :], source]
+                raise SettingsError(
+                    f"variants.{cycle[0]}.{INIT_FROM_KEY}: the variants {' -> '.join(cycle)} start from each other's "
+                    f"weights in a cycle, so none can be trained first; remove {INIT_FROM_KEY} from one of them"
+                )
+            chain.append(source)
+
+
+# The settings that decide the shapes of a model's weights (checked by building the graphs: the
+# level_lengths values and GrooveConverter's `humanize` do not change them, their number and
+# `hits_as_controls` do). A model can start from another's weights only where all of these agree.
+def model_shape(variant: Mapping, representation: Mapping) -> dict:
+    """{config key (relative to the variant, `representation.*` for its converter): value} of
+    every setting that decides the shape of the variant's weights."""
+    model, hparams = variant["model"], variant["hparams"]
+    levels = model.get("level_lengths")
+    shape = {
+        "model.encoder": model.get("encoder"),
+        "model.decoder": model.get("decoder") or CONVERTERS[representation["converter"]]["decoder"],
+        "model.level_lengths (number of levels)": len(levels) if levels else None,
+        "model.disable_autoregression": bool(model.get("disable_autoregression")) if levels else None,
+        **{f"hparams.{key}": hparams.get(key) for key in ("z_size", "enc_rnn_size", "dec_rnn_size")},
+        **{f"hparams.{key}": bool(hparams.get(key)) for key in ("residual_encoder", "residual_decoder", "use_cudnn")},
+        "representation.converter": representation["converter"],
+    }
+    if representation["converter"] == "DrumsConverter":
+        shape["representation.roll_input"] = representation.get("roll_input", True)
+    else:
+        shape["representation.hits_as_controls"] = representation.get("hits_as_controls", False)
+    return shape
+
+
+def model_shape_problem(
+    name: str,
+    variant: Mapping,
+    representation: Mapping,
+    source: str,
+    source_variant: Mapping,
+    source_representation: Mapping,
+) -> str | None:
+    """Why variant `name` cannot start from the weights of variant `source` (another model shape), or None."""
+    ours, theirs = model_shape(variant, representation), model_shape(source_variant, source_representation)
+    differing = [
+        f"{key} ({source}: {theirs.get(key)}, {name}: {ours[key]})" for key in ours if ours[key] != theirs.get(key)
+    ]
+    if not differing:
+        return None
+    return (
+        f"variants.{name}.{INIT_FROM_KEY}: {source}'s model has another shape than {name}'s, its weights cannot "
+        f"fit: {', '.join(differing)}; give both the same, or remove {INIT_FROM_KEY}"
+    )
+
+
+def check_init_from_shapes(variants: Mapping[str, Mapping], representations: Mapping[str, Mapping]) -> None:
+    """Raises SettingsError naming both variants and the differing keys where a variant's `init_from`
+    source has another model shape."""
+    for name, variant in variants.items():
+        source = variant["training"].get("init_from")
+        if source is None or source not in variants:
+            continue
+        problem = model_shape_problem(
+            name,
+            variant,
+            representations[variant["representation"]],
+            source,
+            variants[source],
+            representations[variants[source]["representation"]],
+        )
+        if problem:
+            raise SettingsError(problem)

@@ -7,8 +7,9 @@ got from `magenta_env.tensorflow_v1()` so the legacy-Keras switch is always set 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
+
+from beatvae.settings import checkpoint_name_step
 
 # Teacher forcing feeds the true previous step to the decoder; free running feeds its own
 # sample (Magenta's eval always does the latter when training used scheduled sampling).
@@ -104,8 +105,7 @@ def metric_tensors(tf, metric_map: Mapping, name: str):
 
 def checkpoint_step(path: str | None) -> int:
     """The global step in a checkpoint path (`.../model.ckpt-1200` -> 1200; none -> 0)."""
-    match = re.search(r"-(\d+)$", str(path or ""))
-    return int(match.group(1)) if match else 0
+    return checkpoint_name_step(path)
 
 
 def even_batch_size(num_windows: int, max_batch_size: int) -> int:

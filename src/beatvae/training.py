@@ -3,7 +3,8 @@
 Checkpoints live in a working folder that Snakemake does not own (a failed or killed job keeps
 them); the rule's declared model folder is written only when training has finished. One trainer
 at a time holds a folder (`CheckpointLock`); a folder trained with other settings or data is set
-aside, never deleted, until the new run has saved its first checkpoint.
+aside, never deleted, until the new run has exported a model of its own; a resumed run keeps at
+most `checkpoints_to_keep` checkpoints in the folder, counting those of the runs before it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import csv
 import errno
 import fcntl
+import glob
 import json
 import logging
 import math
@@ -32,7 +34,15 @@ from beatvae.model import (
     training_settings,
     windows_digest,
 )
-from beatvae.settings import CONVERTERS
+from beatvae.settings import (
+    CONVERTERS,
+    FINGERPRINT_FILE,
+    WINDOWS_FILE_KEY,
+    file_sha256,
+    init_source_id,
+    model_shape_problem,
+    num_steps_problem,
+)
 from beatvae.tfgraph import (
     COMMON_METRICS,
     DECODER_METRICS,
@@ -50,7 +60,6 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_PREFIX = "model.ckpt"
 SCALARS_FILE = "scalars.csv"
-FINGERPRINT_FILE = "fingerprint.json"
 BEST_FOLDER = "best"  # a copy of the best-validated checkpoint, out of the Saver's rotation
 # The decoders' own metrics (accuracy, or the groove losses per part) follow `kl_bits` in the logged rows.
 DECODER_SCALARS = list(dict.fromkeys(name for metrics in DECODER_METRICS.values() for name in metrics))
@@ -178,8 +187,9 @@ def prepare_checkpoint_dir(
     """Keeps checkpoints trained with the same fingerprint; otherwise starts over without deleting any.
 
     Checkpoints of other settings are moved to `<folder>.previous-<their fingerprint>` (returned;
-    the caller drops it once the new run has saved a checkpoint). A folder set aside earlier with
-    the expected fingerprint (a config change reverted) is moved back instead of retraining.
+    `drop_set_aside` deletes such folders once the new run has exported its model: a run stopped
+    before that, by any signal, leaves them). A folder set aside earlier with the expected
+    fingerprint (a config change reverted) is moved back instead of retraining.
     """
     checkpoint_dir = Path(checkpoint_dir)
     marker = checkpoint_dir / FINGERPRINT_FILE
@@ -196,7 +206,7 @@ def prepare_checkpoint_dir(
             checkpoint_dir.rename(set_aside)
             log.warning(
                 "checkpoints in %s were trained with other settings or data (%s); starting over, the old ones "
-                "are kept in %s until this run saves its first checkpoint",
+                "are kept in %s until this run exports its model (revert the change to resume them)",
                 checkpoint_dir,
                 _changed_parts(stored, parts or {}),
                 set_aside,
@@ -213,15 +223,51 @@ def prepare_checkpoint_dir(
     return set_aside
 
 
+def drop_set_aside(checkpoint_dir: Path) -> None:
+    """Deletes the folders `prepare_checkpoint_dir` set aside: called once this run has exported its model."""
+    checkpoint_dir = Path(checkpoint_dir)
+    for folder in checkpoint_dir.parent.glob(f"{glob.escape(checkpoint_dir.name)}.previous-*"):
+        shutil.rmtree(folder, ignore_errors=True)
+        log.info("dropped %s: this run has exported its model", folder)
+
+
+def record_training_windows(checkpoint_dir: Path, windows_file: str | os.PathLike) -> None:
+    """Notes the training windows file's sha256 beside the fingerprint, for planning's num_steps check
+    (settings.check_trained_steps), which cannot compute the windows' own digest."""
+    marker = Path(checkpoint_dir) / FINGERPRINT_FILE
+    stored = json.loads(marker.read_text()) if marker.exists() else {}
+    sha = file_sha256(windows_file)
+    if stored.get(WINDOWS_FILE_KEY) != sha:
+        # Whole or not at all: planning (another Snakemake process) may read it meanwhile.
+        staging = marker.with_name(marker.name + ".tmp")
+        staging.write_text(json.dumps({**stored, WINDOWS_FILE_KEY: sha}, indent=2))
+        staging.replace(marker)
+
+
+def prune_checkpoints(checkpoint_dir: Path, keep: int, resume_step: int) -> list[str]:
+    """Deletes all but the `keep` newest checkpoints up to `resume_step`, those of earlier (killed or
+    stopped) runs included: the Saver's max_to_keep counts only its own process's saves. Returns the
+    kept ones' paths, oldest first, for the Saver to go on rotating. The best checkpoint is copied to
+    `best/`, out of this rotation; checkpoints after `resume_step` (saved by a run killed before it
+    recorded them) are left for this run's saves to replace.
+    """
+    found = sorted(
+        (checkpoint_step(index.name.removesuffix(".index")), index.name.removesuffix(".index"))
+        for index in Path(checkpoint_dir).glob(f"{CHECKPOINT_PREFIX}-*.index")
+    )
+    older = [name for step, name in found if step <= resume_step]
+    for name in older[:-keep]:
+        for part in Path(checkpoint_dir).glob(f"{glob.escape(name)}.*"):
+            part.unlink()
+        log.info("deleted %s: more than training.checkpoints_to_keep (%d) in %s", name, keep, checkpoint_dir)
+    return [str(Path(checkpoint_dir) / name) for name in older[-keep:]]
+
+
 def check_num_steps(num_steps: int, checkpoint_path: str | None, name: str) -> None:
     """Never exports a model trained longer than asked: num_steps below the newest checkpoint is an error."""
-    trained = checkpoint_step(checkpoint_path)
-    if num_steps < trained:
-        raise TrainingSettingsError(
-            f"variants.{name}.training.num_steps is {num_steps}, but {Path(checkpoint_path).parent} already holds a "
-            f"checkpoint at step {trained}: raise num_steps to at least {trained}, or delete that folder to train "
-            f"from scratch"
-        )
+    problem = num_steps_problem(name, num_steps, checkpoint_path)
+    if problem:
+        raise TrainingSettingsError(problem)
 
 
 def truncate_scalars(path: Path, last_step: int) -> None:
@@ -521,8 +567,11 @@ def train_variant(
     # Every setting is validated (the Config built) before any checkpoint is touched.
     config = build_config(variant, converter)
     source = TrainedModelDir.load(init_from) if init_from else None
-    # The source's settings and which of its checkpoints: a source trained longer is a new start too.
-    source_id = f"{source.fingerprint}/{Path(source.checkpoint).name}" if source else None
+    if source:
+        problem = model_shape_problem(name, variant, converter, source.path.name, source.variant, source.converter)
+        if problem:
+            raise TrainingSettingsError(problem)
+    source_id = init_source_id(init_from) if source else None
     parts = fingerprint_parts(variant, converter, windows_digest(windows), source_id)
     settings_fingerprint = fingerprint(parts)
     device = _device(tf)
@@ -536,11 +585,13 @@ def train_variant(
     log.info("training %s on %s: %d windows, fingerprint %s", name, device, len(windows), settings_fingerprint)
 
     with CheckpointLock(checkpoint_dir):
-        set_aside = prepare_checkpoint_dir(checkpoint_dir, settings_fingerprint, parts)
+        prepare_checkpoint_dir(checkpoint_dir, settings_fingerprint, parts)
+        record_training_windows(checkpoint_dir, train_windows)
         resume_from = tf.train.latest_checkpoint(str(checkpoint_dir))
         start_step = checkpoint_step(resume_from)
         num_steps = settings["num_steps"]
         check_num_steps(num_steps, resume_from, name)
+        kept = prune_checkpoints(checkpoint_dir, settings["checkpoints_to_keep"], start_step)
 
         validator = None
         if settings["validate_every_steps"] and validation is not None and len(validation):
@@ -553,6 +604,7 @@ def train_variant(
             )
         # Resumed runs reshuffle differently from the first run, instead of replaying its batches.
         graph = TrainingGraph(tf, config, windows, settings["seed"] + start_step, settings["checkpoints_to_keep"])
+        graph.saver.recover_last_checkpoints(kept)  # its rotation counts the checkpoints found
         scalars = ScalarLog(tf, checkpoint_dir, start_step, num_steps)
         try:
             run = _train_loop(
@@ -564,7 +616,6 @@ def train_variant(
                 settings=settings,
                 scalars=scalars,
                 validator=validator,
-                set_aside=set_aside,
                 threads=threads,
                 process_start=process_start,
                 name=name,
@@ -601,6 +652,7 @@ def train_variant(
         }
         log.info("exporting %s: %s", Path(exported).name, reason)
         export_model(exported, checkpoint_dir, model_dir, summary)
+        drop_set_aside(checkpoint_dir)
     return summary
 
 
@@ -630,7 +682,6 @@ def _train_loop(
     settings,
     scalars,
     validator,
-    set_aside,
     threads,
     process_start,
     name,
@@ -682,10 +733,6 @@ def _train_loop(
                 saved = graph.saver.save(
                     session, str(checkpoint_dir / CHECKPOINT_PREFIX), global_step=step, write_meta_graph=False
                 )
-                if set_aside is not None:
-                    shutil.rmtree(set_aside, ignore_errors=True)
-                    log.info("dropped %s: this run has saved its first checkpoint", set_aside)
-                    set_aside = None
                 if validate_now:
                     validation_row = validator.validate(saved, step)
                     stopped_early = bool(patience and validator.best.validations_since >= patience)

@@ -21,5 +21,6 @@ with redirect_to_log(snakemake.log[0]):
         generation=params.generation,
         segment_bars=params.segment_bars,
         groove_tsv=snakemake.input.get("groove"),
+        targets_tsv=snakemake.input.get("targets"),
     )
     print(f"{page}: {page.stat().st_size / 2**20:.1f} MiB", flush=True)

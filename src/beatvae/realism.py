@@ -19,7 +19,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from beatvae.metrics import DRUM_CLASS_NAMES, RATE_FEATURES, _target, as_drum_rolls, sample_statistics
+from beatvae.metrics import (
+    DRUM_CLASS_NAMES,
+    RATE_FEATURES,
+    _target,
+    as_drum_rolls,
+    sample_statistics,
+    window_features,
+)
 
 _CLASS = {name: index for index, name in enumerate(DRUM_CLASS_NAMES)}
 KICK, SNARE = _CLASS["kick"], _CLASS["snare"]
@@ -126,8 +133,6 @@ def window_summary(rolls, steps_per_bar: int = 16) -> np.ndarray:
     """float [windows, features]: what a listener hears of a whole window, beyond single cells: the
     rhythm features of `metrics.window_features` (hits per bar of each class, notes per bar, shares on
     the beat and backbeat, syncopation) and the share of its bars with each structure figure."""
-    from beatvae.metrics import window_features
-
     rolls = as_drum_rolls(rolls)
     bars = bars_of(rolls, steps_per_bar)
     columns = [

@@ -159,9 +159,13 @@ def test_fill_like_samples_miss_the_realism_targets(sample_rock_windows):
 def test_held_out_windows_of_one_performance_leave_the_two_sample_test_unevaluated(rock_split):
     held_out, train = rock_split
     report = realism_report(train[:20], train, held_out, held_out_groups=["one"] * len(held_out))
-    assert report["two_sample"]["accuracy"] is None and "1 held-out performances" in report["two_sample"]["why"]
+    assert report["two_sample"]["accuracy"] is None and "the second side's" in report["two_sample"]["why"]
     assert realism_targets(report, {"two_sample_margin": 0.06, "structure_tolerance": 0.2})["two_sample"]["met"] is None
     assert report["structure"]["held_out"] == structure(held_out)
+    # Training windows drawn from one performance leave the floor unmeasurable too.
+    groups = np.arange(len(held_out))
+    report = realism_report(train[:20], train, held_out, ["one"] * len(train), groups)
+    assert report["two_sample"]["floor"] is None and "the first side's" in report["two_sample"]["why"]
 
 
 def test_comparison_table_and_page_put_targets_and_realism_first(rock_split, tmp_path):

@@ -119,6 +119,10 @@ def structure(rolls, steps_per_bar: int = 16) -> dict[str, float]:
     }
 
 
+class TooFewGroups(ValueError):
+    """The two-sample test cannot keep each performance in one fold with fewer than 2 a side."""
+
+
 def _groups(groups, count: int, prefix: str) -> np.ndarray:
     """Each window's group (performance id); without `groups`, each window is a group of its own."""
     if groups is None:
@@ -168,7 +172,7 @@ def _classifier(num_cells: int, seed: int):
 
 def _cross_validated_accuracy(
     features: np.ndarray, labels: np.ndarray, groups: np.ndarray, seed: int, num_cells: int
-) -> float:
+) -> tuple[float, int]:
     from sklearn.model_selection import StratifiedGroupKFold
 
     folds = min(FOLDS, *(len(np.unique(groups[labels == side])) for side in (0, 1)))
@@ -183,7 +187,7 @@ def _cross_validated_accuracy(
             classifier.fit(features[train_index], train_labels)
             predicted = classifier.predict(features[test_index])
         correct += int(np.sum(predicted == labels[test_index]))
-    return correct / len(labels)
+    return correct / len(labels), folds
 
 
 def two_sample_accuracy(first, second, first_groups=None, second_groups=None, seed: int = 0, repeats: int = REPEATS):
@@ -201,26 +205,31 @@ def two_sample_accuracy(first, second, first_groups=None, second_groups=None, se
         raise ValueError(f"windows shaped {first.shape[1:]} and {second.shape[1:]} cannot be compared")
     first_groups = _groups(first_groups, len(first), "first-")
     second_groups = _groups(second_groups, len(second), "second-")
-    for side, groups in (("first", first_groups), ("second", second_groups)):
-        if len(np.unique(groups)) < 2:
-            raise ValueError(f"the two-sample test needs windows of at least 2 groups a side; the {side} has 1")
     per_side = min(len(first), len(second))
     rng = np.random.default_rng(seed)
     first_features, second_features = classifier_features(first), classifier_features(second)
     num_cells = first.shape[1] * first.shape[2]
-    accuracies = []
+    accuracies, folds = [], []
     for repeat in range(repeats):
         chosen_first = np.sort(rng.choice(len(first), size=per_side, replace=False))
         chosen_second = np.sort(rng.choice(len(second), size=per_side, replace=False))
         features = np.concatenate([first_features[chosen_first], second_features[chosen_second]])
         labels = np.repeat([0, 1], per_side)
+        for side, drawn in (("first", first_groups[chosen_first]), ("second", second_groups[chosen_second])):
+            if len(np.unique(drawn)) < 2:
+                raise TooFewGroups(
+                    f"the two-sample test needs windows of at least 2 performances a side; the {side} side's "
+                    f"{per_side} windows come from {len(np.unique(drawn))}"
+                )
         groups = np.concatenate([first_groups[chosen_first], second_groups[chosen_second]])
-        accuracies.append(_cross_validated_accuracy(features, labels, groups, seed + repeat, num_cells))
+        accuracy, draw_folds = _cross_validated_accuracy(features, labels, groups, seed + repeat, num_cells)
+        accuracies.append(accuracy)
+        folds.append(draw_folds)
     return {
         "accuracy": float(np.mean(accuracies)),
         "per_draw": accuracies,
         "per_side": per_side,
-        "folds": min(FOLDS, len(np.unique(first_groups)), len(np.unique(second_groups))),
+        "folds": min(folds),
     }
 
 
@@ -257,7 +266,7 @@ def realism_report(
     overlapping windows of one performance never sit on both sides of a fold.
     - `two_sample`: `accuracy` of telling samples from held-out windows, and its `floor`, the same
       test on as many training windows against the held-out ones (real vs real); both None, with
-      `why`, when the held-out windows come from fewer than 2 performances. The floor may lie
+      `why`, when a side's windows come from fewer than 2 performances (tiny test subsets). The floor may lie
       below 0.5: a fold's held-out windows are of performances the classifier has not seen, so what
       it learned about the held-out side's performances misleads it; samples face the same.
     - `structure`: STRUCTURE_FIGURES of the samples, the held-out and the training windows.
@@ -265,21 +274,16 @@ def realism_report(
     """
     samples, train, held_out = as_drum_rolls(samples), as_drum_rolls(train), as_drum_rolls(held_out)
     two_sample = {"classifier": f"logistic regression (C={CLASSIFIER_C}) on the {CLASSIFIER_FEATURES}"}
-    held_out_groups = _groups(held_out_groups, len(held_out), "held-out-")
-    if len(np.unique(held_out_groups)) < 2 or len(samples) < 2 or len(train) < 2:
-        # Cross-validation keeps a performance in one fold: one held-out performance leaves nothing to test.
-        two_sample.update(
-            accuracy=None,
-            floor=None,
-            why=f"too few windows: {len(np.unique(held_out_groups))} held-out performances (2 needed), "
-            f"{len(samples)} samples, {len(train)} training windows",
-        )
-    else:
+    try:
         real_vs_samples = two_sample_accuracy(samples, held_out, None, held_out_groups, seed, repeats)
         count = min(len(samples), len(train))
         drawn = np.sort(np.random.default_rng(seed).choice(len(train), size=count, replace=False))
         train_groups = _groups(train_groups, len(train), "train-")[drawn]
         real_vs_real = two_sample_accuracy(train[drawn], held_out, train_groups, held_out_groups, seed, repeats)
+    except TooFewGroups as error:
+        # Cross-validation keeps a performance in one fold: with one, a fold has nothing to learn that side from.
+        two_sample.update(accuracy=None, floor=None, why=str(error))
+    else:
         two_sample.update(
             accuracy=real_vs_samples["accuracy"],
             floor=real_vs_real["accuracy"],

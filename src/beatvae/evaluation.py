@@ -162,6 +162,7 @@ def comparison_row(variant: str, report: Mapping) -> dict:
 
 
 REFERENCE_ONLY_NOTE = "reference run only"
+MET_TEXT = {True: "met", False: "not met", None: "not evaluated"}
 
 
 def target_columns(targets: Mapping | None) -> dict:
@@ -173,7 +174,7 @@ def target_columns(targets: Mapping | None) -> dict:
     columns = {"targets_met": "all" if targets["all_met"] else "not all"}
     for name, target in targets.items():
         if isinstance(target, dict):
-            state = {True: "met", False: "not met", None: "not evaluated"}[target["met"]]
+            state = MET_TEXT[target["met"]]
             counted = target.get("counted", True) or target["met"] is None
             columns[f"target_{name}"] = state if counted else f"{state} ({REFERENCE_ONLY_NOTE})"
     return columns
@@ -222,7 +223,7 @@ def target_rows(variant: str, report: Mapping) -> list[dict]:
             {
                 "variant": variant,
                 "target": name,
-                "met": {True: "met", False: "not met", None: "not evaluated"}[target["met"]],
+                "met": MET_TEXT[target["met"]],
                 "counts": "yes" if target.get("counted", True) else f"no: {REFERENCE_ONLY_NOTE}",
                 "value": target["value"],
                 "threshold": _threshold_text(target),

@@ -358,6 +358,7 @@ def render_targets():
 def report_page_inputs(wildcards):
     inputs = {
         "comparison": "results/eval/comparison.tsv",
+        "targets": "results/eval/targets.tsv",
         "midi": [
             midi
             for variant in BEAT_VARIANTS

@@ -28,9 +28,14 @@ rule compare_variants:
     input:
         expand(rules.evaluate_model.output, variant=BEAT_VARIANTS),
     output:
-        report(
+        comparison=report(
             "results/eval/comparison.tsv",
             caption="../report/comparison.rst",
+            category="Evaluation",
+        ),
+        targets=report(
+            "results/eval/targets.tsv",
+            caption="../report/targets.rst",
             category="Evaluation",
         ),
     log:

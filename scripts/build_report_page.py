@@ -22,5 +22,6 @@ with redirect_to_log(snakemake.log[0]):
         segment_bars=params.segment_bars,
         groove_tsv=snakemake.input.get("groove"),
         held_out=params.held_out,
+        targets_tsv=snakemake.input.get("targets"),
     )
     print(f"{page}: {page.stat().st_size / 2**20:.1f} MiB", flush=True)

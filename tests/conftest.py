@@ -136,3 +136,58 @@ def slurm_cluster():
         yield cluster
     finally:
         cluster.stop()
+
+
+# Real rock beats of the embedded sample, for the metrics and realism tests.
+ROCK_BEATS = [
+    "groove/drummer7/session2/1_rock_120_beat_4-4.mid",  # held out
+    "groove/drummer1/session3/14_rock_94_beat_4-4.mid",
+    "groove/drummer9/session1/1_rock_100_beat_4-4.mid",
+    "groove/drummer9/session1/24_rock_90_beat_4-4.mid",
+    "groove/drummer7/session2/14_rock_95_beat_4-4.mid",
+]
+
+
+def bar_windows(archive, member, folder):
+    """bool [windows, 64, 9]: the 4-bar windows at every bar of one MIDI file of the sample."""
+    import note_seq
+    import numpy as np
+
+    from beatvae.metrics import roll_from_note_sequence
+
+    roll, _ = roll_from_note_sequence(note_seq.midi_file_to_note_sequence(archive.extract(member, folder)))
+    windows = [roll[start : start + 64] for start in range(0, len(roll) - 63, 16)]
+    return np.stack(windows) if windows else np.zeros((0, 64, roll.shape[1]), bool)
+
+
+@pytest.fixture(scope="session")
+def rock_windows(tmp_path_factory):
+    """{file: bool [windows, 64, 9]}: 4-bar windows at every bar of five real rock beats."""
+    import zipfile
+
+    folder = tmp_path_factory.mktemp("rock")
+    with zipfile.ZipFile(SAMPLE) as archive:
+        return {member: bar_windows(archive, member, folder) for member in ROCK_BEATS}
+
+
+@pytest.fixture(scope="session")
+def rock_split(rock_windows):
+    """(held-out, train) windows: the first file held out (another session's drummer 7), the others for training."""
+    import numpy as np
+
+    held_out = rock_windows[ROCK_BEATS[0]]
+    train = np.concatenate([rock_windows[member] for member in ROCK_BEATS[1:]])
+    assert len(held_out) >= 8 and len(train) >= 20
+    return held_out, train
+
+
+@pytest.fixture(scope="session")
+def sample_rock_windows(tmp_path_factory):
+    """{file: bool [windows, 64, 9]}: every 4/4 rock beat of the sample at least 4 bars long."""
+    import zipfile
+
+    folder = tmp_path_factory.mktemp("all-rock")
+    with zipfile.ZipFile(SAMPLE) as archive:
+        members = [name for name in archive.namelist() if "_rock" in name and name.endswith("_beat_4-4.mid")]
+        windows = {member: bar_windows(archive, member, folder) for member in members}
+    return {member: rolls for member, rolls in windows.items() if len(rolls)}

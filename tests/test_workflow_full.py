@@ -59,6 +59,12 @@ def test_every_output_of_the_default_target_exists(run):
     table = pd.read_csv(results / "eval/comparison.tsv", sep="\t")
     assert table["variant"].tolist() == ["tiny"]
     assert table["target_novelty"].iloc[0] in ("met", "not met")
+    # Realism first: the two-sample test and the structure figures of the samples beside real ones.
+    assert list(table.columns[:3]) == ["variant", "targets_met", "target_two_sample"]
+    assert set(report["realism"]["structure"]["samples"]) == set(report["realism"]["structure"]["held_out"])
+    targets = pd.read_csv(results / "eval/targets.tsv", sep="\t")
+    assert targets["target"].iloc[0] == "two_sample" and set(targets["variant"]) == {"tiny"}
+    assert "targets" in (results / "report/beats.html").read_text().split('<section id="comparison">')[0]
     assert (results / "pianorolls/tiny/temp0.5-seed2018/interpolation.png").exists()
     if AUDIO:
         with wave.open(str(results / "audio/tiny/temp0.5-seed2018/sample_00.wav")) as audio:

@@ -70,8 +70,11 @@ def evaluate_variant(
     samples = sample_rolls(model, evaluation["num_samples"], temperature, seed)
     held_out = [windows.drum_rolls() for windows in splits.values()]
     real = np.concatenate(held_out) if held_out else np.zeros((0,) + samples.shape[1:], bool)
-    train = Windows.load(train_path).drum_rolls()
-    report.update(sample_report(samples, real, train, temperature, seed))
+    # Each window's performance, so that the two-sample test keeps a performance's windows in one fold.
+    real_groups = np.concatenate([windows.sources for windows in splits.values()]) if held_out else None
+    train_windows = Windows.load(train_path)
+    train = train_windows.drum_rolls()
+    report.update(sample_report(samples, real, train, temperature, seed, real_groups, train_windows.sources))
     validation = report["reconstruction"].get("validation", {}).get("free_running", {})
     if report["real_baseline"] is not None:
         report["targets"] = quality_targets(
@@ -81,20 +84,33 @@ def evaluate_variant(
             report["real_baseline"],
             validation.get("accuracy") if validation.get("windows") else None,
             evaluation.get("targets"),
+            report["realism"],
         )
     report["warnings"] = warnings
     return report
 
 
-def sample_report(samples: np.ndarray, real: np.ndarray, train: np.ndarray, temperature: float, seed: int) -> dict:
-    """Sample statistics against held-out real windows (`real`), memorization against the training
-    windows, and the real-vs-real baseline (held-out vs training windows) for each figure."""
+def sample_report(
+    samples: np.ndarray,
+    real: np.ndarray,
+    train: np.ndarray,
+    temperature: float,
+    seed: int,
+    real_groups=None,
+    train_groups=None,
+) -> dict:
+    """Realism (`realism.realism_report`) and sample statistics against held-out real windows
+    (`real`), memorization against the training windows, and the real-vs-real baseline (held-out vs
+    training windows) for each figure. `*_groups`: each window's performance (`Windows.sources`)."""
     from beatvae.metrics import distribution_distance, nearest_training_windows, real_baseline, sample_statistics
+    from beatvae.realism import realism_report
 
     baseline = real_baseline(real, train, len(samples), seed) if len(real) else None
+    realism = realism_report(samples, train, real, train_groups, real_groups, seed) if len(real) else None
     nearest = nearest_training_windows(samples, train)
     cells = samples.shape[1] * samples.shape[2]
     return {
+        "realism": realism,
         "samples": {
             "count": len(samples),
             "temperature": temperature,
@@ -117,8 +133,11 @@ def sample_report(samples: np.ndarray, real: np.ndarray, train: np.ndarray, temp
 
 
 def comparison_row(variant: str, report: Mapping) -> dict:
-    """One line of the comparison table over variants."""
+    """One line of the comparison table over variants: the targets (met or not, realism first), the
+    realism figures beside held-out real windows, then reconstruction, statistics and memorization."""
     row = {"variant": variant}
+    row.update(target_columns(report.get("targets")))
+    row.update(realism_columns(report.get("realism")))
     for split, modes in report["reconstruction"].items():
         for mode, values in modes.items():
             if values.get("windows"):
@@ -138,23 +157,81 @@ def comparison_row(variant: str, report: Mapping) -> dict:
     row["mean_nearest_hamming"] = report["memorization"]["mean_hamming"]
     row["median_nearest_hamming"] = report["memorization"].get("median_hamming", float("nan"))
     row["real_median_nearest_hamming"] = baseline.get("nearest_hamming", {}).get("median", float("nan"))
-    row.update(target_columns(report.get("targets")))
     row["warnings"] = "; ".join(report.get("warnings", []))
     return row
 
 
+REFERENCE_ONLY_NOTE = "reference run only"
+MET_TEXT = {True: "met", False: "not met", None: "not evaluated"}
+
+
 def target_columns(targets: Mapping | None) -> dict:
-    """A table row's columns for a report's targets: `target_<name>` met / not met / not evaluated,
-    and `targets_met` all / not all (none without targets)."""
+    """A table row's columns for a report's targets: `targets_met` all / not all (of the counted
+    ones), then `target_<name>` met / not met / not evaluated, with "(reference run only)" for a
+    target not counted (`counted: False`); none without targets."""
     if not targets:
         return {}
-    columns = {
-        f"target_{name}": {True: "met", False: "not met", None: "not evaluated"}[target["met"]]
-        for name, target in targets.items()
-        if isinstance(target, dict)
-    }
-    columns["targets_met"] = "all" if targets["all_met"] else "not all"
+    columns = {"targets_met": "all" if targets["all_met"] else "not all"}
+    for name, target in targets.items():
+        if isinstance(target, dict):
+            state = MET_TEXT[target["met"]]
+            counted = target.get("counted", True) or target["met"] is None
+            columns[f"target_{name}"] = state if counted else f"{state} ({REFERENCE_ONLY_NOTE})"
     return columns
+
+
+def realism_columns(realism: Mapping | None) -> dict:
+    """The realism figures of a report as table columns: two-sample accuracy beside its floor, and
+    each structure figure of the samples beside the held-out real windows'."""
+    if not realism:
+        return {}
+    nan = float("nan")
+    two_sample = realism["two_sample"]
+    columns = {
+        "two_sample_accuracy": nan if two_sample["accuracy"] is None else two_sample["accuracy"],
+        "two_sample_floor": nan if two_sample["floor"] is None else two_sample["floor"],
+    }
+    figures = realism["structure"]
+    for name in figures["definitions"]:
+        columns[f"sample_{name}"] = figures["samples"][name]
+        columns[f"real_{name}"] = figures["held_out"][name]
+    return columns
+
+
+def _threshold_text(target: Mapping) -> str:
+    threshold, comparison = target["threshold"], target.get("comparison", "")
+    if threshold is None:
+        return ""
+    if isinstance(threshold, list | tuple):
+        return f"{threshold[0]:.3g} to {threshold[1]:.3g}"
+    if comparison.startswith("classes within"):
+        return f"all {threshold} {comparison}"
+    return f"{comparison} {threshold:.3g}"
+
+
+def target_rows(variant: str, report: Mapping) -> list[dict]:
+    """One row per target of a report, realism first: met, whether it counts in "targets met", value,
+    threshold, the real figure it is judged against (held-out real windows; the two-sample test's
+    floor; the feature distance's real-vs-real baseline) and the training windows' own."""
+    targets = report.get("targets") or {}
+    rows = []
+    for name, target in targets.items():
+        if not isinstance(target, dict):
+            continue
+        real = target.get("real", target.get("floor", target.get("baseline")))
+        rows.append(
+            {
+                "variant": variant,
+                "target": name,
+                "met": MET_TEXT[target["met"]],
+                "counts": "yes" if target.get("counted", True) else f"no: {REFERENCE_ONLY_NOTE}",
+                "value": target["value"],
+                "threshold": _threshold_text(target),
+                "real_or_floor": real,
+                "train": target.get("train"),
+            }
+        )
+    return rows
 
 
 # Groove (GrooVAE humanize) evaluation: the quantized version of each held-out window is humanized

@@ -152,6 +152,24 @@ def held_out_section(trained_on: Mapping[str, Mapping] | None) -> str:
     )
 
 
+def targets_section(tsv_path) -> str:
+    """The quality targets (results/eval/targets.tsv) as the page's first evaluation section: which
+    are met, realism first, and which only the reference (GPU) run is held to; none without one."""
+    if tsv_path is None:
+        return ""
+    return (
+        '<section id="targets"><h2>Quality targets: does it sound like real playing?</h2>'
+        '<p class="settings">From <code>results/eval/targets.tsv</code> (thresholds in '
+        "<code>evaluation.targets</code>). Realism first: <b>two_sample</b> is how often a classifier tells "
+        "generated beats from held-out real ones (0.5 = it cannot), beside its floor, the same classifier on "
+        "training vs held-out real windows; <b>clean_backbeat</b>, <b>bar_change</b> and <b>fill</b> are shares "
+        "of bars (a kick on 1 and a snare on 2 and 4; cells changed from the previous bar; snare or toms on most "
+        "16ths) beside held-out real playing. Targets whose <i>counts</i> says <i>reference run only</i> are the "
+        "reference (GPU) models' and are not counted in <i>targets met</i>.</p>"
+        f"{comparison_table(tsv_path)}</section>"
+    )
+
+
 def _element_id(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", "-".join(parts)).strip("-")
 
@@ -260,14 +278,16 @@ def build_report_page(
     title: str = "beatvae: generated beats",
     groove_tsv=None,
     held_out: Mapping[str, Mapping] | None = None,
+    targets_tsv=None,
 ) -> Path:
     """Write the page for `entries` ({"variant", "name"}, in the order of `midi_paths` and
     `audio_paths`; a name ending in "interpolation" is drawn one step per row, each of
     `segment_bars` bars: one number, or one per variant). An entry with "humanized": true is the
     humanized version of the entry of the same variant and name, and is shown right after it.
     `assets_dir` is the repository's report/ folder; `groove_tsv` (results/eval/groove.tsv), when given,
-    is shown after the comparison; `held_out` ({variant: {subset, representation, counts}}, see
-    held_out_section) names held-out splits left without windows at the top. Returns the page's path."""
+    is shown after the comparison; `targets_tsv` (results/eval/targets.tsv), when given, before it;
+    `held_out` ({variant: {subset, representation, counts}}, see held_out_section) names held-out
+    splits left without windows at the top. Returns the page's path."""
     assets_dir = Path(assets_dir)
     if len(midi_paths) != len(entries) or (audio_paths is not None and len(audio_paths) != len(entries)):
         raise ValueError(
@@ -335,8 +355,10 @@ def build_report_page(
         num_audio=0 if audio_paths is None else len(audio_paths),
         settings=html.escape(f"Generation: {settings}." if settings else ""),
         nav=" ".join(f'<a href="#{_element_id("variant", v)}">{html.escape(v)}</a>' for v in by_variant)
+        + (' <a href="#targets">targets</a>' if targets_tsv is not None else "")
         + ' <a href="#comparison">comparison</a>',
         sections="\n".join(sections),
+        targets=targets_section(targets_tsv),
         comparison=comparison_table(comparison_tsv),
         groove=groove_section(groove_tsv),
         held_out=held_out_section(held_out),

@@ -141,6 +141,15 @@ def test_a_render_killed_mid_fluidsynth_leaves_nothing_once_rendered_again(tmp_p
     assert leftovers(out) == []
 
 
+@needs_fluidsynth
+def test_rendering_removes_the_raw_renders_killed_jobs_of_earlier_versions_left(tmp_path):
+    stale = tmp_path / ".render-k3x9q1ab"  # tempfile's random folder of earlier versions
+    stale.mkdir()
+    (stale / "raw.wav.partial.wav").write_bytes(bytes(1000))
+    render_loop(loop_midi(tmp_path / "beat.mid", 4, 120), tmp_path / "beat.wav", SOUNDFONT, 22050)
+    assert leftovers(tmp_path) == [] and (tmp_path / "beat.wav").is_file()
+
+
 # ---------------------------------------------------------------- a full disk named as such
 
 

@@ -326,6 +326,9 @@ def render_loop(midi_path, wav_path, soundfont, sample_rate=44100, loop="fold", 
     from beatvae.midi import midi_length_seconds
 
     wav_path = Path(wav_path)
+    # Killed jobs of earlier versions left their raw renders in randomly named folders; none is made now.
+    for stale in wav_path.parent.glob(".render-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     # The raw render lives in a folder named after the loop, so one a killed job left is removed here.
     with _write_errors_named(wav_path), scratch_folder(wav_path) as scratch:
         raw_path = render_audio(midi_path, scratch / "raw.wav", soundfont, sample_rate, output_name=wav_path)

@@ -94,10 +94,13 @@ def test_the_same_wav_encodes_to_the_same_ogg_bytes(tmp_path):
 
 # ---------------------------------------------------------------- a killed render leaves nothing once rerun
 
+# As scripts/render_audio.py runs it.
 KILLABLE_RENDER = """
 import sys
+from beatvae.logs import exit_on_sigterm
 from beatvae.render import render_loop
-render_loop(sys.argv[1], sys.argv[2], sys.argv[3], 44100)
+with exit_on_sigterm():
+    render_loop(sys.argv[1], sys.argv[2], sys.argv[3], 44100)
 """
 
 
@@ -115,7 +118,10 @@ def output_of_process(process):
 
 
 @needs_fluidsynth
-def test_a_render_killed_mid_fluidsynth_leaves_nothing_once_rendered_again(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_a_render_killed_mid_fluidsynth_leaves_nothing_once_rendered_again(tmp_path, signum):
+    """SIGTERM (Snakemake stopping, scancel): nothing left at once. SIGKILL: what it leaves goes
+    when the loop is rendered again."""
     midi = loop_midi(tmp_path / "long.mid", 64, 120)  # two minutes of audio: fluidsynth runs a while
     out = tmp_path / "out"
     out.mkdir()
@@ -131,10 +137,13 @@ def test_a_render_killed_mid_fluidsynth_leaves_nothing_once_rendered_again(tmp_p
     try:
         wait_for(lambda: any("partial" in p.name for p in out.rglob("*")), process, what="fluidsynth writing")
     finally:
-        os.killpg(process.pid, signal.SIGKILL)
+        os.killpg(process.pid, signum)
         process.wait(timeout=30)
-    assert leftovers(out), "the kill came too late to leave anything"
     assert not (out / "long.wav").exists()
+    if signum == signal.SIGTERM:
+        assert process.returncode == 128 + signal.SIGTERM and leftovers(out) == []
+        return
+    assert leftovers(out), "the kill came too late to leave anything"
 
     render_loop(midi, out / "long.wav", SOUNDFONT, 44100)
     assert (out / "long.wav").stat().st_size > 1_000_000
@@ -288,9 +297,11 @@ def test_ogg_and_the_page_are_the_same_bytes_when_made_again(finished, tmp_path)
 
 @pytest.mark.slow
 @pytest.mark.skipif(not AUDIO, reason="needs fluidsynth, fluid-soundfont-gm and vorbis-tools")
-def test_a_killed_audio_job_leaves_nothing_once_the_workflow_runs_again(finished, tmp_path):
-    """Snakemake and its render_audio job (fluidsynth mid-render) SIGKILLed as a process group: the
-    next plain run (after the `--unlock` a killed Snakemake needs) leaves no temporary file."""
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_a_killed_audio_job_leaves_nothing_once_the_workflow_runs_again(finished, tmp_path, signum):
+    """Snakemake and its render_audio job (fluidsynth mid-render) killed as a process group. SIGTERM
+    (scancel, `kill -- -PGID`): the job removes its temporaries at once. SIGKILL: the next plain run
+    (after the `--unlock` a killed Snakemake needs) leaves no temporary file."""
     workdir, config = copy_of(finished, tmp_path)
     audio = workdir / "results/audio/tiny" / TAG
     shutil.rmtree(audio)
@@ -309,9 +320,12 @@ def test_a_killed_audio_job_leaves_nothing_once_the_workflow_runs_again(finished
             what="render_audio's fluidsynth writing",
         )
     finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-    assert leftovers(audio), "the kill came too late to leave anything"
+        os.killpg(process.pid, signum)
+        process.wait(timeout=120)
+    if signum == signal.SIGTERM:
+        assert leftovers(audio) == [], (workdir / "results/logs/render_audio/tiny.log").read_text()[-3000:]
+    else:
+        assert leftovers(audio), "the kill came too late to leave anything"
 
     run_snakemake(workdir, "--unlock", configfile=config, check=True)
     result = run_snakemake(workdir, "--rerun-incomplete", configfile=config, check=True, timeout=900)

@@ -293,6 +293,7 @@ def all_targets():
         *expand("results/losses/{variant}.{ext}", variant=VARIANTS, ext=["csv", "png"]),
         *render_targets(),  # rules/render.smk
         *humanize_targets(),  # rules/humanize.smk
+        *documented_outputs(),
     ]
     return targets
 
@@ -403,3 +404,35 @@ def init_from_model(variant):
     """The exported model folder a variant starts from (training.init_from), or None."""
     source = config["variants"][variant]["training"]["init_from"]
     return f"results/models/{source}" if source else None
+
+
+def documented_outputs():
+    """Every file of README's "What comes out" that jobs make on the way to the others.
+
+    Snakemake never reruns a job whose outputs are only another job's inputs once that job is
+    done: a deleted latents file, eval JSON or sample MIDI (an interrupted `--forcerun`) would stay
+    missing behind "Nothing to be done". Asking for each in `all` makes a plain run remake it.
+    """
+    used = {(v["subset"], v["representation"]) for v in config["variants"].values()}
+    targets = [
+        *rules.build_metadata.output,
+        *expand(rules.filter_subset.output, subset=sorted({s for s, _ in used})),
+        *expand(rules.convert_tfrecord.output, subset=sorted({s for s, _ in used})),
+        *(
+            path
+            for subset, representation in sorted(used)
+            for path in expand(
+                rules.tensorize.output, subset=subset, representation=representation
+            )
+        ),
+        *expand(rules.train_model.output, variant=VARIANTS),
+        *expand(rules.sample_beats.output, variant=BEAT_VARIANTS),
+        *expand(rules.interpolate_beats.output, variant=BEAT_VARIANTS),
+        *expand(rules.evaluate_model.output, variant=BEAT_VARIANTS),
+        *expand(rules.evaluate_groove.output, variant=GROOVE_VARIANTS),
+        *(rules.compare_variants.output if BEAT_VARIANTS else []),
+        *rules.describe_variants.output,
+    ]
+    if AUDIO["enabled"]:
+        targets += [*rendered("audio", "ogg"), *humanized("audio", "ogg")]
+    return targets

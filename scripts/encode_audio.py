@@ -1,6 +1,6 @@
-from beatvae.logs import redirect_to_log
+from beatvae.logs import exit_on_sigterm, redirect_to_log
 
-with redirect_to_log(snakemake.log[0]):
+with redirect_to_log(snakemake.log[0]), exit_on_sigterm():
     from pathlib import Path
 
     from beatvae.render import check_audio_tools, encode_ogg

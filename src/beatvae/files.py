@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from pathlib import Path
 
 
@@ -33,3 +34,25 @@ def written_atomically(path: str | os.PathLike, suffix: str = ".tmp"):
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def scratch_beside(path: str | os.PathLike) -> Path:
+    """The hidden folder the intermediate files of `path` are made in (`.NAME.scratch` beside it)."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.scratch")
+
+
+@contextlib.contextmanager
+def scratch_folder(path: str | os.PathLike):
+    """Yields an empty folder beside `path` for the intermediate files of making it; removed on the way out.
+
+    Its name is fixed by `path` (never random), so a folder left by a SIGKILL is removed when
+    `path` is next made, instead of staying forever beside the outputs.
+    """
+    scratch = scratch_beside(path)
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    try:
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

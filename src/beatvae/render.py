@@ -3,15 +3,18 @@ kit or one stem per drum class), OGG Vorbis copies for the report page, WAV chec
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import shutil
 import subprocess
-import tempfile
 import wave
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from beatvae.files import written_atomically
+from beatvae.files import scratch_folder, temporary_beside, written_atomically
 
 # The Debian package that provides each tool the rendering jobs run.
 PACKAGES = {"fluidsynth": "fluidsynth", "soundfont": "fluid-soundfont-gm", "oggenc": "vorbis-tools"}
@@ -34,6 +37,55 @@ class AudioToolsMissing(RuntimeError):
 
 class AudioRenderError(RuntimeError):
     """fluidsynth or oggenc ran but did not produce its file."""
+
+
+class AudioWriteError(AudioRenderError):
+    """An audio file could not be written: a full disk, a read-only folder. Names the file and the cause."""
+
+
+# How much a folder must still take after a failed write for the failure not to be blamed on it.
+_PROBE_BYTES = 1 << 20
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+# Failures that writing causes (reading a missing input keeps its own error).
+_WRITE_ERRNOS = (*_FULL, errno.EROFS, errno.EFBIG, errno.EIO)
+
+
+def _write_error(cause: OSError, path) -> AudioWriteError:
+    """The error for `path` not written because of `cause`, saying what to do, in two lines at most."""
+    remedy = "free space on its disk" if cause.errno in _FULL else "check that its folder can be written"
+    return AudioWriteError(f"{cause.strerror or cause} writing {path}: {remedy}, {DISABLE_HINT}")
+
+
+def _unwritable(path) -> OSError | None:
+    """Why the folder of `path` cannot take another MiB now (a full disk, a read-only folder), or None.
+
+    fluidsynth, oggenc and libsndfile report a full disk vaguely ("System error.", "Failed writing
+    data"), or not at all (fluidsynth exits 0 leaving a truncated file): writing a probe file there,
+    while their partial file still takes its space, finds the real cause.
+    """
+    probe = temporary_beside(path, ".probe")
+    try:
+        with open(probe, "wb") as handle:
+            handle.write(bytes(_PROBE_BYTES))
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as error:
+        return error
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink(missing_ok=True)
+    return None
+
+
+@contextlib.contextmanager
+def _write_errors_named(path):
+    """Turns an OSError (it says its cause) raised while making `path` into an AudioWriteError naming `path`."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in _WRITE_ERRNOS:
+            raise
+        raise _write_error(error, path) from error
 
 
 def _load_note_sequence(note_sequence_or_midi_path):
@@ -191,7 +243,8 @@ def check_audio_tools(soundfont=None, commands=("fluidsynth",)):
         )
 
 
-def _run_fluidsynth(midi_path, wav_path, soundfont, sample_rate):
+def _run_fluidsynth(midi_path, wav_path, soundfont, sample_rate, output_name=None):
+    """Renders `midi_path` into `wav_path`; a failure to write it names `output_name` (default: `wav_path`)."""
     command = [
         "fluidsynth",
         "-ni",  # no MIDI input, no interactive shell
@@ -205,8 +258,13 @@ def _run_fluidsynth(midi_path, wav_path, soundfont, sample_rate):
         str(midi_path),
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True)
-    # fluidsynth exits 0 for some failures (e.g. an unreadable MIDI file), so check the output too.
-    if result.returncode != 0 or not Path(wav_path).is_file() or Path(wav_path).stat().st_size <= 44:
+    # fluidsynth exits 0 for some failures (an unreadable MIDI file; a full disk, leaving a truncated
+    # file), so check the output and what it said too.
+    failed = result.returncode != 0 or not Path(wav_path).is_file() or Path(wav_path).stat().st_size <= 44
+    if failed or "write error" in result.stderr.lower():
+        cause = _unwritable(wav_path)
+        if cause is not None:
+            raise _write_error(cause, output_name or wav_path)
         raise AudioRenderError(
             f"fluidsynth failed to render {midi_path} to {wav_path} (exit code {result.returncode}).\n"
             f"command: {' '.join(command)}\nstderr:\n{result.stderr.strip()}\n"
@@ -214,16 +272,18 @@ def _run_fluidsynth(midi_path, wav_path, soundfont, sample_rate):
         )
 
 
-def render_audio(midi_path, wav_path, soundfont, sample_rate=44100):
+def render_audio(midi_path, wav_path, soundfont, sample_rate=44100, output_name=None):
     """Render a MIDI file to a 16-bit WAV with the fluidsynth command line, ring-out included;
-    returns the WAV path."""
+    returns the WAV path. A failure to write it names `output_name` (default: `wav_path`): the
+    output an intermediate render is for."""
     check_audio_tools(soundfont)
     midi_path, wav_path = Path(midi_path), Path(wav_path)
     if not midi_path.is_file():
         raise FileNotFoundError(f"MIDI file {midi_path} does not exist")
-    wav_path.unlink(missing_ok=True)  # a stale file must not pass for a fresh render
-    with written_atomically(wav_path, ".partial.wav") as partial:
-        _run_fluidsynth(midi_path, partial, soundfont, sample_rate)
+    with _write_errors_named(output_name or wav_path):
+        wav_path.unlink(missing_ok=True)  # a stale file must not pass for a fresh render
+        with written_atomically(wav_path, ".partial.wav") as partial:
+            _run_fluidsynth(midi_path, partial, soundfont, sample_rate, output_name or wav_path)
     return wav_path
 
 
@@ -266,9 +326,12 @@ def render_loop(midi_path, wav_path, soundfont, sample_rate=44100, loop="fold", 
     from beatvae.midi import midi_length_seconds
 
     wav_path = Path(wav_path)
-    wav_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".render-", dir=wav_path.parent) as scratch:
-        raw_path = render_audio(midi_path, Path(scratch) / "raw.wav", soundfont, sample_rate)
+    # Killed jobs of earlier versions left their raw renders in randomly named folders; none is made now.
+    for stale in wav_path.parent.glob(".render-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    # The raw render lives in a folder named after the loop, so one a killed job left is removed here.
+    with _write_errors_named(wav_path), scratch_folder(wav_path) as scratch:
+        raw_path = render_audio(midi_path, scratch / "raw.wav", soundfont, sample_rate, output_name=wav_path)
         audio, rate = soundfile.read(raw_path, always_2d=True)
         loop_samples = int(round(midi_length_seconds(midi_path) * rate))
         result = looped(audio, loop_samples, loop, int(round(fade_ms / 1000 * rate)))
@@ -283,8 +346,14 @@ def render_loop(midi_path, wav_path, soundfont, sample_rate=44100, loop="fold", 
 def _write_wav(path, audio, sample_rate):
     import soundfile
 
-    with written_atomically(path, ".partial.wav") as partial:
-        soundfile.write(partial, np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16")
+    with _write_errors_named(path), written_atomically(path, ".partial.wav") as partial:
+        try:
+            soundfile.write(partial, np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16")
+        except soundfile.LibsndfileError as error:  # "System error." for a full disk: find the cause
+            cause = _unwritable(partial)
+            if cause is None:
+                raise
+            raise _write_error(cause, path) from error
 
 
 def drum_class_midi(midi_path, drum_class: int, out_path):
@@ -323,9 +392,11 @@ def render_stems(midi_path, stem_paths, soundfont, sample_rate=44100, loop="fold
         raise ValueError(
             f"expected {len(DRUM_CLASS_NAMES)} stem paths ({', '.join(DRUM_CLASS_NAMES)}), got {len(stem_paths)}"
         )
-    with tempfile.TemporaryDirectory(prefix="stems-") as scratch:
+    # Beside the stems' folder (inside the rule's output folder), so a killed job leaves nothing elsewhere.
+    stems_folder = Path(stem_paths[0]).parent
+    with _write_errors_named(stems_folder), scratch_folder(stems_folder) as scratch:
         for drum_class, stem_path in enumerate(stem_paths):
-            stem_midi = drum_class_midi(midi_path, drum_class, Path(scratch) / f"{drum_class}.mid")
+            stem_midi = drum_class_midi(midi_path, drum_class, scratch / f"{drum_class}.mid")
             if any(message.type == "note_on" for message in mido.MidiFile(stem_midi)):
                 render_loop(stem_midi, stem_path, soundfont, sample_rate, loop, fade_ms)
             else:  # fluidsynth renders nothing at all for a file without notes
@@ -334,14 +405,27 @@ def render_stems(midi_path, stem_paths, soundfont, sample_rate=44100, loop="fold
     return [Path(path) for path in stem_paths]
 
 
+def ogg_serial(ogg_path) -> int:
+    """The Ogg stream serial number of `ogg_path`, from its file name: oggenc draws a random one, which
+    made every encode (and the report page embedding it) differ in bytes."""
+    return zlib.crc32(Path(ogg_path).name.encode("utf-8")) & 0x7FFFFFFF
+
+
 def encode_ogg(wav_path, ogg_path, quality=3):
-    """An OGG Vorbis copy of a WAV (oggenc's -q quality, -1 to 10), for the report page."""
+    """An OGG Vorbis copy of a WAV (oggenc's -q quality, -1 to 10), for the report page; the same
+    WAV and name give the same bytes."""
     check_audio_tools(commands=("oggenc",))
     ogg_path = Path(ogg_path)
-    with written_atomically(ogg_path, ".partial.ogg") as partial:
-        command = ["oggenc", "--quiet", "-q", str(quality), "-o", str(partial), str(wav_path)]
+    with _write_errors_named(ogg_path), written_atomically(ogg_path, ".partial.ogg") as partial:
+        command = [
+            "oggenc", "--quiet", "-q", str(quality), "--serial", str(ogg_serial(ogg_path)),
+            "-o", str(partial), str(wav_path),
+        ]  # fmt: skip
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0 or not partial.is_file() or partial.stat().st_size == 0:
+            cause = _unwritable(partial)
+            if cause is not None:
+                raise _write_error(cause, ogg_path)
             raise AudioRenderError(
                 f"oggenc failed to encode {wav_path} to {ogg_path} (exit code {result.returncode}).\n"
                 f"command: {' '.join(command)}\nstderr:\n{result.stderr.strip()}"

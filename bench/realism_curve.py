@@ -1,0 +1,127 @@
+"""Realism against training steps (issue 22 items 3 and 4): sample every kept checkpoint of a trained
+recipe point and judge the samples as the evaluation does (beatvae.realism, beatvae.metrics).
+
+    .venv/bin/python bench/realism_curve.py POINT_DIR [POINT_DIR ...]     # -> bench/realism/NAME.json
+    .venv/bin/python bench/realism_curve.py --table STEPS_PER_SECOND      # bench/realism/*.json -> table
+
+A POINT_DIR holds `model/` (an exported model folder: its settings) and `checkpoints/` (every
+checkpoint the run kept, `training.checkpoints_to_keep` large enough); `point.json` beside them
+names the recipe. Samples: `evaluation.num_samples` at `evaluation.temperature` and seed of
+config/config.yaml, against the subset's held-out (validation + test) and training windows of
+results/tensors/<subset>/drums-4bar/ (make them with the workflow first). One thread, so the
+figures per step convert to CPU minutes with the recipe's measured steps/s (stated in the table).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from common import REPO, load_config
+
+OUT = REPO / "bench" / "realism"
+REPRESENTATION = "drums-4bar"
+
+
+def windows(subset: str, split: str):
+    from beatvae.dataset import Windows
+
+    return Windows.load(REPO / "results" / "tensors" / subset / REPRESENTATION / f"{split}.npz")
+
+
+def checkpoints(point: Path) -> list[tuple[int, str]]:
+    """(step, checkpoint prefix) of every checkpoint kept in POINT/checkpoints, by step."""
+    found = {int(m.group(1)): str(p.with_suffix("")) for p in (point / "checkpoints").glob("*.index")
+             if (m := re.search(r"-(\d+)$", p.stem))}  # fmt: skip
+    return sorted(found.items())
+
+
+def rolls_and_sources(*splits):
+    """Drum rolls and each window's performance, over `splits` (Windows) together."""
+    return np.concatenate([w.drum_rolls() for w in splits]), np.concatenate([w.sources for w in splits])
+
+
+def judge(samples, train, held_out, seed: int) -> dict:
+    """The realism figures of `samples` against (rolls, performances) of training and held-out windows."""
+    from beatvae.metrics import nearest_training_windows, sample_statistics
+    from beatvae.realism import realism_report
+
+    report = realism_report(samples, train[0], held_out[0], train[1], held_out[1], seed=seed)
+    nearest = nearest_training_windows(samples, train[0])
+    report["notes_per_bar"] = sample_statistics(samples)["notes_per_bar"]
+    report["median_nearest_hamming"] = float(np.median(nearest.distance))
+    report["exact_copies"] = int(np.sum(nearest.distance == 0))
+    return report
+
+
+def curve(point: Path) -> dict:
+    from beatvae.evaluation import sample_rolls
+    from beatvae.model import TrainedModelDir
+
+    evaluation = load_config()["evaluation"]
+    model = TrainedModelDir.load(point / "model")
+    subset = json.loads((point / "point.json").read_text())["variant"]["subset"]
+    train = rolls_and_sources(windows(subset, "train"))
+    held_out = rolls_and_sources(windows(subset, "validation"), windows(subset, "test"))
+    rows = []
+    for step, checkpoint in checkpoints(point):
+        start = time.time()
+        samples = sample_rolls(
+            dataclasses.replace(model, checkpoint=checkpoint),
+            evaluation["num_samples"],
+            evaluation["temperature"],
+            evaluation["seed"],
+        )
+        rows.append(
+            {"step": step, **judge(samples, train, held_out, evaluation["seed"]), "seconds": time.time() - start}
+        )
+        print(point.name, step, rows[-1]["two_sample"]["accuracy"], flush=True)
+    result = {
+        "name": point.name,
+        "point": json.loads((point / "point.json").read_text()),
+        "samples": {k: evaluation[k] for k in ("num_samples", "temperature", "seed")},
+        "rows": rows,
+    }
+    OUT.mkdir(exist_ok=True)
+    (OUT / f"{point.name}.json").write_text(json.dumps(result, indent=1, default=str))
+    return result
+
+
+STRUCTURE = ("clean_backbeat", "bar_change", "fill", "steady_pulse")
+
+
+def table(steps_per_second: float) -> str:
+    """bench/realism/*.json as markdown rows: one per (point, checkpoint), with CPU minutes."""
+    lines = [
+        "| point | step | CPU min | two-sample (floor) | clean backbeat | bar change | fill | steady pulse | "
+        "notes/bar | median nearest | copies |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for path in sorted(OUT.glob("*.json")):
+        result = json.loads(path.read_text())
+        for row in result["rows"]:
+            two_sample, figures = row["two_sample"], row["structure"]
+            structure = " | ".join(
+                f"{figures['samples'][name]:.2f} ({figures['held_out'][name]:.2f})" for name in STRUCTURE
+            )
+            lines.append(
+                f"| {result['name']} | {row['step']} | {row['step'] / steps_per_second / 60:.1f} | "
+                f"{two_sample['accuracy']:.3f} ({two_sample['floor']:.3f}) | {structure} | "
+                f"{row['notes_per_bar']:.1f} | {row['median_nearest_hamming']:.0f} | {row['exact_copies']} |"
+            )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--table":
+        # The recipe's training speed on one idle core (a fresh clone's `make run` prints it per variant).
+        print(table(float(sys.argv[2])))
+    else:
+        for argument in sys.argv[1:]:
+            curve(Path(argument))

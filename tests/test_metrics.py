@@ -46,8 +46,9 @@ def random_rolls(count, density, seed):
     return rng.random((count, 64, len(DRUM_CLASS_NAMES))) < density
 
 
-def test_metrics_import_without_tensorflow():
-    probe = "import sys, beatvae.metrics; print('tensorflow' in sys.modules)"
+@pytest.mark.parametrize("module", ["beatvae.metrics", "beatvae.realism"])
+def test_metrics_import_without_tensorflow(module):
+    probe = f"import sys, {module}; print('tensorflow' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"

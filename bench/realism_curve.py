@@ -1,6 +1,7 @@
 """Realism against training steps (issue 22 items 3 and 4): sample every kept checkpoint of a trained
 recipe point and judge the samples as the evaluation does (beatvae.realism, beatvae.metrics).
 
+    .venv/bin/python bench/realism_curve.py train NAME '{"hparams": {"free_bits": 16}}'  # -> bench/work/realism/NAME
     .venv/bin/python bench/realism_curve.py POINT_DIR [POINT_DIR ...]     # -> bench/realism/NAME.json
     .venv/bin/python bench/realism_curve.py --table STEPS_PER_SECOND      # bench/realism/*.json -> table
 
@@ -23,10 +24,43 @@ from pathlib import Path
 
 import numpy as np
 
-from common import REPO, load_config
+from common import REPO, WORK, load_config
 
 OUT = REPO / "bench" / "realism"
 REPRESENTATION = "drums-4bar"
+
+
+def train(name: str, overrides: dict) -> Path:
+    """Trains config.yaml's v2-small with `overrides` (hparams, level_lengths, training, subset) on one
+    thread, keeping a checkpoint every 400 steps; returns the point's folder."""
+    import copy
+
+    from beatvae.training import train_variant
+
+    config = load_config()
+    variant = copy.deepcopy(config["variants"]["v2-small"])
+    variant["subset"] = overrides.get("subset", variant["subset"])
+    variant["hparams"].update(overrides.get("hparams", {}))
+    if "level_lengths" in overrides:
+        variant["model"]["level_lengths"] = overrides["level_lengths"]
+    variant["training"].update(checkpoint_every_steps=400, checkpoints_to_keep=100, **overrides.get("training", {}))
+    point = WORK / "realism" / name
+    tensors = REPO / "results" / "tensors" / variant["subset"] / REPRESENTATION
+    start = time.time()
+    summary = train_variant(
+        variant,
+        config["representations"][REPRESENTATION],
+        tensors / "train.npz",
+        point / "checkpoints",
+        point / "model",
+        threads=1,
+        process_start=start,
+        validation_windows=tensors / "validation.npz",
+        name=name,
+    )
+    record = {"name": name, "variant": variant, "wall": time.time() - start, "training": summary}
+    (point / "point.json").write_text(json.dumps(record, indent=1, default=str))
+    return point
 
 
 def windows(subset: str, split: str):
@@ -119,7 +153,9 @@ def table(steps_per_second: float) -> str:
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "--table":
+    if sys.argv[1] == "train":
+        curve(train(sys.argv[2], json.loads(sys.argv[3])))
+    elif sys.argv[1] == "--table":
         # The recipe's training speed on one idle core (a fresh clone's `make run` prints it per variant).
         print(table(float(sys.argv[2])))
     else:

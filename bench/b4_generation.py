@@ -1,6 +1,6 @@
 """Benchmark 4: process start -> 8 samples + one 32-bar interpolation written, for a small model.
 
-The model is trained here first (config.yaml's v1-small settings, few steps), then each
+The model is trained here first (config.yaml's v2-small settings, few steps), then each
 measurement is a fresh process running generate_samples then interpolate_variant.
 """
 
@@ -35,8 +35,8 @@ def main():
     trained = run_python(["bench/worker.py", "train", windows, workdir, args.train_steps], timeout=900)
     if trained["rc"] != 0:
         raise RuntimeError(f"training the generation model failed: {trained['err'][-3000:]}")
-    log(f"generate: trained v1-small for {args.train_steps} steps in {trained['wall']:.1f} s")
-    description = f"config.yaml's v1-small settings trained for {args.train_steps} steps in the benchmark"
+    log(f"generate: trained v2-small's recipe for {args.train_steps} steps in {trained['wall']:.1f} s")
+    description = f"config.yaml's v2-small settings trained for {args.train_steps} steps in the benchmark"
     measure(args, workdir / "model", trained, description)
 
 

@@ -48,7 +48,7 @@ def load_config(path=REPO / "config" / "config.yaml") -> dict:
     return copy.deepcopy(config)
 
 
-def variant(size: str | None = None, base: str = "v1-small", **training) -> dict:
+def variant(size: str | None = None, base: str = "v2-small", **training) -> dict:
     """A fully defaulted variant: `base` from config.yaml, optionally resized to TINY/REFERENCE."""
     config = load_config()
     result = copy.deepcopy(config["variants"][base])

@@ -6,7 +6,7 @@
     taskset -c 1 .venv/bin/python bench/finetune.py --smoke   # 20 steps each, into bench/work/finetune-smoke/
 
 Needs the full-GMD tensors (see `tensors()`): snakemake results/tensors/v1/drums-4bar/train.npz ... --configfile
-bench/sweep_config.yaml. With config.yaml's v1-small / v2-small recipe (one TF thread, validation every
+bench/sweep_config.yaml. With config.yaml's v2-small recipe (on the v1 subset for a) (one TF thread, validation every
 VALIDATE_EVERY steps), one process trains, in order:
 
   a-v1          v1 on the v1 windows, NUM_STEPS steps, validated on v1's validation windows;
@@ -44,12 +44,14 @@ VALIDATE_EVERY = 400
 TEMPERATURE = 0.75
 NUM_SAMPLES = 256
 RUNS = {  # name: (config.yaml variant, init_from run, resume from run's checkpoints, steps in NUM_STEPS)
-    "a-v1": ("v1-small", None, None, 1),
+    "a-v1": ("v2-small", None, None, 1),
     "b-v2-scratch": ("v2-small", None, None, 1),
     "c-v2-finetune": ("v2-small", "a-v1", None, 1),
     "d-v2-scratch-longer": ("v2-small", None, "b-v2-scratch", 2),
 }
 EVALUATED = ("b-v2-scratch", "c-v2-finetune", "d-v2-scratch-longer")
+# The default config keeps one beat recipe (v2-small); v1 is that recipe on every 4/4 performance.
+SUBSETS = {"a-v1": "v1"}
 
 
 REPRESENTATION = "drums-4bar"  # the default variants' representation
@@ -78,7 +80,7 @@ def train(name: str) -> dict:
     config = load_config()
     base, init_from, resume, lengths = RUNS[name]
     variant = run_variant(config, base, lengths * NUM_STEPS)
-    subset = variant["subset"]
+    subset = variant["subset"] = SUBSETS.get(name, variant["subset"])
     work = MODELS / name
     shutil.rmtree(work, ignore_errors=True)
     if resume:

@@ -2,7 +2,7 @@
 
   worker.py ours  SPAWN SIZE WINDOWS WORKDIR STEPS   beatvae.training.train_variant
   worker.py stock SPAWN SIZE WINDOWS WORKDIR STEPS   magenta music_vae_train.train (stock loop)
-  worker.py train WINDOWS WORKDIR STEPS              train_variant, v1-small settings (the generation model)
+  worker.py train WINDOWS WORKDIR STEPS              train_variant, v2-small settings (the generation model)
   worker.py get_dataset TFRECORD                     Magenta's data.get_dataset for drums
   worker.py generate SPAWN MODEL_DIR OUTDIR          8 samples + one 32-bar interpolation
 
@@ -50,7 +50,7 @@ def ours(spawn, size, windows_path, workdir, steps):
 
 
 def train(windows_path, workdir, steps):
-    """config.yaml's v1-small settings for `steps` steps; the model lands in WORKDIR/model."""
+    """config.yaml's v2-small settings for `steps` steps; the model lands in WORKDIR/model."""
     from beatvae.training import train_variant
 
     settings = variant(num_steps=int(steps), checkpoint_every_steps=10**6)

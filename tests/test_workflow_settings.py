@@ -409,3 +409,15 @@ def test_num_steps_below_the_trained_checkpoints_fails_while_planning_unless_the
     )
     result = dry_run(workdir, configfile=changed)
     assert result.returncode == 0 and "train_model" in result.stdout, output_of(result)
+
+
+def test_with_v1_config_adds_v1_beside_the_default_variants_with_v2s_recipe(tmp_path):
+    result = dry_run(tmp_path, "--configfile", REPO / "config/config.yaml", REPO / "config/with-v1.yaml")
+    assert result.returncode == 0, output_of(result)
+    trained = set(re.findall(r"^\s+output: results/models/(\S+)$", result.stdout, flags=re.M))
+    default = yaml.safe_load((REPO / "config/config.yaml").read_text())["variants"]
+    assert trained == {*default, "v1-small"}, trained
+    v1 = yaml.safe_load((REPO / "config/with-v1.yaml").read_text())["variants"]["v1-small"]
+    for section in ("model", "hparams"):
+        assert v1[section] == default["v2-small"][section], section
+    assert v1["training"]["num_steps"] == default["v2-small"]["training"]["num_steps"]

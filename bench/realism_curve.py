@@ -3,14 +3,16 @@ recipe point and judge the samples as the evaluation does (beatvae.realism, beat
 
     .venv/bin/python bench/realism_curve.py train NAME '{"hparams": {"free_bits": 16}}'  # -> bench/work/realism/NAME
     .venv/bin/python bench/realism_curve.py POINT_DIR [POINT_DIR ...]     # -> bench/realism/NAME.json
-    .venv/bin/python bench/realism_curve.py --table STEPS_PER_SECOND      # bench/realism/*.json -> table
+    .venv/bin/python bench/realism_curve.py seeds POINT_DIR 1600,2400 1,2,3,4  # -> bench/realism/NAME.seeds.json
+    .venv/bin/python bench/realism_curve.py --table                       # bench/realism/*.json -> table
 
 A POINT_DIR holds `model/` (an exported model folder: its settings) and `checkpoints/` (every
 checkpoint the run kept, `training.checkpoints_to_keep` large enough); `point.json` beside them
 names the recipe. Samples: `evaluation.num_samples` at `evaluation.temperature` and seed of
 config/config.yaml, against the subset's held-out (validation + test) and training windows of
-results/tensors/<subset>/drums-4bar/ (make them with the workflow first). One thread, so the
-figures per step convert to CPU minutes with the recipe's measured steps/s (stated in the table).
+results/tensors/<subset>/drums-4bar/ (make them with the workflow first). Points train on one
+thread; their figures per step convert to CPU minutes with the recipe's steps/s on an idle core
+(bench/REALISM.md states them).
 """
 
 from __future__ import annotations
@@ -127,17 +129,47 @@ def curve(point: Path) -> dict:
     return result
 
 
+def seeds(point: Path, steps: list[int], sampling_seeds: list[int]) -> dict:
+    """The same figures at chosen checkpoints over several sampling seeds (each seeds the latents,
+    the decoder's sampling and the classifier's draws): how much of a difference is noise."""
+    from beatvae.evaluation import sample_rolls
+    from beatvae.model import TrainedModelDir
+
+    evaluation = load_config()["evaluation"]
+    model = TrainedModelDir.load(point / "model")
+    subset = json.loads((point / "point.json").read_text())["variant"]["subset"]
+    train = rolls_and_sources(windows(subset, "train"))
+    held_out = rolls_and_sources(windows(subset, "validation"), windows(subset, "test"))
+    checkpoint = dict(checkpoints(point))
+    rows = []
+    for step in steps:
+        for seed in sampling_seeds:
+            samples = sample_rolls(
+                dataclasses.replace(model, checkpoint=checkpoint[step]),
+                evaluation["num_samples"],
+                evaluation["temperature"],
+                seed,
+            )
+            rows.append({"step": step, "seed": seed, **judge(samples, train, held_out, seed)})
+            print(point.name, step, seed, rows[-1]["two_sample"]["accuracy"], flush=True)
+    result = {"name": point.name, "temperature": evaluation["temperature"], "rows": rows}
+    (OUT / f"{point.name}.seeds.json").write_text(json.dumps(result, indent=1, default=str))
+    return result
+
+
 STRUCTURE = ("clean_backbeat", "bar_change", "fill", "steady_pulse")
 
 
-def table(steps_per_second: float) -> str:
-    """bench/realism/*.json as markdown rows: one per (point, checkpoint), with CPU minutes."""
+def table() -> str:
+    """bench/realism/*.json as markdown rows: one per (point, checkpoint)."""
     lines = [
-        "| point | step | CPU min | two-sample (floor) | clean backbeat | bar change | fill | steady pulse | "
+        "| point | step | two-sample (floor) | clean backbeat | bar change | fill | steady pulse | "
         "notes/bar | median nearest | copies |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for path in sorted(OUT.glob("*.json")):
+        if path.name.endswith(".seeds.json"):
+            continue
         result = json.loads(path.read_text())
         for row in result["rows"]:
             two_sample, figures = row["two_sample"], row["structure"]
@@ -145,7 +177,7 @@ def table(steps_per_second: float) -> str:
                 f"{figures['samples'][name]:.2f} ({figures['held_out'][name]:.2f})" for name in STRUCTURE
             )
             lines.append(
-                f"| {result['name']} | {row['step']} | {row['step'] / steps_per_second / 60:.1f} | "
+                f"| {result['name']} | {row['step']} | "
                 f"{two_sample['accuracy']:.3f} ({two_sample['floor']:.3f}) | {structure} | "
                 f"{row['notes_per_bar']:.1f} | {row['median_nearest_hamming']:.0f} | {row['exact_copies']} |"
             )
@@ -153,11 +185,12 @@ def table(steps_per_second: float) -> str:
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "train":
+    if sys.argv[1] == "seeds":  # seeds POINT_DIR STEP,STEP SEED,SEED
+        seeds(Path(sys.argv[2]), [int(s) for s in sys.argv[3].split(",")], [int(s) for s in sys.argv[4].split(",")])
+    elif sys.argv[1] == "train":
         curve(train(sys.argv[2], json.loads(sys.argv[3])))
     elif sys.argv[1] == "--table":
-        # The recipe's training speed on one idle core (a fresh clone's `make run` prints it per variant).
-        print(table(float(sys.argv[2])))
+        print(table())
     else:
         for argument in sys.argv[1:]:
             curve(Path(argument))

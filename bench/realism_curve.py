@@ -184,13 +184,41 @@ def table() -> str:
     return "\n".join(lines)
 
 
+def seeds_table() -> str:
+    """bench/realism/*.seeds.json as markdown rows: per (point, checkpoint), means over sampling seeds."""
+    from statistics import mean
+
+    lines = [
+        "| point | step | two-sample, mean (range) | clean backbeat | bar change | fill | steady pulse | "
+        "notes/bar | median nearest | copies (all seeds) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for path in sorted(OUT.glob("*.seeds.json")):
+        result = json.loads(path.read_text())
+        by_step: dict[int, list] = {}
+        for row in result["rows"]:
+            by_step.setdefault(row["step"], []).append(row)
+        for step, rows in by_step.items():
+            accuracy = [row["two_sample"]["accuracy"] for row in rows]
+            structure = " | ".join(
+                f"{mean(row['structure']['samples'][name] for row in rows):.3f}" for name in STRUCTURE
+            )
+            lines.append(
+                f"| {result['name']} | {step} | {mean(accuracy):.3f} ({min(accuracy):.3f}-{max(accuracy):.3f}, "
+                f"{len(rows)} seeds) | {structure} | {mean(row['notes_per_bar'] for row in rows):.1f} | "
+                f"{mean(row['median_nearest_hamming'] for row in rows):.0f} | "
+                f"{sum(row['exact_copies'] for row in rows)} |"
+            )
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "seeds":  # seeds POINT_DIR STEP,STEP SEED,SEED
         seeds(Path(sys.argv[2]), [int(s) for s in sys.argv[3].split(",")], [int(s) for s in sys.argv[4].split(",")])
     elif sys.argv[1] == "train":
         curve(train(sys.argv[2], json.loads(sys.argv[3])))
     elif sys.argv[1] == "--table":
-        print(table())
+        print(table(), seeds_table(), sep="\n\n")
     else:
         for argument in sys.argv[1:]:
             curve(Path(argument))

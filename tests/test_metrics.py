@@ -423,7 +423,7 @@ def test_reference_only_targets_are_reported_but_not_counted(rock_split):
 
 
 def test_evaluation_report_states_targets_beside_the_baseline(rock_split):
-    from beatvae.evaluation import comparison_row, sample_report
+    from beatvae.evaluation import comparison_row, report_targets, sample_report
 
     held_out, train = rock_split
     samples = np.concatenate([held_out[:4], train[:1]])  # four unseen windows and one copy
@@ -432,14 +432,7 @@ def test_evaluation_report_states_targets_beside_the_baseline(rock_split):
     assert report["real_baseline"]["distance_draws"] == len(samples)
     assert report["samples"]["held_out_statistics"] == report["real_baseline"]["statistics"]
     report["reconstruction"] = {"validation": {"teacher_forced": {"windows": 0}, "free_running": {"windows": 0}}}
-    report["targets"] = quality_targets(
-        report["samples"]["statistics"],
-        report["samples"]["distance_to_held_out"]["overall"],
-        report["memorization"]["nearest_hamming"],
-        report["real_baseline"],
-        None,
-        realism=report["realism"],
-    )
+    report["targets"] = report_targets(report, None)
     row = comparison_row("v2", report)
     assert row["target_exact_copies"] == "not met"
     assert row["target_free_running_accuracy"] == "not evaluated"

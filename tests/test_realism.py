@@ -161,8 +161,7 @@ def test_held_out_windows_of_one_performance_leave_the_two_sample_test_unevaluat
 def test_comparison_table_and_page_put_targets_and_realism_first(rock_split, tmp_path):
     import pandas as pd
 
-    from beatvae.evaluation import comparison_row, sample_report, target_rows
-    from beatvae.metrics import quality_targets
+    from beatvae.evaluation import comparison_row, report_targets, sample_report, target_rows
     from beatvae.midi import retimed, write_midi
     from beatvae.report_page import build_report_page
 
@@ -176,14 +175,7 @@ def test_comparison_table_and_page_put_targets_and_realism_first(rock_split, tmp
     held_out, train = rock_split
     report = sample_report(train[:16], held_out, train, temperature=0.75, seed=7)
     report["reconstruction"] = {"validation": {"teacher_forced": {"windows": 0}, "free_running": {"windows": 0}}}
-    report["targets"] = quality_targets(
-        report["samples"]["statistics"],
-        report["samples"]["distance_to_held_out"]["overall"],
-        report["memorization"]["nearest_hamming"],
-        report["real_baseline"],
-        0.55,
-        realism=report["realism"],
-    )
+    report["targets"] = report_targets(report, 0.55)
     row = comparison_row("v2", report)
     columns = list(row)
     assert columns[:6] == [

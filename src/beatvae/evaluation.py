@@ -77,17 +77,23 @@ def evaluate_variant(
     report.update(sample_report(samples, real, train, temperature, seed, real_groups, train_windows.sources))
     validation = report["reconstruction"].get("validation", {}).get("free_running", {})
     if report["real_baseline"] is not None:
-        report["targets"] = quality_targets(
-            report["samples"]["statistics"],
-            report["samples"]["distance_to_held_out"]["overall"],
-            report["memorization"]["nearest_hamming"],
-            report["real_baseline"],
-            validation.get("accuracy") if validation.get("windows") else None,
-            evaluation.get("targets"),
-            report["realism"],
-        )
+        accuracy = validation.get("accuracy") if validation.get("windows") else None
+        report["targets"] = report_targets(report, accuracy, evaluation.get("targets"))
     report["warnings"] = warnings
     return report
+
+
+def report_targets(report: Mapping, free_running_accuracy: float | None, limits: Mapping | None = None) -> dict:
+    """The quality targets of a report that has `sample_report`'s figures (None: accuracy not evaluated)."""
+    return quality_targets(
+        report["samples"]["statistics"],
+        report["samples"]["distance_to_held_out"]["overall"],
+        report["memorization"]["nearest_hamming"],
+        report["real_baseline"],
+        free_running_accuracy,
+        limits,
+        report["realism"],
+    )
 
 
 def sample_report(

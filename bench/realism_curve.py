@@ -96,7 +96,9 @@ def judge(samples, train, held_out, seed: int) -> dict:
     return report
 
 
-def curve(point: Path) -> dict:
+def measurer(point: Path):
+    """`measure(checkpoint, seed)`: the figures of 256 samples (evaluation.num_samples at
+    evaluation.temperature) of one of POINT's checkpoints, against its subset's real windows."""
     from beatvae.evaluation import sample_rolls
     from beatvae.model import TrainedModelDir
 
@@ -105,18 +107,21 @@ def curve(point: Path) -> dict:
     subset = json.loads((point / "point.json").read_text())["variant"]["subset"]
     train = rolls_and_sources(windows(subset, "train"))
     held_out = rolls_and_sources(windows(subset, "validation"), windows(subset, "test"))
+
+    def measure(checkpoint: str, seed: int) -> dict:
+        model_at = dataclasses.replace(model, checkpoint=checkpoint)
+        samples = sample_rolls(model_at, evaluation["num_samples"], evaluation["temperature"], seed)
+        return judge(samples, train, held_out, seed)
+
+    return evaluation, measure
+
+
+def curve(point: Path) -> dict:
+    evaluation, measure = measurer(point)
     rows = []
     for step, checkpoint in checkpoints(point):
         start = time.time()
-        samples = sample_rolls(
-            dataclasses.replace(model, checkpoint=checkpoint),
-            evaluation["num_samples"],
-            evaluation["temperature"],
-            evaluation["seed"],
-        )
-        rows.append(
-            {"step": step, **judge(samples, train, held_out, evaluation["seed"]), "seconds": time.time() - start}
-        )
+        rows.append({"step": step, **measure(checkpoint, evaluation["seed"]), "seconds": time.time() - start})
         print(point.name, step, rows[-1]["two_sample"]["accuracy"], flush=True)
     result = {
         "name": point.name,
@@ -132,25 +137,12 @@ def curve(point: Path) -> dict:
 def seeds(point: Path, steps: list[int], sampling_seeds: list[int]) -> dict:
     """The same figures at chosen checkpoints over several sampling seeds (each seeds the latents,
     the decoder's sampling and the classifier's draws): how much of a difference is noise."""
-    from beatvae.evaluation import sample_rolls
-    from beatvae.model import TrainedModelDir
-
-    evaluation = load_config()["evaluation"]
-    model = TrainedModelDir.load(point / "model")
-    subset = json.loads((point / "point.json").read_text())["variant"]["subset"]
-    train = rolls_and_sources(windows(subset, "train"))
-    held_out = rolls_and_sources(windows(subset, "validation"), windows(subset, "test"))
+    evaluation, measure = measurer(point)
     checkpoint = dict(checkpoints(point))
     rows = []
     for step in steps:
         for seed in sampling_seeds:
-            samples = sample_rolls(
-                dataclasses.replace(model, checkpoint=checkpoint[step]),
-                evaluation["num_samples"],
-                evaluation["temperature"],
-                seed,
-            )
-            rows.append({"step": step, "seed": seed, **judge(samples, train, held_out, seed)})
+            rows.append({"step": step, "seed": seed, **measure(checkpoint[step], seed)})
             print(point.name, step, seed, rows[-1]["two_sample"]["accuracy"], flush=True)
     result = {"name": point.name, "temperature": evaluation["temperature"], "rows": rows}
     (OUT / f"{point.name}.seeds.json").write_text(json.dumps(result, indent=1, default=str))

@@ -3,6 +3,7 @@ recipe point and judge the samples as the evaluation does (beatvae.realism, beat
 
     .venv/bin/python bench/realism_curve.py train NAME '{"hparams": {"free_bits": 16}}'  # -> bench/work/realism/NAME
     .venv/bin/python bench/realism_curve.py POINT_DIR [POINT_DIR ...]     # -> bench/realism/NAME.json
+    .venv/bin/python bench/realism_curve.py --every 2400 POINT_DIR        # only checkpoints at multiples of 2400
     .venv/bin/python bench/realism_curve.py seeds POINT_DIR 1600,2400 1,2,3,4  # -> bench/realism/NAME.seeds.json
     .venv/bin/python bench/realism_curve.py --table                       # bench/realism/*.json -> table
 
@@ -45,10 +46,15 @@ def train(name: str, overrides: dict) -> Path:
     variant["hparams"].update(overrides.get("hparams", {}))
     if "level_lengths" in overrides:
         variant["model"]["level_lengths"] = overrides["level_lengths"]
-    variant["training"].update(checkpoint_every_steps=400, checkpoints_to_keep=100, **overrides.get("training", {}))
+    variant["training"].update(
+        {"checkpoint_every_steps": 400, "checkpoints_to_keep": 100, **overrides.get("training", {})}
+    )
     point = WORK / "realism" / name
     tensors = REPO / "results" / "tensors" / variant["subset"] / REPRESENTATION
     start = time.time()
+    point.mkdir(parents=True, exist_ok=True)
+    # Written first, so a checkpoint's training minutes are known while the run is still going.
+    (point / "started.json").write_text(json.dumps({"time": start}))
     summary = train_variant(
         variant,
         config["representations"][REPRESENTATION],
@@ -116,12 +122,26 @@ def measurer(point: Path):
     return evaluation, measure
 
 
-def curve(point: Path) -> dict:
+def training_minutes(point: Path, checkpoint: str) -> float | None:
+    """Minutes from the start of training to when `checkpoint` was written (None for points trained
+    before the start was recorded)."""
+    started = point / "started.json"
+    if not started.exists():
+        return None
+    return (Path(checkpoint + ".index").stat().st_mtime - json.loads(started.read_text())["time"]) / 60
+
+
+def curve(point: Path, every: int = 1) -> dict:
+    """Measures every checkpoint of POINT whose step is a multiple of `every`."""
     evaluation, measure = measurer(point)
     rows = []
     for step, checkpoint in checkpoints(point):
+        if step % every:
+            continue
         start = time.time()
-        rows.append({"step": step, **measure(checkpoint, evaluation["seed"]), "seconds": time.time() - start})
+        figures = measure(checkpoint, evaluation["seed"])
+        rows.append({"step": step, "minutes": training_minutes(point, checkpoint), **figures,
+                     "seconds": time.time() - start})  # fmt: skip
         print(point.name, step, rows[-1]["two_sample"]["accuracy"], flush=True)
     result = {
         "name": point.name,
@@ -207,8 +227,13 @@ def seeds_table() -> str:
 if __name__ == "__main__":
     if sys.argv[1] == "seeds":  # seeds POINT_DIR STEP,STEP SEED,SEED
         seeds(Path(sys.argv[2]), [int(s) for s in sys.argv[3].split(",")], [int(s) for s in sys.argv[4].split(",")])
-    elif sys.argv[1] == "train":
-        curve(train(sys.argv[2], json.loads(sys.argv[3])))
+    elif sys.argv[1] == "train":  # train NAME OVERRIDES [--no-curve]
+        point = train(sys.argv[2], json.loads(sys.argv[3]))
+        if "--no-curve" not in sys.argv:
+            curve(point)
+    elif sys.argv[1] == "--every":  # --every STEPS POINT_DIR ...
+        for argument in sys.argv[3:]:
+            curve(Path(argument), int(sys.argv[2]))
     elif sys.argv[1] == "--table":
         print(table(), seeds_table(), sep="\n\n")
     else:

@@ -34,8 +34,8 @@ REPRESENTATION = "drums-4bar"
 
 
 def train(name: str, overrides: dict) -> Path:
-    """Trains config.yaml's v2-small with `overrides` (hparams, level_lengths, training, subset) on one
-    thread, keeping a checkpoint every 400 steps; returns the point's folder."""
+    """Trains config.yaml's v2-small with `overrides` (hparams, level_lengths, training, subset, init_from: a
+    model folder to start from) on one thread, keeping a checkpoint every 400 steps; returns the point's folder."""
     import copy
 
     from beatvae.training import train_variant
@@ -65,6 +65,7 @@ def train(name: str, overrides: dict) -> Path:
         process_start=start,
         validation_windows=tensors / "validation.npz",
         name=name,
+        init_from=overrides.get("init_from"),
     )
     record = {"name": name, "variant": variant, "wall": time.time() - start, "training": summary}
     (point / "point.json").write_text(json.dumps(record, indent=1, default=str))

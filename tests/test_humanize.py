@@ -15,6 +15,7 @@ import pytest
 
 from beatvae.settings import SettingsError, check_humanize, humanize_files
 from conftest import CONVERTER, GROOVE, REPO, SAMPLE, output_of, run_snakemake, write_config_with, write_drum_midi
+from test_midi import same_pitch_overlaps
 
 pytestmark = pytest.mark.slow
 
@@ -92,6 +93,7 @@ def test_humanized_beat_keeps_every_note_and_the_loop_with_played_velocities_and
     assert {pitch: len(times) for pitch, times in after.items()} == {p: len(t) for p, t in before.items()}
     assert len(set(velocities_before)) == 1, "the generated beat is quantized at one velocity"
     assert len(set(velocities_after)) > 1, f"{humanized}: velocities {sorted(set(velocities_after))}"
+    assert same_pitch_overlaps(humanized) == [], "a gated sampler would cut the later hit short"
     moved = []
     for pitch, times in before.items():
         for old, new in zip(times, after[pitch], strict=True):
@@ -110,6 +112,7 @@ def test_users_file_is_humanized_through_snakemake(run):
     assert tempo_after == tempo
     assert {pitch: len(times) for pitch, times in after.items()} == {p: len(t) for p, t in before.items()}
     assert len(set(velocities)) > 1
+    assert same_pitch_overlaps(humanized) == []
     bar = 4 * tempo / 1e6
     length = mido.MidiFile(humanized).length
     assert length == pytest.approx(math.ceil(mido.MidiFile(user_file).length / bar - 1e-6) * bar, abs=1e-6)

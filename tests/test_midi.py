@@ -72,3 +72,31 @@ def test_a_silent_sample_is_still_four_bars(tmp_path):
     midi = mido.MidiFile(write_midi(retimed(silent, 120, num_bars=4), tmp_path / "silent.mid"))
     assert sum(m.time for m in midi.tracks[0]) == bar_ticks(midi, 4)
     assert not list((tmp_path).glob("*.partial"))
+
+
+def same_pitch_overlaps(path) -> list[tuple[int, int]]:
+    """(pitch, tick) of every note-on that comes while a note of the same pitch still sounds."""
+    sounding, overlaps, now = set(), [], 0
+    for message in mido.MidiFile(path).tracks[0]:
+        now += message.time
+        if message.type == "note_on" and message.velocity > 0:
+            if message.note in sounding:
+                overlaps.append((message.note, now))
+            sounding.add(message.note)
+        elif message.type in ("note_off", "note_on"):
+            sounding.discard(message.note)
+    return overlaps
+
+
+def test_hits_of_one_pitch_never_overlap_and_a_double_hit_keeps_the_louder(tmp_path):
+    """Humanized onsets move while lengths stay: each note ends where the next of its pitch starts."""
+    sequence = magenta_decoded(last_step=63, pitches=(42,))
+    for note, shift in zip(sequence.notes, [0.0, -0.2, 0.1, -0.05] * 8, strict=False):
+        note.start_time = max(0.0, note.start_time + shift * 0.125 * 2)
+        note.end_time = note.start_time + 0.3  # longer than the gap to the next hit
+    sequence.notes.add(pitch=42, velocity=110, start_time=0.0, end_time=0.1, is_drum=True)  # a double hit
+    path = write_midi(retimed(sequence, 120, num_bars=4), tmp_path / "humanized.mid")
+    assert same_pitch_overlaps(path) == []
+    note_ons = [m for m in mido.MidiFile(path).tracks[0] if m.type == "note_on" and m.velocity > 0]
+    assert len(note_ons) == 32, "every hit kept, the double hit once"
+    assert note_ons[0].velocity == 110, "of two hits on one tick the louder is kept"

@@ -46,13 +46,36 @@ def _bar_seconds(sequence) -> tuple[float, float, int]:
     return qpm, numerator * 4.0 / denominator * 60.0 / qpm, numerator
 
 
+def _hits(notes, tick, end_tick: int) -> list[tuple[int, int, int, int]]:
+    """(pitch, velocity, start tick, end tick) of each note that starts before `end_tick`, in the
+    sequence's order, with no two notes of one pitch sounding at once: a note ends where the next hit
+    of its pitch starts (humanizing moves onsets but keeps lengths, and a gated sampler would cut the
+    later hit short), and of two hits of one pitch on the same tick only the louder is kept."""
+    by_pitch: dict[int, dict[int, tuple[int, int, int]]] = {}  # pitch -> start -> (velocity, end, order)
+    for order, note in enumerate(notes):
+        start = min(tick(note.start_time), end_tick)
+        if start >= end_tick:
+            continue
+        end = min(max(tick(note.end_time), start + 1), end_tick)
+        starts = by_pitch.setdefault(note.pitch, {})
+        if start not in starts or note.velocity > starts[start][0]:
+            starts[start] = (note.velocity, end, order)
+    hits = []
+    for pitch, starts in by_pitch.items():
+        ordered = sorted(starts)
+        for start, next_start in zip(ordered, [*ordered[1:], end_tick], strict=True):
+            velocity, end, order = starts[start]
+            hits.append((order, pitch, velocity, start, min(end, next_start)))
+    return [hit[1:] for hit in sorted(hits)]
+
+
 def write_midi(sequence, path: str | os.PathLike, track_name: str = "Drums") -> Path:
     """Write `sequence` as a type-0 General MIDI drum file that loops.
 
     One track: track name, tempo, time signature, the notes on channel 10 and end-of-track at
     `sequence.total_time` rounded up to a whole bar (so a loop of 4 bars is 4 bars even when its
-    last bar is silent). Velocities are kept. Written to a temporary name first, so a crash leaves
-    no half file behind.
+    last bar is silent). Velocities are kept; notes of one pitch never overlap (`_hits`). Written to
+    a temporary name first, so a crash leaves no half file behind.
     """
     import mido
 
@@ -67,15 +90,9 @@ def write_midi(sequence, path: str | os.PathLike, track_name: str = "Drums") -> 
     num_bars = max(1, math.ceil(sequence.total_time / bar_seconds - 1e-6))
     end_tick = tick(num_bars * bar_seconds)
     events = []  # (tick, order, message): note-offs before note-ons at the same tick
-    for note in sequence.notes:
-        start = min(tick(note.start_time), end_tick)
-        end = min(max(tick(note.end_time), start + 1), end_tick)
-        if start >= end_tick:
-            continue
-        events.append(
-            (start, 1, mido.Message("note_on", channel=DRUM_PROGRAM_CHANNEL, note=note.pitch, velocity=note.velocity))
-        )
-        events.append((end, 0, mido.Message("note_off", channel=DRUM_PROGRAM_CHANNEL, note=note.pitch, velocity=0)))
+    for pitch, velocity, start, end in _hits(sequence.notes, tick, end_tick):
+        events.append((start, 1, mido.Message("note_on", channel=DRUM_PROGRAM_CHANNEL, note=pitch, velocity=velocity)))
+        events.append((end, 0, mido.Message("note_off", channel=DRUM_PROGRAM_CHANNEL, note=pitch, velocity=0)))
     events.sort(key=lambda event: (event[0], event[1]))
 
     track = mido.MidiTrack()

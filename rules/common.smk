@@ -8,12 +8,13 @@ import types
 import yaml
 from snakemake.utils import min_version, update_config, validate
 
-# Planning needs nothing but Snakemake (+ PyYAML, which it brings): beatvae.settings,
-# beatvae.held_out and beatvae.run_summary (and beatvae.smf, which settings reads MIDI files with)
-# are standard-library only, and nothing else of the project is imported here. Host tools
+# Planning needs nothing but Snakemake (+ PyYAML and jsonschema, which it brings): beatvae.settings,
+# beatvae.config_errors, beatvae.held_out and beatvae.run_summary (and beatvae.smf, which settings
+# reads MIDI files with) are standard-library only, and nothing else of the project is imported here. Host tools
 # (FluidSynth, the soundfont) are checked by the jobs that use them, where `--use-conda`
 # provides them.
 sys.path.insert(0, f"{workflow.basedir}/src")
+from beatvae.config_errors import config_problem
 from beatvae.held_out import print_empty_held_out_splits
 from beatvae.run_summary import closing_lines
 from beatvae.settings import (
@@ -97,7 +98,15 @@ if "converter" in config:
         "`converter:` is now a named entry of `representations:` (add `converter: DrumsConverter` "
         "to it), and each variant names its own with `representation: <name>`; see config/config.yaml"
     )
-validate(config, schema="../config/schema.yaml", set_default=True)
+try:
+    validate(config, schema="../config/schema.yaml", set_default=True)
+except WorkflowError:
+    # Snakemake's message is jsonschema's, followed by the whole sub-schema (up to 1,000 lines).
+    with open(f"{workflow.basedir}/config/schema.yaml") as _schema:
+        _problem = config_problem(config, yaml.safe_load(_schema))
+    if _problem is None:
+        raise
+    raise WorkflowError(_problem) from None
 
 SPLITS = list(SPLITS)
 SUBSETS = list(config["subsets"])

@@ -53,8 +53,9 @@ def train(name: str, overrides: dict) -> Path:
     tensors = REPO / "results" / "tensors" / variant["subset"] / REPRESENTATION
     start = time.time()
     point.mkdir(parents=True, exist_ok=True)
-    # Written first, so a checkpoint's training minutes are known while the run is still going.
+    # Written first, so checkpoints can be measured (with their training minutes) while it trains.
     (point / "started.json").write_text(json.dumps({"time": start}))
+    (point / "point.json").write_text(json.dumps({"name": name, "variant": variant}, indent=1))
     summary = train_variant(
         variant,
         config["representations"][REPRESENTATION],
@@ -109,9 +110,14 @@ def measurer(point: Path):
     from beatvae.evaluation import sample_rolls
     from beatvae.model import TrainedModelDir
 
-    evaluation = load_config()["evaluation"]
-    model = TrainedModelDir.load(point / "model")
-    subset = json.loads((point / "point.json").read_text())["variant"]["subset"]
+    config = load_config()
+    evaluation = config["evaluation"]
+    variant = json.loads((point / "point.json").read_text())["variant"]
+    if (point / "model").exists():
+        model = TrainedModelDir.load(point / "model")
+    else:  # still training: no exported model yet, only checkpoints
+        model = TrainedModelDir(point / "model", variant, config["representations"][REPRESENTATION], "", {})
+    subset = variant["subset"]
     train = rolls_and_sources(windows(subset, "train"))
     held_out = rolls_and_sources(windows(subset, "validation"), windows(subset, "test"))
 
@@ -135,9 +141,12 @@ def training_minutes(point: Path, checkpoint: str) -> float | None:
 def curve(point: Path, every: int = 1) -> dict:
     """Measures every checkpoint of POINT whose step is a multiple of `every`."""
     evaluation, measure = measurer(point)
-    rows = []
+    # Steps measured by an earlier call (of a run still training) are kept, not sampled again.
+    earlier = OUT / f"{point.name}.json"
+    rows = json.loads(earlier.read_text())["rows"] if earlier.exists() else []
+    measured = {row["step"] for row in rows}
     for step, checkpoint in checkpoints(point):
-        if step % every:
+        if step % every or step in measured:
             continue
         start = time.time()
         figures = measure(checkpoint, evaluation["seed"])
@@ -148,7 +157,7 @@ def curve(point: Path, every: int = 1) -> dict:
         "name": point.name,
         "point": json.loads((point / "point.json").read_text()),
         "samples": {k: evaluation[k] for k in ("num_samples", "temperature", "seed")},
-        "rows": rows,
+        "rows": sorted(rows, key=lambda row: row["step"]),
     }
     OUT.mkdir(exist_ok=True)
     (OUT / f"{point.name}.json").write_text(json.dumps(result, indent=1, default=str))

@@ -270,6 +270,49 @@ def test_trained_model_dir_loads_settings_and_names_what_is_missing(tmp_path):
     assert model.config().hparams.max_seq_len == 64
 
 
+def test_an_exported_model_folder_holds_one_checkpoint_and_loads_back(tmp_path):
+    checkpoints = tmp_path / "checkpoints"
+    for step in (10, 20):
+        fake_checkpoint(checkpoints, step, "f")
+        (checkpoints / f"model.ckpt-{step}.data-00000-of-00001").write_text(str(step))
+    (checkpoints / "scalars.csv").write_text("step,loss\n10,1.0\n")
+    summary = {"variant": VARIANT, "converter": CONVERTER, "fingerprint": "f", "steps": 20}
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "left-by-an-older-export").write_text("")
+    TrainedModelDir.export(model_dir, str(checkpoints / "model.ckpt-10"), checkpoints / "scalars.csv", summary)
+    assert sorted(p.name for p in model_dir.iterdir()) == [
+        "checkpoint",
+        "model.ckpt-10.data-00000-of-00001",
+        "model.ckpt-10.index",
+        "scalars.csv",
+        "training.json",
+    ], "the folder is replaced whole, with the chosen checkpoint only"
+    model = TrainedModelDir.load(model_dir)
+    assert model.checkpoint == str(model_dir / "model.ckpt-10") and model.summary["steps"] == 20
+    assert model.scalars.read_text() == "step,loss\n10,1.0\n"
+    assert not list(tmp_path.glob(".model.*")), "no staging folder is left"
+
+
+def test_reading_a_model_folder_or_a_checkpoint_folder_needs_no_tensorflow(tmp_path):
+    """The loss report and planning-side readers load the folders' owners without Magenta's start-up."""
+    (tmp_path / "training.json").write_text(json.dumps({"variant": VARIANT, "converter": CONVERTER}))
+    (tmp_path / "checkpoint").write_text('model_checkpoint_path: "model.ckpt-150"\n')
+    script = (
+        "import sys; from beatvae.checkpoints import saved_checkpoints; from beatvae.model import TrainedModelDir\n"
+        "print(TrainedModelDir.load(sys.argv[1]).scalars.name, saved_checkpoints(sys.argv[1]))\n"
+        "print(sorted({'tensorflow', 'magenta'} & set(sys.modules)))"
+    )
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=src),
+    )
+    assert result.stdout.splitlines() == ["scalars.csv []", "[]"], result.stderr
+
+
 def test_a_variant_that_asks_for_a_gpu_fails_at_once_without_one(tmp_path):
     import tensorflow as tf
 

@@ -11,7 +11,7 @@ VALIDATE_EVERY steps), one process trains, in order:
 
   a-v1          v1 on the v1 windows, NUM_STEPS steps, validated on v1's validation windows;
   b-v2-scratch  v2 from scratch on the v2 windows, NUM_STEPS steps, validated on v2's validation windows;
-  c-v2-finetune v2 from a's exported model (`train_variant(init_from=...)`: weights only; step,
+  c-v2-finetune v2 from a's exported model (`TrainingRun(init_from=...)`: weights only; step,
                 schedules and Adam start over), same steps and validation;
   d-v2-scratch-longer  b resumed (a copy of its checkpoints) to 2 x NUM_STEPS, so that b gets the wall
                 time a + c took: the comparison with v1's pre-training counted.
@@ -75,7 +75,8 @@ def run_variant(config: dict, base: str, num_steps: int) -> dict:
 
 def train(name: str) -> dict:
     """Trains one run from scratch (or from its init_from / resumed run) and records its curve and timing."""
-    from beatvae.training import train_variant
+    from beatvae.checkpoints import events_dir, scalars_path
+    from beatvae.training import TrainingRun, train_variant
 
     config = load_config()
     base, init_from, resume, lengths = RUNS[name]
@@ -86,21 +87,22 @@ def train(name: str) -> dict:
     if resume:
         shutil.copytree(MODELS / resume / "checkpoints", work / "checkpoints")
     start = time.time()
-    training = train_variant(
+    run = TrainingRun(
         variant,
         config["representations"][REPRESENTATION],
         tensors(subset, "train"),
         work / "checkpoints",
         work / "model",
+        validation_windows=tensors(subset, "validation"),
+        init_from=MODELS / init_from / "model" if init_from else None,
+        name=base,
         threads=1,
         process_start=start,
-        validation_windows=tensors(subset, "validation"),
-        name=base,
-        init_from=MODELS / init_from / "model" if init_from else None,
     )
+    training = train_variant(run)
     wall = time.time() - start
-    rows = scalar_rows(work / "checkpoints" / "scalars.csv", training["resumed_from_step"])
-    seconds = validation_seconds(work / "checkpoints" / "validation", start)
+    rows = scalar_rows(scalars_path(run.checkpoint_dir), training["resumed_from_step"])
+    seconds = validation_seconds(events_dir(run.checkpoint_dir, "validation"), start)
     curve = [
         {
             "step": row["step"],
@@ -182,8 +184,9 @@ def evaluate(name: str) -> dict:
 
 def evaluate_last(name: str) -> dict:
     """Where `export: best` chose an earlier checkpoint, also evaluates the run's last one (its `model-last/`)."""
+    from beatvae.checkpoints import saved_checkpoints, scalars_path
     from beatvae.evaluation import evaluate_variant
-    from beatvae.training import export_model
+    from beatvae.model import TrainedModelDir
 
     config = load_config()
     record = load(name)
@@ -193,7 +196,8 @@ def evaluate_last(name: str) -> dict:
     checkpoints = MODELS / name / "checkpoints"
     model = MODELS / name / "model-last"
     last = dict(training, exported={"step": training["steps"], "reason": "bench: the last checkpoint"})
-    export_model(str(checkpoints / f"model.ckpt-{training['steps']}"), checkpoints, model, last)
+    last_checkpoint = dict(saved_checkpoints(checkpoints))[training["steps"]]
+    TrainedModelDir.export(model, last_checkpoint, scalars_path(checkpoints), last)
     evaluation = dict(config["evaluation"], splits=["validation", "test"], num_samples=NUM_SAMPLES)
     splits = {split: str(tensors(subset, split)) for split in evaluation["splits"]}
     start = time.time()

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -38,7 +37,7 @@ def train(name: str, overrides: dict) -> Path:
     model folder to start from) on one thread, keeping a checkpoint every 400 steps; returns the point's folder."""
     import copy
 
-    from beatvae.training import train_variant
+    from beatvae.training import TrainingRun, train_variant
 
     config = load_config()
     variant = copy.deepcopy(config["variants"]["v2-small"])
@@ -56,18 +55,19 @@ def train(name: str, overrides: dict) -> Path:
     # Written first, so checkpoints can be measured (with their training minutes) while it trains.
     (point / "started.json").write_text(json.dumps({"time": start}))
     (point / "point.json").write_text(json.dumps({"name": name, "variant": variant}, indent=1))
-    summary = train_variant(
+    run = TrainingRun(
         variant,
         config["representations"][REPRESENTATION],
         tensors / "train.npz",
         point / "checkpoints",
         point / "model",
-        threads=1,
-        process_start=start,
         validation_windows=tensors / "validation.npz",
         name=name,
+        threads=1,
+        process_start=start,
         init_from=overrides.get("init_from"),
     )
+    summary = train_variant(run)
     record = {"name": name, "variant": variant, "wall": time.time() - start, "training": summary}
     (point / "point.json").write_text(json.dumps(record, indent=1, default=str))
     return point
@@ -81,9 +81,9 @@ def windows(subset: str, split: str):
 
 def checkpoints(point: Path) -> list[tuple[int, str]]:
     """(step, checkpoint prefix) of every checkpoint kept in POINT/checkpoints, by step."""
-    found = {int(m.group(1)): str(p.with_suffix("")) for p in (point / "checkpoints").glob("*.index")
-             if (m := re.search(r"-(\d+)$", p.stem))}  # fmt: skip
-    return sorted(found.items())
+    from beatvae.checkpoints import saved_checkpoints
+
+    return saved_checkpoints(point / "checkpoints")
 
 
 def rolls_and_sources(*splits):

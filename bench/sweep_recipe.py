@@ -47,7 +47,7 @@ def point_variant(config: dict, spec: dict) -> dict:
 
 
 def run_point(name: str, spec: dict) -> dict:
-    from beatvae.training import train_variant
+    from beatvae.training import TrainingRun, train_variant
 
     config = load_config()
     variant = point_variant(config, spec)
@@ -56,7 +56,7 @@ def run_point(name: str, spec: dict) -> dict:
     if spec.get("fresh", True):
         shutil.rmtree(work, ignore_errors=True)
     start = time.time()
-    training = train_variant(
+    run = TrainingRun(
         variant,
         config["representations"][REPRESENTATION],
         tensors(subset, "train"),
@@ -65,6 +65,7 @@ def run_point(name: str, spec: dict) -> dict:
         threads=1,
         process_start=start,
     )
+    training = train_variant(run)
     train_wall = time.time() - start
     point = {"name": name, "spec": spec, "variant": variant, "train_wall_seconds": train_wall, "training": training}
     SWEEP.mkdir(exist_ok=True)

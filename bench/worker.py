@@ -22,20 +22,23 @@ from common import CORES, converter, load_config, variant
 
 
 def ours(spawn, size, windows_path, workdir, steps):
-    from beatvae.training import train_variant
+    from beatvae.model import TrainedModelDir
+    from beatvae.training import TrainingRun, train_variant
 
     settings = variant(size or None, num_steps=steps, log_every_steps=1, checkpoint_every_steps=10**6)
     workdir = Path(workdir)
     summary = train_variant(
-        settings,
-        converter(),
-        windows_path,
-        workdir / "checkpoints",
-        workdir / "model",
-        threads=CORES,
-        process_start=spawn,
+        TrainingRun(
+            settings,
+            converter(),
+            windows_path,
+            workdir / "checkpoints",
+            workdir / "model",
+            threads=CORES,
+            process_start=spawn,
+        )
     )
-    with open(workdir / "model" / "scalars.csv") as handle:
+    with open(TrainedModelDir.load(workdir / "model").scalars) as handle:
         rows = list(csv.DictReader(handle))
     print(
         json.dumps(
@@ -51,12 +54,12 @@ def ours(spawn, size, windows_path, workdir, steps):
 
 def train(windows_path, workdir, steps):
     """config.yaml's v2-small settings for `steps` steps; the model lands in WORKDIR/model."""
-    from beatvae.training import train_variant
+    from beatvae.training import TrainingRun, train_variant
 
     settings = variant(num_steps=int(steps), checkpoint_every_steps=10**6)
     workdir = Path(workdir)
     summary = train_variant(
-        settings, converter(), windows_path, workdir / "checkpoints", workdir / "model", threads=CORES
+        TrainingRun(settings, converter(), windows_path, workdir / "checkpoints", workdir / "model", threads=CORES)
     )
     print(json.dumps(summary, default=str))
 

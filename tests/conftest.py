@@ -45,6 +45,16 @@ HIERDEC_MODEL = {
 }
 
 
+def training_defaults() -> dict:
+    """A variant's `training` section as the workflow's config gets it when it sets none: the schema's
+    defaults (config/schema.yaml, their one place), for variants the tests spell out."""
+    import yaml
+
+    schema = yaml.safe_load((REPO / "config/schema.yaml").read_text())
+    section = schema["$defs"]["variant"]["properties"]["training"]["properties"]
+    return {key: entry["default"] for key, entry in section.items()}
+
+
 def run_snakemake(workdir, *args, configfile=None, snakefile=SNAKEFILE, cores=2, check=False, timeout=900, env=None):
     """Runs this interpreter's Snakemake on the repository's Snakefile in `workdir` (--directory).
 

@@ -17,7 +17,7 @@ from beatvae.metadata import build_metadata, find_gmd_root
 from beatvae.settings import window_steps
 from beatvae.subsets import filter_subset
 from beatvae.unpack import safe_unzip
-from conftest import CONVERTER, GROOVE, HIERDEC_MODEL, REPO
+from conftest import CONVERTER, GROOVE, HIERDEC_MODEL, REPO, training_defaults
 from conftest import SAMPLE as SAMPLE_ZIP
 
 pytestmark = pytest.mark.slow
@@ -49,6 +49,7 @@ def tiny_variant(num_steps, seed=1, checkpoint_every=50, validate_every=0, **tra
             "use_cudnn": False,
         },
         "training": {
+            **training_defaults(),
             "num_steps": num_steps,
             "seed": seed,
             "checkpoint_every_steps": checkpoint_every,

@@ -13,13 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from beatvae.dataset import Windows
-from beatvae.losses import loss_table, plot_losses
-from beatvae.model import TrainedModelDir, build_config, fingerprint, fingerprint_parts, windows_digest
-from beatvae.settings import SettingsError
-from beatvae.tfgraph import checkpoint_step, even_batch_size
-from beatvae.training import (
-    SCALAR_COLUMNS,
+from beatvae.checkpoints import (
     BestCheckpoint,
     CheckpointDirBusy,
     CheckpointLock,
@@ -27,10 +21,14 @@ from beatvae.training import (
     check_num_steps,
     prepare_checkpoint_dir,
     prune_checkpoints,
-    train_variant,
-    truncate_scalars,
 )
-from conftest import CONVERTER, HIERDEC_MODEL
+from beatvae.dataset import Windows
+from beatvae.losses import loss_table, plot_losses
+from beatvae.model import TrainedModelDir, build_config, fingerprint, fingerprint_parts, windows_digest
+from beatvae.settings import SettingsError
+from beatvae.tfgraph import checkpoint_step, even_batch_size
+from beatvae.training import SCALAR_COLUMNS, TrainingRun, train_variant, truncate_scalars
+from conftest import CONVERTER, HIERDEC_MODEL, training_defaults
 
 VARIANT = {
     "model": dict(HIERDEC_MODEL),
@@ -42,7 +40,7 @@ VARIANT = {
         "free_bits": 48,
         "max_beta": 0.2,
     },
-    "training": {"num_steps": 20, "seed": 1, "checkpoint_every_steps": 10, "log_every_steps": 5},
+    "training": {**training_defaults(), "num_steps": 20, "seed": 1, "checkpoint_every_steps": 10, "log_every_steps": 5},
 }
 
 
@@ -180,7 +178,7 @@ def test_a_killed_holder_leaves_no_lock(tmp_path):
         [
             sys.executable,
             "-c",
-            "import sys, time; from beatvae.training import CheckpointLock\n"
+            "import sys, time; from beatvae.checkpoints import CheckpointLock\n"
             "with CheckpointLock(sys.argv[1]):\n    print('locked', flush=True); time.sleep(600)",
             str(folder),
         ],
@@ -207,7 +205,7 @@ def test_a_config_error_leaves_existing_checkpoints_alone(tmp_path):
     fake_checkpoint(folder, 100, "trained-before")
     bad = changed("model", "level_lengths", [3, 7])
     with pytest.raises(SettingsError, match="level_lengths"):
-        train_variant(bad, CONVERTER, tmp_path / "train.npz", folder, tmp_path / "model")
+        train_variant(TrainingRun(bad, CONVERTER, tmp_path / "train.npz", folder, tmp_path / "model"))
     assert (folder / "model.ckpt-100.index").exists()
     assert json.loads((folder / "fingerprint.json").read_text())["fingerprint"] == "trained-before"
 
@@ -219,7 +217,7 @@ def test_training_below_the_newest_checkpoint_fails_before_touching_anything(tmp
     parts = fingerprint_parts(VARIANT, CONVERTER, windows_digest(windows))
     fake_checkpoint(folder, 100, fingerprint(parts), parts)
     with pytest.raises(TrainingSettingsError, match="variants.v9.training.num_steps is 20"):
-        train_variant(VARIANT, CONVERTER, tmp_path / "train.npz", folder, tmp_path / "model", name="v9")
+        train_variant(TrainingRun(VARIANT, CONVERTER, tmp_path / "train.npz", folder, tmp_path / "model", name="v9"))
     assert not (tmp_path / "model").exists()
 
 
@@ -272,6 +270,49 @@ def test_trained_model_dir_loads_settings_and_names_what_is_missing(tmp_path):
     assert model.config().hparams.max_seq_len == 64
 
 
+def test_an_exported_model_folder_holds_one_checkpoint_and_loads_back(tmp_path):
+    checkpoints = tmp_path / "checkpoints"
+    for step in (10, 20):
+        fake_checkpoint(checkpoints, step, "f")
+        (checkpoints / f"model.ckpt-{step}.data-00000-of-00001").write_text(str(step))
+    (checkpoints / "scalars.csv").write_text("step,loss\n10,1.0\n")
+    summary = {"variant": VARIANT, "converter": CONVERTER, "fingerprint": "f", "steps": 20}
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "left-by-an-older-export").write_text("")
+    TrainedModelDir.export(model_dir, str(checkpoints / "model.ckpt-10"), checkpoints / "scalars.csv", summary)
+    assert sorted(p.name for p in model_dir.iterdir()) == [
+        "checkpoint",
+        "model.ckpt-10.data-00000-of-00001",
+        "model.ckpt-10.index",
+        "scalars.csv",
+        "training.json",
+    ], "the folder is replaced whole, with the chosen checkpoint only"
+    model = TrainedModelDir.load(model_dir)
+    assert model.checkpoint == str(model_dir / "model.ckpt-10") and model.summary["steps"] == 20
+    assert model.scalars.read_text() == "step,loss\n10,1.0\n"
+    assert not list(tmp_path.glob(".model.*")), "no staging folder is left"
+
+
+def test_reading_a_model_folder_or_a_checkpoint_folder_needs_no_tensorflow(tmp_path):
+    """The loss report and planning-side readers load the folders' owners without Magenta's start-up."""
+    (tmp_path / "training.json").write_text(json.dumps({"variant": VARIANT, "converter": CONVERTER}))
+    (tmp_path / "checkpoint").write_text('model_checkpoint_path: "model.ckpt-150"\n')
+    script = (
+        "import sys; from beatvae.checkpoints import saved_checkpoints; from beatvae.model import TrainedModelDir\n"
+        "print(TrainedModelDir.load(sys.argv[1]).scalars.name, saved_checkpoints(sys.argv[1]))\n"
+        "print(sorted({'tensorflow', 'magenta'} & set(sys.modules)))"
+    )
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=src),
+    )
+    assert result.stdout.splitlines() == ["scalars.csv []", "[]"], result.stderr
+
+
 def test_a_variant_that_asks_for_a_gpu_fails_at_once_without_one(tmp_path):
     import tensorflow as tf
 
@@ -280,7 +321,15 @@ def test_a_variant_that_asks_for_a_gpu_fails_at_once_without_one(tmp_path):
     random_windows().save(tmp_path / "train.npz")
     with pytest.raises(RuntimeError, match=r"variants.v9.resources.gpus asks for 1 GPU\(s\), but TensorFlow sees none"):
         train_variant(
-            VARIANT, CONVERTER, tmp_path / "train.npz", tmp_path / "checkpoints", tmp_path / "model", name="v9", gpus=1
+            TrainingRun(
+                VARIANT,
+                CONVERTER,
+                tmp_path / "train.npz",
+                tmp_path / "checkpoints",
+                tmp_path / "model",
+                name="v9",
+                gpus=1,
+            )
         )
     assert not (tmp_path / "checkpoints").exists()
 

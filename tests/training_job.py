@@ -13,19 +13,20 @@ import sys
 
 
 def train(variant_json, converter_json, train_npz, checkpoint_dir, model_dir, validation_npz="-", init_from=None):
-    from beatvae.training import train_variant
+    from beatvae.training import TrainingRun, train_variant
 
-    return train_variant(
+    run = TrainingRun(
         json.loads(variant_json),
         json.loads(converter_json),
         train_npz,
         checkpoint_dir,
         model_dir,
-        threads=2,
         validation_windows=None if validation_npz == "-" else validation_npz,
-        name="test",
         init_from=init_from,
+        name="test",
+        threads=2,
     )
+    return train_variant(run)
 
 
 def encode(model_dir, windows_npz, count):

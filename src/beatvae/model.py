@@ -1,45 +1,61 @@
-"""Magenta MusicVAE Configs built from a variant of the workflow config, and trained model folders."""
+"""Magenta MusicVAE Configs built from a variant of the workflow config, and trained model folders.
+
+Magenta is imported where a Config is built, not at the top: readers of a model folder that need
+no TensorFlow (the loss report, benchmarks) load `TrainedModelDir` in a fraction of a second.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import hashlib
 import json
 import os
-import re
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from magenta.common import merge_hparams
-from magenta.contrib import training as contrib_training
-from magenta.models.music_vae import configs, lstm_models
-from magenta.models.music_vae.base_model import MusicVAE
 
 from beatvae import magenta_env
+from beatvae.checkpoints import copy_checkpoint
 from beatvae.dataset import make_converter
 from beatvae.settings import (
+    CHECKPOINT_STATE_FILE,
     CONVERTERS,
+    SCALARS_FILE,
     TRAINING_KEYS,
+    TRAINING_SUMMARY_FILE,
     check_variant,
     model_hparams,
+    newest_checkpoint_name,
     settings_digest,
     settings_parts,
 )
 
+if TYPE_CHECKING:
+    from magenta.models.music_vae import configs
 
-class ObservedMusicVAE(MusicVAE):
+
+@functools.cache
+def _observed_music_vae() -> type:
     """Magenta's MusicVAE, keeping the metric and scalar tensors its loss computation builds.
 
     `MusicVAE.train` discards the decoder's accuracy metrics; the training loop logs them, and
-    evaluation reads both maps, so they are kept on the instance.
+    evaluation reads both maps, so they are kept on the instance. The class is made on first use:
+    its base class is Magenta's, imported only where a Config is built.
     """
+    from magenta.models.music_vae.base_model import MusicVAE
 
-    def _compute_model_loss(self, *args, **kwargs):
-        self.metric_map, self.scalars = super()._compute_model_loss(*args, **kwargs)
-        return self.metric_map, self.scalars
+    class ObservedMusicVAE(MusicVAE):
+        def _compute_model_loss(self, *args, **kwargs):
+            self.metric_map, self.scalars = super()._compute_model_loss(*args, **kwargs)
+            return self.metric_map, self.scalars
+
+    return ObservedMusicVAE
 
 
 def training_settings(variant: Mapping) -> dict:
@@ -80,6 +96,10 @@ def build_config(variant: Mapping, converter: Mapping, **hparam_overrides) -> co
     """A fresh Magenta Config for `variant` over `converter`, its representation's settings.
 
     Never reuse one: TrainedModel deep-copies Configs."""
+    from magenta.common import merge_hparams
+    from magenta.contrib import training as contrib_training
+    from magenta.models.music_vae import configs, lstm_models
+
     check_variant("(this)", variant, converter)
     structure = variant["model"]
     hparams = dict(model_hparams(variant, converter), **hparam_overrides)
@@ -96,7 +116,7 @@ def build_config(variant: Mapping, converter: Mapping, **hparam_overrides) -> co
         decoder = core_decoder
     encoder = getattr(lstm_models, structure["encoder"])()
     return configs.Config(
-        model=ObservedMusicVAE(encoder, decoder),
+        model=_observed_music_vae()(encoder, decoder),
         hparams=merge_hparams(lstm_models.get_default_hparams(), contrib_training.HParams(**hparams)),
         note_sequence_augmenter=None,
         data_converter=make_converter(converter),
@@ -142,15 +162,15 @@ def sample_latents(num_samples: int, z_size: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((num_samples, z_size)).astype(np.float32)
 
 
-TRAINING_SUMMARY = "training.json"
-
-
 @dataclass(frozen=True)
 class TrainedModelDir:
     """A trained model folder (results/models/<variant>): its settings, converter and checkpoint.
 
-    `load` reads training.json and the checkpoint index once; every consumer (generation,
-    evaluation, fine-tuning) takes this value instead of a folder path plus settings.
+    The one owner of the folder's layout: one checkpoint, TensorFlow's state file naming it,
+    training.json (the run's summary, with the settings it was trained with) and scalars.csv. `export`
+    writes it; `load` reads training.json and the checkpoint index once, and every consumer
+    (generation, evaluation, fine-tuning, the loss report) takes this value instead of a folder path
+    plus settings.
     """
 
     path: Path
@@ -162,15 +182,38 @@ class TrainedModelDir:
     @classmethod
     def load(cls, path: str | os.PathLike) -> TrainedModelDir:
         path = Path(path)
-        summary_path, index_path = path / TRAINING_SUMMARY, path / "checkpoint"
+        summary_path, index_path = path / TRAINING_SUMMARY_FILE, path / CHECKPOINT_STATE_FILE
         for required in (summary_path, index_path):
             if not required.exists():
                 raise FileNotFoundError(f"{path} is not a trained model folder: {required.name} is missing")
         summary = json.loads(summary_path.read_text())
-        match = re.search(r'^model_checkpoint_path: "([^"]+)"', index_path.read_text(), re.MULTILINE)
-        if not match:
+        name = newest_checkpoint_name(path)
+        if name is None:
             raise ValueError(f"{index_path} names no model_checkpoint_path")
-        return cls(path, summary["variant"], summary["converter"], str(path / match.group(1)), summary)
+        return cls(path, summary["variant"], summary["converter"], str(path / name), summary)
+
+    @staticmethod
+    def export(path: str | os.PathLike, checkpoint_path: str, scalars: Path, summary: Mapping) -> None:
+        """Writes a model folder at `path` from one checkpoint, the scalars CSV and the run's summary,
+        all at once by a rename (a reader never sees half a folder)."""
+        path = Path(path)
+        staging = path.with_name(f".{path.name}.exporting")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        copy_checkpoint(checkpoint_path, staging)
+        name = Path(checkpoint_path).name
+        (staging / CHECKPOINT_STATE_FILE).write_text(
+            f'model_checkpoint_path: "{name}"\nall_model_checkpoint_paths: "{name}"\n'
+        )
+        shutil.copy2(scalars, staging / SCALARS_FILE)
+        (staging / TRAINING_SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=str))
+        shutil.rmtree(path, ignore_errors=True)
+        staging.rename(path)
+
+    @property
+    def scalars(self) -> Path:
+        """The training and validation scalars of the runs that trained it (a copy of the checkpoint folder's)."""
+        return self.path / SCALARS_FILE
 
     @property
     def fingerprint(self) -> str:

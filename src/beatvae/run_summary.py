@@ -10,6 +10,8 @@ import os
 import time
 from collections.abc import Iterable
 
+from beatvae.settings import TRAINING_SUMMARY_FILE
+
 
 def duration(seconds: float) -> str:
     """`1h 02m 03s`, `12m 03s` or `45s`."""
@@ -26,7 +28,7 @@ def training_line(variant: str, model_dir: str, run_started: float) -> str | Non
     A model exported before this run started was not trained by it: the line says so, with the
     speed it was trained at then.
     """
-    path = os.path.join(model_dir, "training.json")
+    path = os.path.join(model_dir, TRAINING_SUMMARY_FILE)
     try:
         with open(path) as handle:
             summary = json.load(handle)

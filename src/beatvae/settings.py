@@ -318,6 +318,7 @@ INIT_FROM_KEY = "training.init_from"
 CHECKPOINT_STATE_FILE = "checkpoint"  # TensorFlow's checkpoint state file: the newest checkpoint's name
 FINGERPRINT_FILE = "fingerprint.json"  # the settings a checkpoint folder's weights were trained with
 TRAINING_SUMMARY_FILE = "training.json"  # an exported model's summary (its fingerprint among others)
+SCALARS_FILE = "scalars.csv"  # the logged training and validation scalars, in both folders
 # Where a folder's state file records the windows file it was trained on (its sha256), so planning can
 # tell, without reading the windows, that the training data have not changed.
 WINDOWS_FILE_KEY = "training_windows_file_sha256"

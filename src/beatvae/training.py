@@ -1,30 +1,39 @@
 """Trains a Magenta MusicVAE from precomputed windows, resumably, validating as it goes.
 
-Checkpoints live in a working folder that Snakemake does not own (a failed or killed job keeps
-them); the rule's declared model folder is written only when training has finished. One trainer
-at a time holds a folder (`CheckpointLock`); a folder trained with other settings or data is set
-aside, never deleted, until the new run has exported a model of its own; a resumed run keeps at
-most `checkpoints_to_keep` checkpoints in the folder, counting those of the runs before it.
+A `TrainingRun` says what to train and where; `train_variant` trains in the variant's checkpoint
+folder (beatvae.checkpoints: its lock, set-aside folders, rotation and best checkpoint) and, once
+training has finished, exports the chosen checkpoint as the rule's declared model folder
+(`TrainedModelDir.export`).
 """
 
 from __future__ import annotations
 
 import csv
-import errno
-import fcntl
-import glob
-import json
 import logging
 import math
 import os
-import shutil
 import signal
-import socket
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from beatvae import magenta_env
+from beatvae.checkpoints import (
+    EVENT_RUNS,
+    BestCheckpoint,
+    CheckpointLock,
+    TrainingSettingsError,
+    check_num_steps,
+    checkpoint_prefix,
+    drop_set_aside,
+    events_dir,
+    prepare_checkpoint_dir,
+    prune_checkpoints,
+    record_training_windows,
+    scalars_path,
+)
 from beatvae.dataset import Windows
 from beatvae.model import (
     TrainedModelDir,
@@ -36,12 +45,8 @@ from beatvae.model import (
 )
 from beatvae.settings import (
     CONVERTERS,
-    FINGERPRINT_FILE,
-    WINDOWS_FILE_KEY,
-    file_sha256,
     init_source_id,
     model_shape_problem,
-    num_steps_problem,
 )
 from beatvae.tfgraph import (
     COMMON_METRICS,
@@ -58,9 +63,6 @@ from beatvae.tfgraph import (
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_PREFIX = "model.ckpt"
-SCALARS_FILE = "scalars.csv"
-BEST_FOLDER = "best"  # a copy of the best-validated checkpoint, out of the Saver's rotation
 # The decoders' own metrics (accuracy, or the groove losses per part) follow `kl_bits` in the logged rows.
 DECODER_SCALARS = list(dict.fromkeys(name for metrics in DECODER_METRICS.values() for name in metrics))
 TRAIN_SCALARS = [
@@ -94,180 +96,48 @@ def validation_scalars(decoder: str) -> dict:
 
 VALIDATION_SCALARS = {decoder: validation_scalars(decoder) for decoder in DECODER_METRICS}
 SCALAR_COLUMNS = ["step", *TRAIN_SCALARS, *dict.fromkeys(c for columns in VALIDATION_SCALARS.values() for c in columns)]
-# Loop settings the schema fills in; callers outside Snakemake (tests, bench) may leave them out.
-LOOP_DEFAULTS = {"checkpoints_to_keep": 5, "validate_every_steps": 0, "export": "best", "early_stop_patience": 0}
 
 
 class TrainingInterrupted(RuntimeError):
     pass
 
 
-class CheckpointDirBusy(RuntimeError):
-    """Another live trainer holds the checkpoint folder."""
-
-
 class NoGpu(RuntimeError):
     """The variant asked for a GPU, but TensorFlow sees none: fail at once instead of training on the CPU for days."""
 
 
-class TrainingSettingsError(ValueError):
-    """Loop settings that disagree with the checkpoints already trained; the message names the key."""
+@dataclass(frozen=True)
+class TrainingRun:
+    """One training run, as its caller (the job script, a benchmark, a test) decides it.
 
-
-class CheckpointLock:
-    """One trainer per checkpoint folder: an flock on `<folder>.lock`, released when its process dies.
-
-    The lock file sits beside the folder (the folder itself may be set aside while locked). It
-    is removed on a clean exit; one left by a killed trainer holds no lock and is simply reused.
+    `variant` holds the variant's model, hparams and training sections as the validated config has
+    them: every loop setting filled in from config/schema.yaml, their one place (callers outside
+    Snakemake validate the config the same way). `converter` is its representation's settings;
+    `name` (the variant's) names config keys in errors; `gpus` is the variant's `resources.gpus`;
+    `init_from` a trained model folder whose weights a fresh run starts from; `process_start` when
+    the job's process started (its start-up time is reported), else when training was called.
     """
 
-    def __init__(self, checkpoint_dir: str | os.PathLike):
-        self.checkpoint_dir = Path(checkpoint_dir)
-        self.path = self.checkpoint_dir.with_name(self.checkpoint_dir.name + ".lock")
-        self._fd = None
+    variant: Mapping
+    converter: Mapping
+    train_windows: str | os.PathLike
+    checkpoint_dir: Path
+    model_dir: Path
+    validation_windows: str | os.PathLike | None = None
+    init_from: str | os.PathLike | None = None
+    name: str = "(this)"
+    threads: int | None = None
+    gpus: int = 0
+    process_start: float | None = None
 
-    def __enter__(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as e:
-                os.close(fd)
-                if e.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                raise CheckpointDirBusy(
-                    f"{self.checkpoint_dir} is being trained by another process ({self._holder()}); "
-                    f"stop that trainer first (lock file {self.path})"
-                ) from None
-            # A releasing trainer may have unlinked the file between our open and flock: retry on the new one.
-            try:
-                if os.fstat(fd).st_ino == os.stat(self.path).st_ino:
-                    break
-            except FileNotFoundError:
-                pass
-            os.close(fd)
-        os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}).encode())
-        self._fd = fd
-        return self
+    def __post_init__(self):
+        object.__setattr__(self, "checkpoint_dir", Path(self.checkpoint_dir))
+        object.__setattr__(self, "model_dir", Path(self.model_dir))
 
-    def _holder(self) -> str:
-        try:
-            holder = json.loads(self.path.read_text())
-            return f"pid {holder['pid']} on host {holder['host']}"
-        except (OSError, ValueError, KeyError):
-            return "holder unknown"
-
-    def __exit__(self, *exc):
-        self.path.unlink(missing_ok=True)
-        os.close(self._fd)
-        self._fd = None
-
-
-def _has_checkpoints(checkpoint_dir: Path) -> bool:
-    return (checkpoint_dir / "checkpoint").exists()
-
-
-def _changed_parts(stored: Mapping, parts: Mapping) -> str:
-    old = stored.get("parts")
-    if not old:
-        return "stored without a breakdown (an older version)"
-    changed = [
-        f"{key} ({old.get(key)} -> {parts.get(key)})"
-        for key in sorted(set(old) | set(parts))
-        if old.get(key) != parts.get(key)
-    ]
-    return "changed: " + ", ".join(changed)
-
-
-def prepare_checkpoint_dir(
-    checkpoint_dir: Path, expected_fingerprint: str, parts: Mapping | None = None
-) -> Path | None:
-    """Keeps checkpoints trained with the same fingerprint; otherwise starts over without deleting any.
-
-    Checkpoints of other settings are moved to `<folder>.previous-<their fingerprint>` (returned;
-    `drop_set_aside` deletes such folders once the new run has exported its model: a run stopped
-    before that, by any signal, leaves them). A folder set aside earlier with the expected
-    fingerprint (a config change reverted) is moved back instead of retraining.
-    """
-    checkpoint_dir = Path(checkpoint_dir)
-    marker = checkpoint_dir / FINGERPRINT_FILE
-    set_aside = None
-    if checkpoint_dir.exists():
-        stored = json.loads(marker.read_text()) if marker.exists() else {}
-        if stored.get("fingerprint") == expected_fingerprint:
-            return None
-        if _has_checkpoints(checkpoint_dir):
-            set_aside = checkpoint_dir.with_name(
-                f"{checkpoint_dir.name}.previous-{stored.get('fingerprint', 'unknown')}"
-            )
-            shutil.rmtree(set_aside, ignore_errors=True)
-            checkpoint_dir.rename(set_aside)
-            log.warning(
-                "checkpoints in %s were trained with other settings or data (%s); starting over, the old ones "
-                "are kept in %s until this run exports its model (revert the change to resume them)",
-                checkpoint_dir,
-                _changed_parts(stored, parts or {}),
-                set_aside,
-            )
-        else:
-            shutil.rmtree(checkpoint_dir)
-    earlier = checkpoint_dir.with_name(f"{checkpoint_dir.name}.previous-{expected_fingerprint}")
-    if earlier.exists():
-        earlier.rename(checkpoint_dir)
-        log.info("restored checkpoints trained with these settings from %s", earlier)
-        return set_aside
-    checkpoint_dir.mkdir(parents=True)
-    marker.write_text(json.dumps({"fingerprint": expected_fingerprint, "parts": dict(parts or {})}, indent=2))
-    return set_aside
-
-
-def drop_set_aside(checkpoint_dir: Path) -> None:
-    """Deletes the folders `prepare_checkpoint_dir` set aside: called once this run has exported its model."""
-    checkpoint_dir = Path(checkpoint_dir)
-    for folder in checkpoint_dir.parent.glob(f"{glob.escape(checkpoint_dir.name)}.previous-*"):
-        shutil.rmtree(folder, ignore_errors=True)
-        log.info("dropped %s: this run has exported its model", folder)
-
-
-def record_training_windows(checkpoint_dir: Path, windows_file: str | os.PathLike) -> None:
-    """Notes the training windows file's sha256 beside the fingerprint, for planning's num_steps check
-    (settings.check_trained_steps), which cannot compute the windows' own digest."""
-    marker = Path(checkpoint_dir) / FINGERPRINT_FILE
-    stored = json.loads(marker.read_text()) if marker.exists() else {}
-    sha = file_sha256(windows_file)
-    if stored.get(WINDOWS_FILE_KEY) != sha:
-        # Whole or not at all: planning (another Snakemake process) may read it meanwhile.
-        staging = marker.with_name(marker.name + ".tmp")
-        staging.write_text(json.dumps({**stored, WINDOWS_FILE_KEY: sha}, indent=2))
-        staging.replace(marker)
-
-
-def prune_checkpoints(checkpoint_dir: Path, keep: int, resume_step: int) -> list[str]:
-    """Deletes all but the `keep` newest checkpoints up to `resume_step`, those of earlier (killed or
-    stopped) runs included: the Saver's max_to_keep counts only its own process's saves. Returns the
-    kept ones' paths, oldest first, for the Saver to go on rotating. The best checkpoint is copied to
-    `best/`, out of this rotation; checkpoints after `resume_step` (saved by a run killed before it
-    recorded them) are left for this run's saves to replace.
-    """
-    found = sorted(
-        (checkpoint_step(index.name.removesuffix(".index")), index.name.removesuffix(".index"))
-        for index in Path(checkpoint_dir).glob(f"{CHECKPOINT_PREFIX}-*.index")
-    )
-    older = [name for step, name in found if step <= resume_step]
-    for name in older[:-keep]:
-        for part in Path(checkpoint_dir).glob(f"{glob.escape(name)}.*"):
-            part.unlink()
-        log.info("deleted %s: more than training.checkpoints_to_keep (%d) in %s", name, keep, checkpoint_dir)
-    return [str(Path(checkpoint_dir) / name) for name in older[-keep:]]
-
-
-def check_num_steps(num_steps: int, checkpoint_path: str | None, name: str) -> None:
-    """Never exports a model trained longer than asked: num_steps below the newest checkpoint is an error."""
-    problem = num_steps_problem(name, num_steps, checkpoint_path)
-    if problem:
-        raise TrainingSettingsError(problem)
+    @property
+    def training(self) -> Mapping:
+        """The loop settings: `training` of the variant (num_steps, seed, the intervals, export, ...)."""
+        return self.variant["training"]
 
 
 def truncate_scalars(path: Path, last_step: int) -> None:
@@ -290,12 +160,12 @@ class ScalarLog:
 
     def __init__(self, tf, checkpoint_dir: Path, start_step: int, num_steps: int):
         self.tf, self.num_steps = tf, num_steps
-        self.csv_path = checkpoint_dir / SCALARS_FILE
+        self.csv_path = scalars_path(checkpoint_dir)
         truncate_scalars(self.csv_path, start_step)
         # Open for the whole run (rows are appended and flushed as training goes); close() closes it.
         self._file = open(self.csv_path, "a", newline="")  # noqa: SIM115
         self._writer = csv.DictWriter(self._file, SCALAR_COLUMNS)
-        self.events = {run: tf.summary.FileWriter(str(checkpoint_dir / run)) for run in ("train", "validation")}
+        self.events = {run: tf.summary.FileWriter(str(events_dir(checkpoint_dir, run))) for run in EVENT_RUNS}
         for writer in self.events.values():
             # TensorBoard drops events after `start_step` logged by the run we resume from.
             writer.add_session_log(tf.SessionLog(status=tf.SessionLog.START), global_step=start_step)
@@ -420,67 +290,6 @@ class TrainingGraph:
         self.graph.finalize()
 
 
-class BestCheckpoint:
-    """The checkpoint with the lowest validation loss so far, copied out of the Saver's rotation.
-
-    Lives in `<checkpoint folder>/best/`: the checkpoint's files and `best.json` (its step and loss,
-    the digest of the validation windows it was measured on, and how many validations since did no
-    better, which early stopping counts).
-    """
-
-    def __init__(self, checkpoint_dir: Path, validation_digest: str):
-        self.folder = Path(checkpoint_dir) / BEST_FOLDER
-        self.record_path = self.folder / "best.json"
-        self.digest = validation_digest
-        self.record = json.loads(self.record_path.read_text()) if self.record_path.exists() else None
-        if self.record and self.record.get("validation_windows") != validation_digest:
-            log.warning(
-                "validation windows changed since %s was chosen; choosing the best checkpoint afresh", self.folder
-            )
-            self._forget()
-
-    def _forget(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
-        self.record = None
-
-    def forget_after(self, step: int) -> None:
-        """A resumed run restarts at `step`: a best chosen later (by a run killed after validating) is gone."""
-        if self.record and self.record["step"] > step:
-            self._forget()
-
-    @property
-    def validations_since(self) -> int:
-        return self.record["validations_since_best"] if self.record else 0
-
-    @property
-    def checkpoint(self) -> str | None:
-        return str(self.folder / self.record["checkpoint"]) if self.record else None
-
-    def update(self, checkpoint_path: str, step: int, loss: float) -> bool:
-        """Records one validation; keeps a copy of `checkpoint_path` if its loss is the lowest. True if it is."""
-        if self.record is not None and not loss < self.record["validation_loss"]:
-            self.record["validations_since_best"] += 1
-            self.record_path.write_text(json.dumps(self.record, indent=2))
-            return False
-        staging = self.folder.with_name(BEST_FOLDER + ".tmp")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir()
-        for part in Path(checkpoint_path).parent.glob(Path(checkpoint_path).name + ".*"):
-            shutil.copy2(part, staging / part.name)
-        record = {
-            "step": step,
-            "checkpoint": Path(checkpoint_path).name,
-            "validation_loss": loss,
-            "validation_windows": self.digest,
-            "validations_since_best": 0,
-        }
-        (staging / "best.json").write_text(json.dumps(record, indent=2))
-        shutil.rmtree(self.folder, ignore_errors=True)
-        staging.rename(self.folder)
-        self.record = record
-        return True
-
-
 class Validation:
     """Validation loss and accuracies (teacher-forced and free-running) of saved checkpoints, and the best one."""
 
@@ -528,132 +337,160 @@ class _StopRequest:
             signal.signal(sig, handler)
 
 
-def _device(tf) -> str:
+def _device(tf, run: TrainingRun) -> str:
+    """What TensorFlow trains on; a variant that asked for a GPU and sees none fails at once (NoGpu)."""
     gpus = tf.config.list_physical_devices("GPU")
+    if run.gpus and not gpus:
+        raise NoGpu(
+            f"variants.{run.name}.resources.gpus asks for {run.gpus} GPU(s), but TensorFlow sees none "
+            f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '<unset>')}, TensorFlow built with CUDA: "
+            f"{tf.test.is_built_with_cuda()}): on an NVIDIA host run `make setup` (it installs tensorflow[and-cuda]), "
+            f"or set variants.{run.name}.resources.gpus: 0 to train on the CPU"
+        )
     return f"GPU ({', '.join(gpu.name for gpu in gpus)})" if gpus else "CPU (TensorFlow sees no GPU)"
 
 
-def train_variant(
-    variant: Mapping,
-    converter: Mapping,
-    train_windows: str | os.PathLike,
-    checkpoint_dir: str | os.PathLike,
-    model_dir: str | os.PathLike,
-    threads: int | None = None,
-    process_start: float | None = None,
-    validation_windows: str | os.PathLike | None = None,
-    name: str = "(this)",
-    gpus: int = 0,
-    init_from: str | os.PathLike | None = None,
-) -> dict:
-    """Trains (or resumes training) up to `training.num_steps`, then exports the chosen checkpoint.
+@dataclass(frozen=True)
+class _Prepared:
+    """What a run trains on and from, known (and every setting validated) before any checkpoint is touched."""
 
-    With `validation_windows` and `training.validate_every_steps` > 0, every that many steps (and
-    at the end) the checkpoint is validated; `training.export: best` exports the one with the
-    lowest validation loss, `last` the final one; `training.early_stop_patience` > 0 stops after
-    that many validations without improvement. `name` (the variant's) names config keys in errors;
-    `gpus` (the variant's `resources.gpus`) >= 1 makes a missing GPU an error (NoGpu). `init_from`,
-    a trained model folder of the same shape, gives a fresh run its starting weights.
-    Returns a summary that is also written to `model_dir/training.json`.
-    """
-    process_start = process_start or time.time()
-    tf = magenta_env.tensorflow_v1()
-    settings = {**LOOP_DEFAULTS, **variant["training"]}
-    checkpoint_dir, model_dir = Path(checkpoint_dir), Path(model_dir)
-    windows = Windows.load(train_windows)
+    windows: Windows
+    validation: Windows | None
+    config: Any  # Magenta's Config of the variant
+    source: TrainedModelDir | None  # the init_from model
+    parts: dict  # fingerprint_parts
+    fingerprint: str
+    device: str
+
+
+def _prepare(tf, run: TrainingRun) -> _Prepared:
+    """Loads the windows and the init_from model and builds the Config: every setting is validated
+    before any checkpoint is touched."""
+    windows = Windows.load(run.train_windows)
     if len(windows) == 0:
-        raise ValueError(f"{train_windows} holds no training windows: the subset's train split is empty")
-    validation = Windows.load(validation_windows) if validation_windows else None
-    # Every setting is validated (the Config built) before any checkpoint is touched.
-    config = build_config(variant, converter)
-    source = TrainedModelDir.load(init_from) if init_from else None
+        raise ValueError(f"{run.train_windows} holds no training windows: the subset's train split is empty")
+    validation = Windows.load(run.validation_windows) if run.validation_windows else None
+    config = build_config(run.variant, run.converter)
+    source = TrainedModelDir.load(run.init_from) if run.init_from else None
     if source:
-        problem = model_shape_problem(name, variant, converter, source.path.name, source.variant, source.converter)
+        problem = model_shape_problem(
+            run.name, run.variant, run.converter, source.path.name, source.variant, source.converter
+        )
         if problem:
             raise TrainingSettingsError(problem)
-    source_id = init_source_id(init_from) if source else None
-    parts = fingerprint_parts(variant, converter, windows_digest(windows), source_id)
-    settings_fingerprint = fingerprint(parts)
-    device = _device(tf)
-    if gpus and not tf.config.list_physical_devices("GPU"):
-        raise NoGpu(
-            f"variants.{name}.resources.gpus asks for {gpus} GPU(s), but TensorFlow sees none "
-            f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '<unset>')}, TensorFlow built with CUDA: "
-            f"{tf.test.is_built_with_cuda()}): on an NVIDIA host run `make setup` (it installs tensorflow[and-cuda]), "
-            f"or set variants.{name}.resources.gpus: 0 to train on the CPU"
-        )
-    log.info("training %s on %s: %d windows, fingerprint %s", name, device, len(windows), settings_fingerprint)
+    source_id = init_source_id(run.init_from) if source else None
+    parts = fingerprint_parts(run.variant, run.converter, windows_digest(windows), source_id)
+    device = _device(tf, run)
+    return _Prepared(windows, validation, config, source, parts, fingerprint(parts), device)
 
-    with CheckpointLock(checkpoint_dir):
-        prepare_checkpoint_dir(checkpoint_dir, settings_fingerprint, parts)
-        record_training_windows(checkpoint_dir, train_windows)
-        resume_from = tf.train.latest_checkpoint(str(checkpoint_dir))
-        start_step = checkpoint_step(resume_from)
-        num_steps = settings["num_steps"]
-        check_num_steps(num_steps, resume_from, name)
-        kept = prune_checkpoints(checkpoint_dir, settings["checkpoints_to_keep"], start_step)
 
-        validator = None
-        if settings["validate_every_steps"] and validation is not None and len(validation):
-            validator = Validation(tf, variant, converter, validation, checkpoint_dir, settings["seed"], threads)
-            validator.best.forget_after(start_step)
-        elif settings["validate_every_steps"]:
-            log.warning(
-                "no validation windows (%s): training is not validated, the last checkpoint is exported",
-                validation_windows,
-            )
+def train_variant(run: TrainingRun) -> dict:
+    """Trains (or resumes training) up to `training.num_steps`, then exports the chosen checkpoint.
+
+    With validation windows and `training.validate_every_steps` > 0, every that many steps (and
+    at the end) the checkpoint is validated; `training.export: best` exports the one with the
+    lowest validation loss, `last` the final one; `training.early_stop_patience` > 0 stops after
+    that many validations without improvement. A variant that asks for a GPU (`run.gpus` >= 1)
+    fails at once without one (NoGpu). `run.init_from`, a trained model folder of the same shape,
+    gives a fresh run its starting weights. Returns a summary that is also written to the model
+    folder (its training.json).
+    """
+    process_start = run.process_start or time.time()
+    tf = magenta_env.tensorflow_v1()
+    prepared = _prepare(tf, run)
+    log.info(
+        "training %s on %s: %d windows, fingerprint %s",
+        run.name,
+        prepared.device,
+        len(prepared.windows),
+        prepared.fingerprint,
+    )
+    with CheckpointLock(run.checkpoint_dir):
+        resume_from, start_step, kept = _resume_point(tf, run, prepared)
+        validator = _validator(tf, run, prepared.validation, start_step)
         # Resumed runs reshuffle differently from the first run, instead of replaying its batches.
-        graph = TrainingGraph(tf, config, windows, settings["seed"] + start_step, settings["checkpoints_to_keep"])
+        graph = TrainingGraph(
+            tf,
+            prepared.config,
+            prepared.windows,
+            run.training["seed"] + start_step,
+            run.training["checkpoints_to_keep"],
+        )
         graph.saver.recover_last_checkpoints(kept)  # its rotation counts the checkpoints found
-        scalars = ScalarLog(tf, checkpoint_dir, start_step, num_steps)
+        scalars = ScalarLog(tf, run.checkpoint_dir, start_step, run.training["num_steps"])
+        loop = _Loop(tf, run, graph, prepared.windows, scalars, validator, process_start)
         try:
-            run = _train_loop(
-                tf,
-                graph,
-                windows,
-                start_from=resume_from or source,
-                checkpoint_dir=checkpoint_dir,
-                settings=settings,
-                scalars=scalars,
-                validator=validator,
-                threads=threads,
-                process_start=process_start,
-                name=name,
-            )
+            result = _train_loop(loop, start_from=resume_from or prepared.source)
         finally:
             scalars.close()
-        exported, reason = _export_choice(settings, validator, run["final_checkpoint"])
-        summary = {
-            "steps": run["step"],
-            "resumed_from_step": start_step,
-            "steps_this_run": run["step"] - start_step,
-            "seconds_to_first_step": run["first_step_seconds"],
-            "train_seconds_this_run": run["train_seconds"],
-            "windows": len(windows),
-            "validation_windows": validator.windows if validator else 0,
-            "batch_size": graph.batch_size,
-            "device": device,
-            "fingerprint": settings_fingerprint,
-            "fingerprint_parts": parts,
-            "stopped_early": run["stopped_early"],
-            "exported": {"step": checkpoint_step(exported), "checkpoint": Path(exported).name, "reason": reason},
-            "best_validation": dict(validator.best.record) if validator and validator.best.record else None,
-            "variant": training_settings(variant),
-            "converter": dict(converter),
-            "init_from": (
-                {
-                    "model": str(source.path),
-                    "fingerprint": source.fingerprint,
-                    "step": checkpoint_step(source.checkpoint),
-                }
-                if source
-                else None
-            ),
-        }
+        exported, reason = _export_choice(run.training, validator, result["final_checkpoint"])
+        summary = _summary(loop, prepared, start_step, result, {"checkpoint": exported, "reason": reason})
         log.info("exporting %s: %s", Path(exported).name, reason)
-        export_model(exported, checkpoint_dir, model_dir, summary)
-        drop_set_aside(checkpoint_dir)
+        TrainedModelDir.export(run.model_dir, exported, scalars_path(run.checkpoint_dir), summary)
+        drop_set_aside(run.checkpoint_dir)
     return summary
+
+
+def _resume_point(tf, run: TrainingRun, prepared: _Prepared) -> tuple[str | None, int, list[str]]:
+    """Readies the checkpoint folder for this run's settings: the checkpoint it resumes (None for a
+    fresh start), that checkpoint's step, and the checkpoints kept for the Saver to go on rotating."""
+    prepare_checkpoint_dir(run.checkpoint_dir, prepared.fingerprint, prepared.parts)
+    record_training_windows(run.checkpoint_dir, run.train_windows)
+    resume_from = tf.train.latest_checkpoint(str(run.checkpoint_dir))
+    start_step = checkpoint_step(resume_from)
+    check_num_steps(run.training["num_steps"], resume_from, run.name)
+    kept = prune_checkpoints(run.checkpoint_dir, run.training["checkpoints_to_keep"], start_step)
+    return resume_from, start_step, kept
+
+
+def _validator(tf, run: TrainingRun, validation: Windows | None, start_step: int) -> Validation | None:
+    """The validation of this run's checkpoints, or None where it is not validated."""
+    if not run.training["validate_every_steps"]:
+        return None
+    if validation is None or not len(validation):
+        log.warning(
+            "no validation windows (%s): training is not validated, the last checkpoint is exported",
+            run.validation_windows,
+        )
+        return None
+    validator = Validation(
+        tf, run.variant, run.converter, validation, run.checkpoint_dir, run.training["seed"], run.threads
+    )
+    validator.best.forget_after(start_step)
+    return validator
+
+
+def _summary(loop: _Loop, prepared: _Prepared, start_step: int, result: Mapping, exported: Mapping) -> dict:
+    """What training.json records of the run: its steps and times, data, fingerprint, the exported
+    checkpoint and why, and the settings it was trained with."""
+    validator, source = loop.validator, prepared.source
+    return {
+        "steps": result["step"],
+        "resumed_from_step": start_step,
+        "steps_this_run": result["step"] - start_step,
+        "seconds_to_first_step": result["first_step_seconds"],
+        "train_seconds_this_run": result["train_seconds"],
+        "windows": len(prepared.windows),
+        "validation_windows": validator.windows if validator else 0,
+        "batch_size": loop.graph.batch_size,
+        "device": prepared.device,
+        "fingerprint": prepared.fingerprint,
+        "fingerprint_parts": prepared.parts,
+        "stopped_early": result["stopped_early"],
+        "exported": {
+            "step": checkpoint_step(exported["checkpoint"]),
+            "checkpoint": Path(exported["checkpoint"]).name,
+            "reason": exported["reason"],
+        },
+        "best_validation": dict(validator.best.record) if validator and validator.best.record else None,
+        "variant": training_settings(loop.run.variant),
+        "converter": dict(loop.run.converter),
+        "init_from": (
+            {"model": str(source.path), "fingerprint": source.fingerprint, "step": checkpoint_step(source.checkpoint)}
+            if source
+            else None
+        ),
+    }
 
 
 def _initialise_from(tf, session, graph: TrainingGraph, source: TrainedModelDir, name: str) -> None:
@@ -673,75 +510,87 @@ def _initialise_from(tf, session, graph: TrainingGraph, source: TrainedModelDir,
     log.info("initialised %d weights from %s (%s)", len(graph.weights), source.path, Path(source.checkpoint).name)
 
 
-def _train_loop(
-    tf,
-    graph: TrainingGraph,
-    windows,
-    start_from,
-    checkpoint_dir,
-    settings,
-    scalars,
-    validator,
-    threads,
-    process_start,
-    name,
-) -> dict:
+@dataclass(frozen=True)
+class _Loop:
+    """What the step loop works with: the run, its graph and windows, where it logs, who validates."""
+
+    tf: Any
+    run: TrainingRun
+    graph: TrainingGraph
+    windows: Windows
+    scalars: ScalarLog
+    validator: Validation | None
+    process_start: float
+
+    def patience_spent(self) -> bool:
+        """`training.early_stop_patience` validations in a row did no better than the best."""
+        patience = self.run.training["early_stop_patience"]
+        return bool(self.validator and patience and self.validator.best.validations_since >= patience)
+
+    def validates_at(self, step: int) -> bool:
+        return self.validator is not None and (
+            step % self.run.training["validate_every_steps"] == 0 or step == self.run.training["num_steps"]
+        )
+
+    def saves_at(self, step: int) -> bool:
+        return step % self.run.training["checkpoint_every_steps"] == 0 or step == self.run.training["num_steps"]
+
+    def logs_at(self, step: int) -> bool:
+        return step % self.run.training["log_every_steps"] == 0 or step == self.run.training["num_steps"]
+
+
+def _start_session(loop: _Loop, session, start_from) -> int:
+    """Initialises the session's variables, restores `start_from` and feeds the windows; returns the step."""
+    graph = loop.graph
+    session.run(graph.initialise)
+    if isinstance(start_from, TrainedModelDir):
+        _initialise_from(loop.tf, session, graph, start_from, loop.run.name)
+    elif start_from:
+        graph.saver.restore(session, start_from)
+        log.info("resumed from %s (step %d)", start_from, checkpoint_step(start_from))
+    session.run(graph.iterator.initializer, windows_feed(graph.placeholders, loop.windows))
+    return int(session.run(graph.global_step))
+
+
+def _train_loop(loop: _Loop, start_from) -> dict:
     """Runs steps until num_steps, a stop signal or early stop; saves, validates and logs on schedule.
 
     `start_from` is the checkpoint to resume, or the TrainedModelDir of a fresh fine-tuning run.
     """
-    num_steps, validate_every = settings["num_steps"], settings["validate_every_steps"]
-    patience = settings["early_stop_patience"]
-    stopped_early = bool(validator and patience and validator.best.validations_since >= patience)
+    tf, graph, num_steps = loop.tf, loop.graph, loop.run.training["num_steps"]
+    stopped_early = loop.patience_spent()
     if stopped_early:
-        log.info("already stopped early (%d validations without improvement)", validator.best.validations_since)
-    with tf.Session(graph=graph.graph, config=session_config(tf, threads)) as session, _StopRequest() as stop:
-        session.run(graph.initialise)
-        if isinstance(start_from, TrainedModelDir):
-            _initialise_from(tf, session, graph, start_from, name)
-        elif start_from:
-            graph.saver.restore(session, start_from)
-            log.info("resumed from %s (step %d)", start_from, checkpoint_step(start_from))
-        session.run(graph.iterator.initializer, windows_feed(graph.placeholders, windows))
-        step = int(session.run(graph.global_step))
+        log.info("already stopped early (%d validations without improvement)", loop.validator.best.validations_since)
+    with tf.Session(graph=graph.graph, config=session_config(tf, loop.run.threads)) as session, _StopRequest() as stop:
+        step = _start_session(loop, session, start_from)
         first_step_seconds = None
-        interval_start, interval_steps = time.time(), 0
+        throughput = _Throughput(graph.batch_size)
         train_start = time.time()
-        scalars.start(step)
+        loop.scalars.start(step)
         while step < num_steps and not stopped_early:
-            log_now = (step + 1) % settings["log_every_steps"] == 0 or step + 1 == num_steps
+            log_now = loop.logs_at(step + 1)
             fetches = {"train": graph.train_op, "metric_updates": graph.metric_updates}
             if log_now:
                 fetches["scalars"] = graph.scalars
-            result = session.run(fetches)
+            fetched = session.run(fetches)
             step += 1  # reading global_step in the same run would race with its increment
-            interval_steps += 1
+            throughput.steps += 1
             if first_step_seconds is None:
-                first_step_seconds = time.time() - process_start
+                first_step_seconds = time.time() - loop.process_start
                 log.info("first training step done %.1f s after process start", first_step_seconds)
-            train_row = None
-            if log_now:
-                train_row = {k: float(v) for k, v in result["scalars"].items()}
-                train_row.update(
-                    {key: float(value) for key, value in session.run(graph.metric_values).items()},
-                    examples_per_second=interval_steps * graph.batch_size / (time.time() - interval_start),
-                )
-                session.run(graph.reset_metrics)
-            validate_now = validator is not None and (step % validate_every == 0 or step == num_steps)
-            validation_row = None
-            if validate_now or step % settings["checkpoint_every_steps"] == 0 or step == num_steps or stop.signal:
-                saved = graph.saver.save(
-                    session, str(checkpoint_dir / CHECKPOINT_PREFIX), global_step=step, write_meta_graph=False
-                )
-                if validate_now:
-                    validation_row = validator.validate(saved, step)
-                    stopped_early = bool(patience and validator.best.validations_since >= patience)
+            train_row = _train_row(session, graph, fetched["scalars"], throughput) if log_now else None
+            validation_row = _save_on_schedule(loop, session, step, stop.signal)
+            stopped_early = loop.patience_spent()
             if train_row or validation_row:
-                scalars.write(step, train_row, validation_row)
+                loop.scalars.write(step, train_row, validation_row)
             if log_now:
-                interval_start, interval_steps = time.time(), 0
+                throughput.restart()
             if stopped_early:
-                log.info("early stop at step %d: %d validations without a lower validation loss", step, patience)
+                log.info(
+                    "early stop at step %d: %d validations without a lower validation loss",
+                    step,
+                    loop.run.training["early_stop_patience"],
+                )
             if stop.signal:
                 raise TrainingInterrupted(
                     f"stopped by signal {stop.signal} at step {step}; checkpoint saved, rerun to resume"
@@ -751,8 +600,45 @@ def _train_loop(
         "first_step_seconds": first_step_seconds,
         "train_seconds": time.time() - train_start,
         "stopped_early": stopped_early,
-        "final_checkpoint": tf.train.latest_checkpoint(str(checkpoint_dir)),
+        "final_checkpoint": tf.train.latest_checkpoint(str(loop.run.checkpoint_dir)),
     }
+
+
+class _Throughput:
+    """Examples per second over the steps since the last logged one."""
+
+    def __init__(self, batch_size: int):
+        self.batch_size = batch_size
+        self.restart()
+
+    def restart(self) -> None:
+        self.start, self.steps = time.time(), 0
+
+    def examples_per_second(self) -> float:
+        return self.steps * self.batch_size / (time.time() - self.start)
+
+
+def _train_row(session, graph: TrainingGraph, scalars: Mapping, throughput: _Throughput) -> dict:
+    """The logged training scalars of a step, with the decoder's metrics averaged since the last logged step."""
+    row = {k: float(v) for k, v in scalars.items()}
+    row.update(
+        {key: float(value) for key, value in session.run(graph.metric_values).items()},
+        examples_per_second=throughput.examples_per_second(),
+    )
+    session.run(graph.reset_metrics)
+    return row
+
+
+def _save_on_schedule(loop: _Loop, session, step: int, stop_signal) -> dict | None:
+    """Saves a checkpoint when one is due (a validation, the checkpoint interval, the last step, a stop
+    request) and validates it when a validation is due; returns the validation row, if any."""
+    validate_now = loop.validates_at(step)
+    if not (validate_now or loop.saves_at(step) or stop_signal):
+        return None
+    saved = loop.graph.saver.save(
+        session, checkpoint_prefix(loop.run.checkpoint_dir), global_step=step, write_meta_graph=False
+    )
+    return loop.validator.validate(saved, step) if validate_now else None
 
 
 def _export_choice(settings: Mapping, validator: Validation | None, final_checkpoint: str) -> tuple[str, str]:
@@ -767,18 +653,3 @@ def _export_choice(settings: Mapping, validator: Validation | None, final_checkp
         f"lowest validation loss {record['validation_loss']:.4f} at step {record['step']} "
         f"({record['validations_since_best']} later validations did no better)",
     )
-
-
-def export_model(checkpoint_path: str, checkpoint_dir: Path, model_dir: Path, summary: Mapping) -> None:
-    """Copies the chosen checkpoint, scalars and summary into `model_dir`, all at once by a rename."""
-    staging = model_dir.with_name(f".{model_dir.name}.exporting")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    name = Path(checkpoint_path).name
-    for part in Path(checkpoint_path).parent.glob(f"{name}.*"):
-        shutil.copy2(part, staging / part.name)
-    (staging / "checkpoint").write_text(f'model_checkpoint_path: "{name}"\nall_model_checkpoint_paths: "{name}"\n')
-    shutil.copy2(checkpoint_dir / SCALARS_FILE, staging / SCALARS_FILE)
-    (staging / "training.json").write_text(json.dumps(summary, indent=2, default=str))
-    shutil.rmtree(model_dir, ignore_errors=True)
-    staging.rename(model_dir)

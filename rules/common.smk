@@ -374,6 +374,8 @@ def report_page_inputs(wildcards):
         inputs["audio"] += humanized("audio", "ogg")
     if GROOVE_VARIANTS:
         inputs["groove"] = "results/eval/groove.tsv"
+    # Every variant's training and validation curves.
+    inputs["losses"] = expand("results/losses/{variant}.csv", variant=VARIANTS)
     # Held-out splits without windows are stated on the page (beatvae.held_out).
     inputs["window_counts"] = sorted(
         {where["counts"] for where in held_out_windows().values()}

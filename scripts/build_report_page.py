@@ -11,24 +11,24 @@ with redirect_to_log(snakemake.log[0]):
 
     params = snakemake.params
     texts = read_page_texts(snakemake.input.descriptions)
-    page = dict(
-        entries=params.entries,
-        midi_paths=snakemake.input.midi,
-        audio_paths=snakemake.input.get("audio"),
-        comparison_tsv=snakemake.input.comparison,
-        assets_dir=assets,
-        variants=texts.descriptions,
-        styles=texts.styles,
-        endpoints=texts.endpoints,
-        generation=params.generation,
-        segment_bars=params.segment_bars,
-        groove_tsv=snakemake.input.get("groove"),
-        held_out=params.held_out,
-        targets_tsv=snakemake.input.get("targets"),
-        losses={Path(path).stem: path for path in snakemake.input.losses},
+    page = {
+        "entries": params.entries,
+        "midi_paths": snakemake.input.midi,
+        "audio_paths": snakemake.input.get("audio"),
+        "comparison_tsv": snakemake.input.comparison,
+        "assets_dir": assets,
+        "variants": texts.descriptions,
+        "styles": texts.styles,
+        "endpoints": texts.endpoints,
+        "generation": params.generation,
+        "segment_bars": params.segment_bars,
+        "groove_tsv": snakemake.input.get("groove"),
+        "held_out": params.held_out,
+        "targets_tsv": snakemake.input.get("targets"),
+        "losses": {Path(path).stem: path for path in snakemake.input.losses},
         # Not inputs: batches of earlier generation settings, listed as long as they are on disk.
-        earlier=earlier_batches("results", params.entries),
-    )
+        "earlier": earlier_batches("results", params.entries),
+    }
     for batch in page["earlier"]:
         print(f"earlier batch on disk: {batch.variant} {batch.tag}, {len(batch.beats)} beats", flush=True)
     full = build_report_page(out_path=snakemake.output.page, **page)

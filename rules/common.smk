@@ -346,7 +346,11 @@ AUDIO = config["audio"]
 
 def render_targets():
     """What `all` asks of this module: piano rolls, audio as configured, the report page."""
-    targets = [*rendered("pianorolls", "png"), "results/report/beats.html"]
+    targets = [
+        *rendered("pianorolls", "png"),
+        "results/report/beats.html",
+        "results/report/beats-without-audio.html",
+    ]
     if AUDIO["enabled"]:
         targets += rendered("audio", "wav")
         if AUDIO["with_tail"]:

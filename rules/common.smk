@@ -355,7 +355,11 @@ AUDIO = config["audio"]
 
 def render_targets():
     """What `all` asks of this module: piano rolls, audio as configured, the report page."""
-    targets = [*rendered("pianorolls", "png"), "results/report/beats.html"]
+    targets = [
+        *rendered("pianorolls", "png"),
+        "results/report/beats.html",
+        "results/report/beats-without-audio.html",
+    ]
     if AUDIO["enabled"]:
         targets += rendered("audio", "wav")
         if AUDIO["with_tail"]:
@@ -383,6 +387,8 @@ def report_page_inputs(wildcards):
         inputs["audio"] += humanized("audio", "ogg")
     if GROOVE_VARIANTS:
         inputs["groove"] = "results/eval/groove.tsv"
+    # Every variant's training and validation curves.
+    inputs["losses"] = expand("results/losses/{variant}.csv", variant=VARIANTS)
     # Held-out splits without windows are stated on the page (beatvae.held_out).
     inputs["window_counts"] = sorted(
         {where["counts"] for where in held_out_windows().values()}

@@ -104,6 +104,14 @@ rule describe_variants:
             variant: config["variants"][variant]["description"]
             for variant in BEAT_VARIANTS
         },
+        # The style each variant plays (its subset's description), named in its heading.
+        styles={
+            variant: config["subsets"][config["variants"][variant]["subset"]][
+                "description"
+            ]
+            for variant in BEAT_VARIANTS
+        },
+        endpoints=INTERPOLATION["endpoints"],
     script:
         "../scripts/describe_variants.py"
 
@@ -113,9 +121,15 @@ rule build_report_page:
         unpack(report_page_inputs),
         descriptions=rules.describe_variants.output[0],
     output:
-        report(
+        page=report(
             "results/report/beats.html",
             caption="../report/beats.rst",
+            category="Listen",
+        ),
+        # The page without its audio: small enough for the single-file report to show.
+        single_file=report(
+            "results/report/beats-without-audio.html",
+            caption="../report/beats_without_audio.rst",
             category="Listen",
         ),
     log:

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+# axe-core (npm, MPL-2.0; tests/vendor/README.md): the accessibility checker, for tests only.
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-core-4.14.1.min.js"
 
 
 class Browser:
@@ -54,6 +56,7 @@ class Browser:
         self._next_id = 0
         self.events: list[dict] = []
         self.session = None
+        self.frame = None  # the page's own frame, once open() has loaded it
         targets = self.send("Target.getTargets")["targetInfos"]
         page = next(t for t in targets if t["type"] == "page")
         self.session = self.send("Target.attachToTarget", targetId=page["targetId"], flatten=True, session=False)[
@@ -102,6 +105,36 @@ class Browser:
             raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
         return result["result"].get("value")
 
+    def evaluate_in_frame(self, expression):
+        """`expression` evaluated in a frame inside the page (a data: URL frame is another origin, so
+        the page's own script cannot look inside it); None while no such frame has a script context."""
+        contexts = [
+            event["params"]["context"]
+            for event in self.events
+            if event.get("method") == "Runtime.executionContextCreated"
+        ]
+        inner = [context["id"] for context in contexts if context.get("auxData", {}).get("frameId") != self.frame]
+        for context in reversed(inner):  # the newest first: the frame's document replaces about:blank
+            try:
+                result = self.send("Runtime.evaluate", expression=expression, contextId=context, returnByValue=True)
+            except RuntimeError:  # that context is gone
+                continue
+            return result["result"].get("value")
+        return None
+
+    def accessibility_violations(self, impacts=("serious", "critical")) -> list[str]:
+        """What axe-core finds on the page at `impacts`: "rule (impact): element: what to fix" per element."""
+        self.evaluate(AXE.read_text(encoding="utf-8") + "\n;true")
+        found = self.evaluate(
+            "axe.run(document, {resultTypes: ['violations']}).then((r) => JSON.stringify(r.violations))"
+        )
+        return [
+            f"{rule['id']} ({rule['impact']}): {' '.join(map(str, node['target']))}: {node['failureSummary']}"
+            for rule in json.loads(found)
+            if rule["impact"] in impacts
+            for node in rule["nodes"]
+        ]
+
     def wait_until(self, expression, timeout=60):
         deadline = time.monotonic() + timeout
         while not self.evaluate(expression):
@@ -111,7 +144,7 @@ class Browser:
         return True
 
     def open(self, url, timeout=60):
-        self.send("Page.navigate", url=url)
+        self.frame = self.send("Page.navigate", url=url)["frameId"]
         self.wait_for_event("Page.loadEventFired", timeout)
 
     def console_errors(self) -> list[str]:

@@ -16,7 +16,8 @@
   }
   window.addEventListener("error", showErrors);
 
-  // Sortable tables: click a header to sort by it, again to reverse; numbers sort as numbers.
+  // Sortable tables: a header's button (a click, or Enter or Space on it) sorts by its column, again
+  // reverses; numbers sort as numbers. The listener sits on the header, so a click anywhere on it sorts.
   for (const table of document.querySelectorAll("table.sortable")) {
     const headers = Array.from(table.tHead.rows[0].cells);
     headers.forEach((header, column) => header.addEventListener("click", () => {
@@ -38,27 +39,37 @@
     }));
   }
 
+  // The rolls' geometry comes from the page (beatvae.page_cards), which labels the drum lanes to match.
+  const roll = (key) => Number(body.dataset[key]);
   const rollConfig = (pixelsPerSecond) => ({
-    noteHeight: 5, noteSpacing: 1, pixelsPerTimeStep: pixelsPerSecond, minPitch: 34, maxPitch: 60,
+    noteHeight: roll("rollNoteHeight"), noteSpacing: 1, pixelsPerTimeStep: pixelsPerSecond,
+    minPitch: roll("rollMinPitch"), maxPitch: roll("rollMaxPitch"),
   });
   for (const visualizer of document.querySelectorAll("midi-visualizer")) {
     visualizer.config = rollConfig(Number(visualizer.dataset.pixelsPerSecond));
   }
+
+  // A player is counted once it holds its whole file: Magenta ends a sequence at its last note, the
+  // file ends on its last bar line, and so should the player (it loads again with the new length).
+  // Players may finish loading before this script runs (a big page is parsed in slices): each is
+  // settled now as well as on its load event, whichever comes first.
+  function settle(player) {
+    const sequence = player.noteSequence;
+    if (!sequence || player.dataset.ready || Math.abs(player.duration - sequence.totalTime) > 1e-3) return;  // loading
+    const seconds = Number(player.dataset.seconds);
+    if (seconds && sequence.totalTime < seconds - 1e-3) {
+      const whole = window.core.sequences.clone(sequence);
+      whole.totalTime = seconds;
+      player.noteSequence = whole;
+      return;
+    }
+    player.dataset.ready = "true";
+    count("playersLoaded");
+    drawn();
+  }
   for (const player of document.querySelectorAll("midi-player")) {
-    player.addEventListener("load", () => {
-      // Magenta ends a sequence at its last note; the file ends on its last bar line, and so
-      // should the player (it loads again with the new length).
-      const seconds = Number(player.dataset.seconds);
-      const sequence = player.noteSequence;
-      if (sequence && seconds && sequence.totalTime < seconds - 1e-3) {
-        const whole = window.core.sequences.clone(sequence);
-        whole.totalTime = seconds;
-        player.noteSequence = whole;
-        return;
-      }
-      count("playersLoaded");
-      drawn();
-    });
+    player.addEventListener("load", () => settle(player));
+    settle(player);
   }
   function drawn() {
     const visualizers = Array.from(document.querySelectorAll("midi-visualizer"));
@@ -102,5 +113,6 @@
     audio.addEventListener("pause", follow);
   }
 
-  window.addEventListener("load", () => { body.dataset.loaded = "true"; drawn(); showErrors(); });
+  function loaded() { body.dataset.loaded = "true"; drawn(); showErrors(); }
+  if (document.readyState === "complete") loaded(); else window.addEventListener("load", loaded);
 })();

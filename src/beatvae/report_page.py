@@ -1,132 +1,66 @@
 """One self-contained HTML page that plays every generated beat (Snakemake's report viewer cannot).
 
 Audio (OGG Vorbis), MIDI files and the vendored html-midi-player scripts are embedded, so the page
-works offline, opened from disk or from inside Snakemake's report. Template, style and behaviour
-live in report/page/, the player scripts in report/vendor/.
+works offline, opened from disk or from the .zip report. Template, style and behaviour live in
+report/page/, the player scripts in report/vendor/. A beat's card is drawn by beatvae.page_cards,
+the tables by beatvae.page_tables, the training curves by beatvae.page_charts.
 """
 
 from __future__ import annotations
 
-import base64
 import csv
 import html
-import io
 import json
-import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
 from beatvae.files import written_atomically
+from beatvae.page_cards import beat_card, element_id, midi_segments, roll_geometry
+from beatvae.page_charts import Series, line_chart
+from beatvae.page_tables import comparison_table, comparison_tables, scrolling
+
+__all__ = [
+    "Batch",
+    "PageTexts",
+    "build_report_page",
+    "comparison_table",
+    "earlier_batches",
+    "groove_section",
+    "held_out_section",
+    "midi_segments",
+    "read_page_texts",
+    "targets_section",
+    "training_curves",
+    "write_page_texts",
+]
 
 # Load order matters: Tone, then Magenta's core (it reads the Tone global), then the players.
 VENDOR_SCRIPTS = ("tone-14.7.58.js", "magenta-music-core-1.23.1.js", "html-midi-player-1.6.0.min.js")
-SAMPLE_PIXELS_PER_SECOND = 34  # a 4-bar sample at 120 qpm fits a card
-STEP_PIXELS_PER_SECOND = 130  # one interpolation step per row, wide enough to read 16th notes
-MIME = {".ogg": "audio/ogg", ".mid": "audio/midi", ".midi": "audio/midi"}
+# Chromium opens no data: URL longer than 2 MiB, and Snakemake's single-file report shows each page
+# as one (base64: 4/3 of its size): the copy without audio for it must stay under this.
+SINGLE_FILE_REPORT_LIMIT = 2 * 2**20 * 3 // 4
+SINGLE_FILE_NOTICE = (
+    "This copy of the page has no rendered audio, so that it fits in Snakemake's single-file report "
+    "(Chromium opens no embedded page over 2 MB there, and the full page is bigger): each beat plays "
+    "through the MIDI player's built-in synth. The FluidSynth audio plays on the full page, "
+    "results/report/beats.html opened from disk, or in the .zip report "
+    "(snakemake --report results/report.zip)."
+)
 
 
-def data_uri(path_or_bytes, mime: str | None = None) -> str:
-    if isinstance(path_or_bytes, (bytes, bytearray)):
-        data = bytes(path_or_bytes)
-    else:
-        path = Path(path_or_bytes)
-        data = path.read_bytes()
-        mime = mime or MIME.get(path.suffix.lower(), "application/octet-stream")
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-
-
-def midi_segments(midi_path, bars_per_segment: int) -> list[tuple[float, float, bytes]]:
-    """The MIDI file cut into files of `bars_per_segment` bars: [(start, length in seconds, MIDI bytes)].
-
-    Each piece keeps the tempo and metre and starts at time 0, so the interpolation's steps can be
-    drawn one per row on a common time axis.
-    """
-    import mido
-
-    source = mido.MidiFile(midi_path)
-    merged = mido.merge_tracks(source.tracks)
-    meta, notes, tick = [], [], 0
-    numerator, denominator = 4, 4
-    tempo = mido.bpm2tempo(120)
-    for message in merged:
-        tick += message.time
-        if message.type == "time_signature":
-            numerator, denominator = message.numerator, message.denominator
-        if message.type == "set_tempo":
-            tempo = message.tempo
-        if message.type in ("note_on", "note_off"):
-            notes.append((tick, message))
-        elif message.is_meta and message.type != "end_of_track" and tick == 0:
-            meta.append(message)
-    end_tick = tick
-    segment_ticks = int(round(bars_per_segment * numerator * 4 / denominator * source.ticks_per_beat))
-    seconds_per_tick = tempo / 1e6 / source.ticks_per_beat
-    segments = []
-    for start in range(0, max(end_tick, 1), segment_ticks):
-        stop = min(start + segment_ticks, end_tick)
-        track = mido.MidiTrack([message.copy(time=0) for message in meta])
-        now = start
-        for at, message in notes:
-            # A note belongs to the segment its onset is in (its note-off may sit on the boundary).
-            onset_inside = message.type == "note_on" and message.velocity > 0 and start <= at < stop
-            off_inside = not (message.type == "note_on" and message.velocity > 0) and start < at <= stop
-            if onset_inside or off_inside:
-                track.append(message.copy(time=at - now))
-                now = at
-        track.append(mido.MetaMessage("end_of_track", time=stop - now))
-        piece = mido.MidiFile(type=0, ticks_per_beat=source.ticks_per_beat)
-        piece.tracks.append(track)
-        buffer = io.BytesIO()
-        piece.save(file=buffer)
-        segments.append((start * seconds_per_tick, (stop - start) * seconds_per_tick, buffer.getvalue()))
-    return segments
-
-
-def _number(text: str) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
-def comparison_table(tsv_path) -> str:
-    """The comparison TSV as a sortable HTML table (numbers shown to 4 significant digits)."""
-    with open(tsv_path, newline="") as handle:
-        rows = list(csv.reader(handle, delimiter="\t"))
-    if not rows:
-        raise ValueError(f"{tsv_path} is empty: expected a header row and one row per variant")
-    header, *body = rows
-    lines = ['<table class="sortable">', "<thead><tr>"]
-    lines += [f'<th scope="col">{html.escape(name)}</th>' for name in header]
-    lines.append("</tr></thead><tbody>")
-    for row_number, row in enumerate(body, start=2):
-        if len(row) != len(header):
-            raise ValueError(f"{tsv_path}, row {row_number}: {len(row)} columns, the header has {len(header)}")
-        cells = []
-        for text in row:
-            value = _number(text)
-            if value is None:
-                cells.append(f"<td>{html.escape(text)}</td>")
-            else:
-                shown = f"{value:.4g}" if not float(value).is_integer() else f"{int(value)}"
-                cells.append(f'<td class="number" data-value="{value!r}" title="{html.escape(text)}">{shown}</td>')
-        lines.append("<tr>" + "".join(cells) + "</tr>")
-    lines.append("</tbody></table>")
-    return "\n".join(lines)
-
-
-def groove_section(tsv_path) -> str:
-    """The groove evaluation table (results/eval/groove.tsv) as a page section; none without one."""
+def groove_section(tsv_path, curves: str = "") -> str:
+    """The groove evaluation table (results/eval/groove.tsv) as a page section, with the groove
+    variants' training curves (`curves`, HTML) after it; none without a table."""
     if tsv_path is None:
         return ""
     return (
         '<section id="groove"><h2>Humanizing: groove variants against their baselines</h2>'
         '<p class="settings">From <code>results/eval/groove.tsv</code>: velocity error (MIDI units) and timing '
         "error (ms) on held-out drummers' hits, model beside the constant and per-position-mean baselines.</p>"
-        f"{comparison_table(tsv_path)}</section>"
+        f"{scrolling(comparison_table(tsv_path), 'groove evaluation')}{curves}</section>"
     )
 
 
@@ -153,8 +87,8 @@ def held_out_section(trained_on: Mapping[str, Mapping] | None) -> str:
 
 
 def targets_section(tsv_path) -> str:
-    """The quality targets (results/eval/targets.tsv) as the page's first evaluation section: which
-    are met, realism first, and which only the reference (GPU) run is held to; none without one."""
+    """The quality targets (results/eval/targets.tsv) as the page's first section: which are met,
+    realism first, and which only the reference (GPU) run is held to; none without one."""
     if tsv_path is None:
         return ""
     return (
@@ -166,103 +100,261 @@ def targets_section(tsv_path) -> str:
         "of bars (a kick on 1 and a snare on 2 and 4; cells changed from the previous bar; snare or toms on most "
         "16ths) beside held-out real playing. Targets whose <i>counts</i> says <i>reference run only</i> are the "
         "reference (GPU) models' and are not counted in <i>targets met</i>.</p>"
-        f"{comparison_table(tsv_path)}</section>"
+        f"{scrolling(comparison_table(tsv_path), 'quality targets')}</section>"
     )
 
 
-def _element_id(*parts: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", "-".join(parts)).strip("-")
+# ------------------------------------------------------------------------------------ training curves
+
+# Columns of results/losses/{variant}.csv (beatvae.losses.loss_table) and how the page names them.
+LOSS_CURVES = (("loss", "training loss", False), ("validation_loss", "validation loss", True))
+ACCURACY_CURVES = (
+    ("accuracy", "training accuracy", False),
+    ("validation_accuracy", "validation accuracy", True),
+    ("validation_free_running_accuracy", "validation free-running accuracy", True),
+)
 
 
-def _beat_seconds(midi_path) -> float:
-    import mido
-
-    tempos = [message.tempo for message in mido.MidiFile(midi_path) if message.type == "set_tempo"]
-    return (tempos[0] if tempos else mido.bpm2tempo(120)) / 1e6
-
-
-def _roll(
-    visualizer_id: str,
-    seconds: float,
-    pixels_per_second: int,
-    beat_seconds: float,
-    offset: float = 0.0,
-    src: str | None = None,
-) -> str:
-    """A piano roll over a grid of beats (light) and 4/4 bars (dark), with a playhead."""
-    source = f' src="{src}"' if src else ""
-    beat, bar = beat_seconds * pixels_per_second, 4 * beat_seconds * pixels_per_second
-    grid = (
-        f"background-image:repeating-linear-gradient(to right,#8d96a8 0 1px,transparent 1px {bar:.3f}px),"
-        f"repeating-linear-gradient(to right,#e1e5ec 0 1px,transparent 1px {beat:.3f}px);"
-        f"width:{seconds * pixels_per_second + 1:.0f}px"
-    )
-    return (
-        f'<div class="roll" data-offset="{offset:.6f}" data-seconds="{seconds:.6f}">'
-        f'<midi-visualizer type="piano-roll" id="{visualizer_id}" data-pixels-per-second="{pixels_per_second}"'
-        f' style="{grid}"{source}></midi-visualizer><div class="playhead"></div></div>'
-    )
+def _curves(rows: Sequence[Mapping[str, str]], wanted) -> list[Series]:
+    """The named columns as series over `step`, skipping the steps a column has no value on."""
+    series = []
+    for column, label, dots in wanted:
+        points = tuple((float(row["step"]), float(row[column])) for row in rows if (row.get(column) or "").strip())
+        series.append(Series(label, points, dots=dots))
+    return series
 
 
-def beat_card(
-    variant: str,
-    name: str,
-    midi_path,
-    audio_path=None,
-    segment_bars: int | None = None,
-    humanized: bool = False,
-) -> str:
-    """One beat: audio player, MIDI player + piano roll(s), MIDI download link.
-
-    `humanized`: the beat's GrooVAE-humanized version (labelled so, its own ids and file name)."""
-    from beatvae.midi import midi_length_seconds
-
-    identifier = _element_id(variant, name, *(["humanized"] if humanized else []))
-    midi_uri = data_uri(midi_path)
-    seconds = midi_length_seconds(midi_path)
-    beat_seconds = _beat_seconds(midi_path)
-    download_name = identifier + ".mid"
-    label = html.escape(Path(name).name) + (' <span class="tag">humanized</span>' if humanized else "")
-    parts = [
-        f'<article class="beat{" humanized" if humanized else ""}" id="{identifier}" '
-        f'data-name="{html.escape(variant)}/{html.escape(name)}{" (humanized)" if humanized else ""}">',
-        f'<h4><span title="{html.escape(name)}">{label}</span>'
-        f'<a download="{download_name}" href="{midi_uri}">MIDI ↓</a></h4>',
+def training_curves(variant: str, losses_csv) -> str:
+    """A variant's training and validation curves from its loss table (results/losses/{variant}.csv):
+    loss, and the accuracies of a drum-class model; a run never validated shows its training curves."""
+    with open(losses_csv, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    charts = [
+        line_chart(f"{variant}: loss per window (nats)", _curves(rows, LOSS_CURVES)),
+        line_chart(f"{variant}: accuracy", _curves(rows, ACCURACY_CURVES)),
     ]
-    if audio_path is not None:
-        parts.append(f'<audio controls loop preload="metadata" src="{data_uri(audio_path)}"></audio>')
-    if segment_bars:
-        # The whole MIDI plays; its steps are drawn one per row on a shared time axis.
-        parts.append('<span class="label">MIDI player (built-in synth)</span>')
-        parts.append(f'<midi-player data-seconds="{seconds:.6f}" src="{midi_uri}"></midi-player>')
-        parts.append('<div class="steps">')
-        for number, (offset, length, piece) in enumerate(midi_segments(midi_path, segment_bars), start=1):
-            parts.append(f'<span class="label">step {number}<br>{offset:.0f} s</span>')
-            parts.append(
-                _roll(
-                    f"{identifier}-step{number}",
-                    length,
-                    STEP_PIXELS_PER_SECOND,
-                    beat_seconds,
-                    offset,
-                    data_uri(piece, "audio/midi"),
-                )
-            )
-        parts.append("</div>")
-    else:
-        # The piano roll comes first: the player looks its visualizer up when it is parsed.
-        parts.append(_roll(f"{identifier}-roll", seconds, SAMPLE_PIXELS_PER_SECOND, beat_seconds, src=midi_uri))
-        parts.append(
-            f'<midi-player data-seconds="{seconds:.6f}" src="{midi_uri}" visualizer="#{identifier}-roll"></midi-player>'
+    return (
+        f'<h3>Training curves</h3><p class="settings">From <code>results/losses/{html.escape(variant)}.csv</code>; '
+        "dots are validations on held-out windows.</p>"
+        f'<div class="charts">{"".join(charts)}</div>'
+    )
+
+
+# ------------------------------------------------------------------------------------ texts from the config
+
+
+@dataclass(frozen=True)
+class PageTexts:
+    """Text typed into the config that the page shows. It reaches the page through a JSON file
+    (write_page_texts), never through the page rule's params, which Snakemake's report embeds in a
+    <script> unescaped (rules/render.smk, describe_variants)."""
+
+    descriptions: Mapping[str, str] = field(default_factory=dict)  # {variant: its description}
+    styles: Mapping[str, str] = field(default_factory=dict)  # {variant: its subset's description}
+    endpoints: Mapping = field(default_factory=dict)  # generation.interpolation.endpoints
+
+
+def write_page_texts(texts: PageTexts, path) -> Path:
+    path = Path(path)
+    content = {
+        "descriptions": dict(texts.descriptions),
+        "styles": dict(texts.styles),
+        "endpoints": dict(texts.endpoints),
+    }
+    with written_atomically(path) as temporary:
+        temporary.write_text(json.dumps(content, indent=1, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def read_page_texts(path) -> PageTexts:
+    return PageTexts(**json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def endpoints_in_words(endpoints: Mapping, sample_ids: Mapping[int, str]) -> str:
+    """Which beats an interpolation runs between, as HTML (`sample_ids`: {sample index: card id} of
+    the batch's samples, linked when the endpoints are two of them); "" when not known."""
+    source, ends = endpoints.get("source"), (endpoints.get("first"), endpoints.get("last"))
+    if source == "samples":
+        first, last = (
+            f'<a href="#{sample_ids[int(i)]}">sample_{int(i):02d}</a>'
+            if int(i) in sample_ids
+            else f"sample_{int(i):02d}"
+            for i in ends
         )
-    parts.append("</article>")
-    return "\n".join(parts)
+        return f"from {first} to {last} of the samples"
+    if source == "files":
+        first, last = (f"<code>{html.escape(Path(str(end)).name)}</code>" for end in ends)
+        return f"from your file {first} to {last}"
+    if source == "dataset":
+        first, last = (f"<code>{html.escape(str(end))}</code>" for end in ends)
+        return f"from GMD performance {first} to {last}"
+    return ""
+
+
+# ------------------------------------------------------------------------------------ earlier batches
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The beats one earlier generation setting left on disk: `tag` is its folder (temp{T}-seed{S}),
+    `beats` ({"name", "midi", "humanized"}) its samples, its interpolation and their humanized copies."""
+
+    variant: str
+    tag: str
+    beats: tuple[Mapping, ...]
+
+
+def earlier_batches(results_dir, entries: Sequence[Mapping]) -> list[Batch]:
+    """Batches of the entries' variants still on disk under `results_dir` in folders other than the
+    entries' own: generation settings that changed since (another temperature or seed) leave them."""
+    results_dir = Path(results_dir)
+    current: dict[str, set[str]] = {}
+    for entry in entries:
+        current.setdefault(entry["variant"], set()).add(Path(str(entry["name"])).parts[0])
+    batches = []
+    for variant, tags in current.items():
+        found: dict[str, list[dict]] = {}
+        for kind, pattern in (("samples", "sample_*.mid"), ("interpolations", "interpolation.mid")):
+            for midi in sorted((results_dir / kind / variant).glob(f"*/{pattern}")):
+                tag = midi.parent.name
+                if tag not in tags:
+                    found.setdefault(tag, []).append({"name": f"{tag}/{midi.stem}", "midi": midi, "humanized": False})
+        for tag, beats in sorted(found.items()):
+            humanized = [
+                dict(beat, midi=copy, humanized=True)
+                for beat in beats
+                if (copy := results_dir / "humanized" / variant / f"{beat['name']}.mid").is_file()
+            ]
+            batches.append(Batch(variant, tag, tuple(beats + humanized)))
+    return batches
+
+
+def _batch_summary(batch: Batch) -> str:
+    originals = [Path(beat["name"]).name for beat in batch.beats if not beat["humanized"]]
+    samples = sum(1 for name in originals if name != "interpolation")
+    has_interpolation = "interpolation" in originals
+    humanized = any(beat["humanized"] for beat in batch.beats)
+    return (
+        f"{batch.tag}: {samples} samples"
+        + (" and an interpolation" if has_interpolation else "")
+        + (", each with its humanized version" if humanized else "")
+    )
+
+
+# ------------------------------------------------------------------------------------ the page
 
 
 def _inline_script(path: Path) -> str:
     code = path.read_text(encoding="utf-8")
     code = re.sub(r"^//[#@] sourceMappingURL=.*$", "", code, flags=re.MULTILINE)  # no map to fetch
     return "<script>\n" + code.replace("</script", "<\\/script") + "\n</script>"
+
+
+def _in_page_order(entered: Sequence[Mapping]) -> list[Mapping]:
+    """Each beat followed by its humanized version (next to it in the grid of samples)."""
+    humanized_of = {card["name"]: card for card in entered if card["humanized"]}
+    originals = {card["name"] for card in entered if not card["humanized"]}
+    ordered = []
+    for card in entered:
+        if not card["humanized"]:
+            ordered += [card, *([humanized_of[card["name"]]] if card["name"] in humanized_of else [])]
+        elif card["name"] not in originals:
+            ordered.append(card)
+    return ordered
+
+
+def _cards(variant: str, beats: Sequence[Mapping], bars: int, with_audio: bool) -> list[Mapping]:
+    """Each beat ({"name", "midi", "audio", "humanized"}) with its card's HTML, in page order."""
+    cards = []
+    for beat in beats:
+        is_interpolation = Path(str(beat["name"])).name == "interpolation"
+        html_card = beat_card(
+            variant,
+            str(beat["name"]),
+            beat["midi"],
+            beat.get("audio") if with_audio else None,
+            bars if is_interpolation else None,
+            humanized=bool(beat["humanized"]),
+        )
+        cards.append(dict(beat, interpolation=is_interpolation, html=html_card))
+    return _in_page_order(cards)
+
+
+def _sample_ids(variant: str, cards: Sequence[Mapping]) -> dict[int, str]:
+    """{sample index: card id} of a batch's samples (sample_NN), for links to an interpolation's endpoints."""
+    ids = {}
+    for card in cards:
+        match = re.fullmatch(r"sample_(\d+)", Path(str(card["name"])).name)
+        if match and not card["humanized"]:
+            ids[int(match.group(1))] = element_id(variant, str(card["name"]))
+    return ids
+
+
+def _interpolation_block(variant: str, cards: Sequence[Mapping], bars: int, endpoints: Mapping) -> str:
+    interpolations = [card["html"] for card in cards if card["interpolation"]]
+    if not interpolations:
+        return ""
+    between = endpoints_in_words(endpoints, _sample_ids(variant, cards)) if endpoints else ""
+    heading = " ".join(["Interpolation", *([between] if between else []), f"({bars} bars per step)"])
+    return f"<h3>{heading}</h3>{''.join(interpolations)}"
+
+
+def _earlier_block(variant: str, batches: Sequence[Batch], bars: int) -> str:
+    """Earlier batches, folded: MIDI players and piano rolls (their audio stays on disk, unembedded,
+    so that each new batch does not make the page bigger by a batch of audio)."""
+    if not batches:
+        return ""
+    folded = []
+    for batch in batches:
+        cards = _cards(variant, batch.beats, bars, with_audio=False)
+        samples = "".join(card["html"] for card in cards if not card["interpolation"])
+        folded.append(
+            f"<details><summary>{html.escape(_batch_summary(batch))}</summary>"
+            f'<div class="grid">{samples}</div>{_interpolation_block(variant, cards, bars, {})}</details>'
+        )
+    return (
+        "<h3>Earlier batches still on disk</h3>"
+        '<p class="settings">Beats that other generation settings wrote (results/samples/'
+        f"{html.escape(variant)}/&lt;temperature and seed&gt;/): MIDI players and piano rolls; their audio is "
+        f"under results/audio/{html.escape(variant)}/.</p>" + "".join(folded)
+    )
+
+
+def _variant_section(
+    variant: str,
+    beats: Sequence[Mapping],
+    bars: int,
+    texts: PageTexts,
+    curves: str,
+    earlier: Sequence[Batch],
+    with_audio: bool,
+) -> str:
+    cards = _cards(variant, beats, bars, with_audio)
+    samples = [card["html"] for card in cards if not card["interpolation"]]
+    style = texts.styles.get(variant) or ""
+    note = (
+        '<p class="settings">Each beat is followed by its <span class="tag">humanized</span> version: the '
+        "same notes with velocities and timing added by the GrooVAE model (<code>humanize:</code> in the "
+        "config).</p>"
+        if any(card["humanized"] for card in cards)
+        else ""
+    )
+    return (
+        f'<section id="{element_id("variant", variant)}"><h2>{html.escape(variant)}'
+        + (f': <span class="style">{html.escape(style)}</span>' if style else "")
+        + f'</h2><p class="settings">{html.escape(texts.descriptions.get(variant, "") or "")}</p>{note}'
+        f'<h3>Samples</h3><div class="grid">{"".join(samples)}</div>'
+        f"{_interpolation_block(variant, cards, bars, texts.endpoints)}{curves}"
+        f"{_earlier_block(variant, earlier, bars)}</section>"
+    )
+
+
+def _nav(variants: Sequence[str], styles: Mapping[str, str], with_targets: bool) -> str:
+    links = [] if not with_targets else ['<a href="#targets">targets</a>']
+    for variant in variants:
+        style = f": {styles[variant]}" if styles.get(variant) else ""
+        links.append(f'<a href="#{element_id("variant", variant)}">{html.escape(variant + style)}</a>')
+    return " ".join([*links, '<a href="#comparison">comparison</a>'])
 
 
 def build_report_page(
@@ -279,70 +371,58 @@ def build_report_page(
     groove_tsv=None,
     held_out: Mapping[str, Mapping] | None = None,
     targets_tsv=None,
+    styles: Mapping[str, str] | None = None,
+    endpoints: Mapping | None = None,
+    losses: Mapping[str, object] | None = None,
+    earlier: Sequence[Batch] = (),
+    single_file_copy: bool = False,
 ) -> Path:
     """Write the page for `entries` ({"variant", "name"}, in the order of `midi_paths` and
     `audio_paths`; a name ending in "interpolation" is drawn one step per row, each of
     `segment_bars` bars: one number, or one per variant). An entry with "humanized": true is the
     humanized version of the entry of the same variant and name, and is shown right after it.
-    `assets_dir` is the repository's report/ folder; `groove_tsv` (results/eval/groove.tsv), when given,
-    is shown after the comparison; `targets_tsv` (results/eval/targets.tsv), when given, before it;
-    `held_out` ({variant: {subset, representation, counts}}, see held_out_section) names held-out
-    splits left without windows at the top. Returns the page's path."""
+    `assets_dir` is the repository's report/ folder. Optional parts: `variants` (descriptions) and
+    `styles` ({variant: its subset's description}, named in its heading), `endpoints`
+    (generation.interpolation.endpoints, named above each interpolation), `losses` ({variant: its
+    results/losses CSV}: training curves), `earlier` (earlier_batches: folded under their variant),
+    `targets_tsv` (results/eval/targets.tsv, first), `groove_tsv` (results/eval/groove.tsv, after the
+    comparison), `held_out` ({variant: {subset, representation, counts}}, see held_out_section: splits
+    left without windows, at the top). `single_file_copy`: the copy without audio for Snakemake's
+    single-file report, saying so at its top. Returns the page's path."""
     assets_dir = Path(assets_dir)
     if len(midi_paths) != len(entries) or (audio_paths is not None and len(audio_paths) != len(entries)):
         raise ValueError(
             f"{len(entries)} beats but {len(midi_paths)} MIDI files and "
             f"{'no' if audio_paths is None else len(audio_paths)} audio files"
         )
-    variants = dict(variants or {})
+    with_audio = audio_paths is not None and not single_file_copy
+    texts = PageTexts(dict(variants or {}), dict(styles or {}), dict(endpoints or {}))
     bars_of = segment_bars.get if isinstance(segment_bars, Mapping) else lambda _variant: segment_bars
-    by_variant: dict[str, list[tuple[str, str, bool, str]]] = {}
+    by_variant: dict[str, list[dict]] = {}
     for index, entry in enumerate(entries):
-        name = str(entry["name"])
-        is_interpolation = Path(name).name == "interpolation"
-        humanized = bool(entry.get("humanized"))
-        card = beat_card(
-            entry["variant"],
-            name,
-            midi_paths[index],
-            audio_paths[index] if audio_paths is not None else None,
-            bars_of(entry["variant"]) if is_interpolation else None,
-            humanized=humanized,
+        beat = {
+            "name": str(entry["name"]),
+            "midi": midi_paths[index],
+            "audio": audio_paths[index] if audio_paths is not None else None,
+            "humanized": bool(entry.get("humanized")),
+        }
+        by_variant.setdefault(entry["variant"], []).append(beat)
+    losses = dict(losses or {})
+    curves = {variant: training_curves(variant, path) for variant, path in losses.items()}
+    sections = [
+        _variant_section(
+            variant,
+            beats,
+            bars_of(variant),
+            texts,
+            curves.get(variant, ""),
+            [batch for batch in earlier if batch.variant == variant],
+            with_audio,
         )
-        kind = "interpolation" if is_interpolation else "samples"
-        by_variant.setdefault(entry["variant"], []).append((kind, name, humanized, card))
-    sections = []
-    for variant, entered in by_variant.items():
-        anchor = _element_id("variant", variant)
-        # Each beat's humanized version follows it (next to it in the grid of samples).
-        humanized_of = {name: card for _, name, humanized, card in entered if humanized}
-        originals = {name for _, name, humanized, _ in entered if not humanized}
-        cards = []
-        for kind, name, humanized, card in entered:
-            if not humanized:
-                cards += [(kind, card), *([(kind, humanized_of[name])] if name in humanized_of else [])]
-            elif name not in originals:
-                cards.append((kind, card))
-        samples = [card for kind, card in cards if kind == "samples"]
-        interpolations = [card for kind, card in cards if kind == "interpolation"]
-        note = (
-            '<p class="settings">Each beat is followed by its <span class="tag">humanized</span> version: the '
-            "same notes with velocities and timing added by the GrooVAE model (<code>humanize:</code> in the "
-            "config).</p>"
-            if humanized_of
-            else ""
-        )
-        sections.append(
-            f'<section id="{anchor}"><h2>{html.escape(variant)}</h2>'
-            f'<p class="settings">{html.escape(variants.get(variant, "") or "")}</p>{note}'
-            f'<h3>Samples</h3><div class="grid">{"".join(samples)}</div>'
-            + (
-                f"<h3>Interpolation ({bars_of(variant)} bars per step)</h3>{''.join(interpolations)}"
-                if interpolations
-                else ""
-            )
-            + "</section>"
-        )
+        for variant, beats in by_variant.items()
+    ]
+    groove_curves = "".join(curve for variant, curve in curves.items() if variant not in by_variant)
+    players = sum(len(beats) for beats in by_variant.values()) + sum(len(batch.beats) for batch in earlier)
     generation = generation or {}
     settings = ", ".join(
         f"{key} {generation[key]}" for key in ("num_samples", "temperature", "seed", "qpm") if key in generation
@@ -351,16 +431,16 @@ def build_report_page(
         title=html.escape(title),
         css=(assets_dir / "page" / "page.css").read_text(encoding="utf-8"),
         vendor_scripts="\n".join(_inline_script(assets_dir / "vendor" / name) for name in VENDOR_SCRIPTS),
-        num_players=len(entries),
-        num_audio=0 if audio_paths is None else len(audio_paths),
+        num_players=players,
+        num_audio=len(audio_paths) if with_audio else 0,
+        roll_geometry=" ".join(f'data-roll-{key}="{value}"' for key, value in roll_geometry().items()),
         settings=html.escape(f"Generation: {settings}." if settings else ""),
-        nav=" ".join(f'<a href="#{_element_id("variant", v)}">{html.escape(v)}</a>' for v in by_variant)
-        + (' <a href="#targets">targets</a>' if targets_tsv is not None else "")
-        + ' <a href="#comparison">comparison</a>',
+        notice=f'<p class="notice" role="note">{html.escape(SINGLE_FILE_NOTICE)}</p>' if single_file_copy else "",
+        nav=_nav(list(by_variant), texts.styles, targets_tsv is not None),
         sections="\n".join(sections),
         targets=targets_section(targets_tsv),
-        comparison=comparison_table(comparison_tsv),
-        groove=groove_section(groove_tsv),
+        comparison=comparison_tables(comparison_tsv),
+        groove=groove_section(groove_tsv, groove_curves),
         held_out=held_out_section(held_out),
         page_js=(assets_dir / "page" / "page.js").read_text(encoding="utf-8"),
     )
@@ -368,19 +448,3 @@ def build_report_page(
     with written_atomically(out_path, ".partial") as partial:
         partial.write_text(page, encoding="utf-8")
     return out_path
-
-
-def write_descriptions(descriptions: Mapping[str, str], path) -> Path:
-    """Writes the variants' descriptions ({variant: text}) as JSON, for read_descriptions.
-
-    They reach the page through this file rather than the page rule's params, which Snakemake's
-    report embeds in a <script> unescaped (rules/render.smk, describe_variants)."""
-    path = Path(path)
-    with written_atomically(path) as temporary:
-        temporary.write_text(json.dumps(dict(descriptions), indent=1, ensure_ascii=False), encoding="utf-8")
-    return path
-
-
-def read_descriptions(path) -> dict[str, str]:
-    """The {variant: description} that write_descriptions wrote."""
-    return json.loads(Path(path).read_text(encoding="utf-8"))

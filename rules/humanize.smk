@@ -29,7 +29,7 @@ rule humanize_files:
         "../scripts/humanize_midi.py"
 
 
-# A variant's generated beats in one job (the model loaded once), timed like generation.
+# A variant's generated beats in one job (the model loaded once), benchmarked like generation.
 use rule humanize_files as humanize_beats with:
     input:
         midi=generated_midi,

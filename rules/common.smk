@@ -415,10 +415,15 @@ def checkpoint_folder(variant):
     return f"results/checkpoints/{variant}"
 
 
+def trained_model(variant):
+    """A variant's exported model folder: rules.train_model's output (called once it is defined)."""
+    return expand(rules.train_model.output, variant=variant)[0]
+
+
 def init_from_model(variant):
     """The exported model folder a variant starts from (training.init_from), or None."""
     source = config["variants"][variant]["training"]["init_from"]
-    return f"results/models/{source}" if source else None
+    return trained_model(source) if source else None
 
 
 def documented_outputs():

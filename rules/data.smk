@@ -1,8 +1,18 @@
+# The archive is fully determined by gmd.sha256 (the job checks it), so every workflow that asks for
+# the same archive can share one download: `--cache` with SNAKEMAKE_OUTPUT_CACHE set keeps it there,
+# keyed by the url, the sha256 and the script, not by the software environment, which cannot change
+# the bytes. Declared only under --cache: Snakemake otherwise warns on every run that it could be.
+SHARED_DOWNLOAD = (
+    "omit-software" if workflow.workflow_settings.cache is not None else False
+)
+
+
 rule download_gmd:
     output:
         "results/download/gmd.zip",
     log:
         "results/logs/download_gmd.log",
+    cache: SHARED_DOWNLOAD
     conda:
         "../envs/magenta.yaml"
     params:

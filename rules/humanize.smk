@@ -1,31 +1,12 @@
 # Humanizing with a GrooVAE model (issue 14): every generated beat of the variants in
 # `humanize.variants` and every file of `humanize.files` comes out with velocities and timing
 # offsets learned from GMD drummers; every note stays. The humanized beats get piano rolls and
-# audio like the originals (rules/render.smk's scripts), under results/{pianorolls,audio}/humanized/.
+# audio like the originals, under results/{pianorolls,audio}/humanized/: each rule below but the
+# first is a rule of rules/render.smk (or humanize_files) used again on other files, so a change to
+# how beats are drawn or sound reaches both.
 # Input functions and targets live in rules/common.smk.
 
-HUMANIZER = f"results/models/{HUMANIZE['model']}"
-
-
-rule humanize_beats:
-    input:
-        midi=generated_midi,
-        model=HUMANIZER,
-    output:
-        expand("results/humanized/{{variant}}/{name}.mid", name=RENDERED_NAMES),
-    log:
-        "results/logs/humanize_beats/{variant}.log",
-    benchmark:
-        "results/benchmarks/humanize_beats/{variant}.tsv"
-    wildcard_constraints:
-        variant=any_of(HUMANIZED_VARIANTS),
-    conda:
-        "../envs/magenta.yaml"
-    params:
-        temperature=lookup(dpath="humanize/temperature", within=config),
-        seed=lookup(dpath="generation/seed", within=config),
-    script:
-        "../scripts/humanize_midi.py"
+HUMANIZER = trained_model(HUMANIZE["model"])
 
 
 # One job per file: adding a file to `humanize.files` humanizes just that one.
@@ -48,7 +29,22 @@ rule humanize_files:
         "../scripts/humanize_midi.py"
 
 
-rule plot_humanized_piano_rolls:
+# A variant's generated beats in one job (the model loaded once), benchmarked like generation.
+use rule humanize_files as humanize_beats with:
+    input:
+        midi=generated_midi,
+        model=HUMANIZER,
+    output:
+        expand("results/humanized/{{variant}}/{name}.mid", name=RENDERED_NAMES),
+    log:
+        "results/logs/humanize_beats/{variant}.log",
+    benchmark:
+        "results/benchmarks/humanize_beats/{variant}.tsv"
+    wildcard_constraints:
+        variant=any_of(HUMANIZED_VARIANTS),
+
+
+use rule plot_piano_rolls as plot_humanized_piano_rolls with:
     input:
         midi=rules.humanize_beats.output,
     output:
@@ -65,16 +61,12 @@ rule plot_humanized_piano_rolls:
         "results/logs/plot_humanized_piano_rolls/{variant}.log",
     wildcard_constraints:
         variant=any_of(HUMANIZED_VARIANTS),
-    conda:
-        "../envs/magenta.yaml"
     params:
-        segment_bars=lambda wc: {"interpolation": segment_bars(wc.variant)},
         label=lambda wc: f"{wc.variant} humanized",
-    script:
-        "../scripts/plot_piano_rolls.py"
 
 
-rule render_humanized_audio:
+# Loops only: `audio.with_tail` and `audio.stems` are for the generated beats.
+use rule render_audio as render_humanized_audio with:
     input:
         rules.humanize_beats.output,
     output:
@@ -88,18 +80,9 @@ rule render_humanized_audio:
         "results/benchmarks/render_humanized_audio/{variant}.tsv"
     wildcard_constraints:
         variant=any_of(HUMANIZED_VARIANTS),
-    conda:
-        "../envs/magenta.yaml"
-    params:
-        soundfont=lookup(dpath="audio/soundfont", within=config),
-        sample_rate=lookup(dpath="audio/sample_rate", within=config),
-        loop=lookup(dpath="audio/loop", within=config),
-        fade_ms=lookup(dpath="audio/fade_ms", within=config),
-    script:
-        "../scripts/render_audio.py"
 
 
-rule encode_humanized_audio:
+use rule encode_audio as encode_humanized_audio with:
     input:
         rules.render_humanized_audio.output.loops,
     output:
@@ -108,9 +91,3 @@ rule encode_humanized_audio:
         "results/logs/encode_humanized_audio/{variant}.log",
     wildcard_constraints:
         variant=any_of(HUMANIZED_VARIANTS),
-    conda:
-        "../envs/magenta.yaml"
-    params:
-        quality=lookup(dpath="audio/ogg_quality", within=config),
-    script:
-        "../scripts/encode_audio.py"

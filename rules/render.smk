@@ -26,6 +26,14 @@ rule plot_piano_rolls:
         "../scripts/plot_piano_rolls.py"
 
 
+# How a MIDI file sounds (render_audio, render_stems and, by reuse, render_humanized_audio):
+# one place, so a loop and its stems always come from the same settings.
+RENDER_SETTINGS = {
+    key: lookup(dpath=f"audio/{key}", within=config)
+    for key in ("soundfont", "sample_rate", "loop", "fade_ms")
+}
+
+
 # Not in Snakemake's report: its viewer cannot play audio, and WAVs made it 80+ MB.
 rule render_audio:
     input:
@@ -46,10 +54,7 @@ rule render_audio:
     conda:
         "../envs/magenta.yaml"
     params:
-        soundfont=lookup(dpath="audio/soundfont", within=config),
-        sample_rate=lookup(dpath="audio/sample_rate", within=config),
-        loop=lookup(dpath="audio/loop", within=config),
-        fade_ms=lookup(dpath="audio/fade_ms", within=config),
+        **RENDER_SETTINGS,
     script:
         "../scripts/render_audio.py"
 
@@ -65,10 +70,7 @@ rule render_stems:
     conda:
         "../envs/magenta.yaml"
     params:
-        soundfont=lookup(dpath="audio/soundfont", within=config),
-        sample_rate=lookup(dpath="audio/sample_rate", within=config),
-        loop=lookup(dpath="audio/loop", within=config),
-        fade_ms=lookup(dpath="audio/fade_ms", within=config),
+        **RENDER_SETTINGS,
         names=RENDERED_NAMES,
     script:
         "../scripts/render_stems.py"

@@ -17,19 +17,6 @@ check_init_from_cycles(config["variants"])
 check_init_from_shapes(config["variants"], REPRESENTATIONS)
 
 
-# num_steps below the checkpoints the job would resume fails here, before Snakemake removes the
-# variant's model folder to rerun it.
-for _name, _variant in config["variants"].items():
-    check_trained_steps(
-        _name,
-        _variant,
-        representation_of(_name),
-        checkpoint_folder(_name),
-        variant_windows("train")(types.SimpleNamespace(variant=_name))[0],
-        init_from_model(_name),
-    )
-
-
 rule train_model:
     input:
         windows=variant_windows("train"),
@@ -62,6 +49,19 @@ rule train_model:
         checkpoint_dir=lambda wc: checkpoint_folder(wc.variant),
     script:
         "../scripts/train_model.py"
+
+
+# num_steps below the checkpoints the job would resume fails here, before Snakemake removes the
+# variant's model folder to rerun it (after the rule: init_from_model names its output).
+for _name, _variant in config["variants"].items():
+    check_trained_steps(
+        _name,
+        _variant,
+        representation_of(_name),
+        checkpoint_folder(_name),
+        variant_windows("train")(types.SimpleNamespace(variant=_name))[0],
+        init_from_model(_name),
+    )
 
 
 rule plot_losses:

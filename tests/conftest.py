@@ -148,6 +148,45 @@ def slurm_cluster():
         cluster.stop()
 
 
+@pytest.fixture(scope="session")
+def sample_gmd(tmp_path_factory):
+    """{gmd_root, metadata}: the embedded sample unpacked (beatvae.unpack) and described
+    (build_metadata) as the data half's first jobs do it, once per session."""
+    from beatvae.metadata import build_metadata, find_gmd_root
+    from beatvae.unpack import safe_unzip
+
+    folder = tmp_path_factory.mktemp("gmd")
+    safe_unzip(SAMPLE, folder / "gmd")
+    gmd_root = find_gmd_root(folder / "gmd")
+    metadata, _ = build_metadata(gmd_root)
+    return {"gmd_root": gmd_root, "metadata": metadata}
+
+
+@pytest.fixture(scope="session")
+def data_half(sample_gmd, tmp_path_factory):
+    """The rest of the data half on the sample, as a function of (subset, filters, representation,
+    splits): the subset's NoteSequences (`root`/{split}.tfrecord) cut into windows by the real data
+    stages, saved as `root`/{split}.npz; returns {root, gmd_root, metadata, windows: {split: path}}."""
+    from beatvae.dataset import make_converter, read_note_sequences, windows_from_note_sequences, write_note_sequences
+    from beatvae.settings import window_steps
+    from beatvae.subsets import filter_subset
+
+    def made(subset, filters, representation, splits=("train", "validation")):
+        root = tmp_path_factory.mktemp(subset)
+        rows = filter_subset(sample_gmd["metadata"], subset, filters)
+        converter = make_converter(representation)
+        windows = {}
+        for split in splits:
+            tfrecord = root / f"{split}.tfrecord"
+            write_note_sequences(sample_gmd["gmd_root"], rows.loc[rows["split"] == split, "path"], tfrecord)
+            sequences = read_note_sequences(tfrecord)
+            windows[split] = root / f"{split}.npz"
+            windows_from_note_sequences(sequences, converter, window_steps(representation)).save(windows[split])
+        return dict(sample_gmd, root=root, windows=windows)
+
+    return made
+
+
 # Real rock beats of the embedded sample, for the metrics and realism tests.
 ROCK_BEATS = [
     "groove/drummer7/session2/1_rock_120_beat_4-4.mid",  # held out

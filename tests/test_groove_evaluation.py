@@ -8,12 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from beatvae.dataset import (
-    make_converter,
-    read_note_sequences,
-    windows_from_note_sequences,
-    write_note_sequences,
-)
+from beatvae.dataset import Windows
 from beatvae.evaluation import (
     constant_groove,
     groove_distributions,
@@ -27,31 +22,19 @@ from beatvae.evaluation import (
     timing_milliseconds,
 )
 from beatvae.groove import HITS, OFFSETS, VELOCITIES
-from beatvae.metadata import build_metadata, find_gmd_root
-from beatvae.settings import window_steps
-from beatvae.subsets import filter_subset
-from beatvae.unpack import safe_unzip
-from conftest import GROOVE, REPO, SAMPLE, output_of, run_snakemake
+from conftest import GROOVE, REPO, output_of, run_snakemake
 
 STEPS_PER_BAR = 16
 SNARE = 1
 
 
 @pytest.fixture(scope="module")
-def windows(tmp_path_factory):
+def windows(data_half):
     """Groove windows of every 4/4 performance of the sample, through the real data stages."""
-    root = tmp_path_factory.mktemp("gmd")
-    safe_unzip(SAMPLE, root / "gmd")
-    gmd_root = find_gmd_root(root / "gmd")
-    metadata, _ = build_metadata(gmd_root)
-    subset = filter_subset(metadata, "all", {"time_signature": "4-4"})
-    converter = make_converter(GROOVE)
-    loaded = {}
-    for split in ("train", "validation"):
-        tfrecord = root / f"{split}.tfrecord"
-        write_note_sequences(gmd_root, subset.loc[subset["split"] == split, "path"], tfrecord)
-        loaded[split] = windows_from_note_sequences(read_note_sequences(tfrecord), converter, window_steps(GROOVE))
-        assert len(loaded[split]), split
+    made = data_half("all", {"time_signature": "4-4"}, GROOVE)
+    loaded = {split: Windows.load(path) for split, path in made["windows"].items()}
+    for split, windows in loaded.items():
+        assert len(windows), split
     return loaded
 
 

@@ -1,7 +1,8 @@
 """The humanize stage end to end on the real GMD sample: a tiny beats variant and a tiny GrooVAE
 variant trained by the workflow; their generated beats and a drummer's MIDI file (as a user's own
 file) come out humanized through Snakemake, with piano rolls and audio. Then the humanized MIDI is
-read back and checked note by note against its original."""
+read back and checked note by note against its original (slow tier: the workflow trains both).
+The planning checks, dry runs included, need no model and run in the fast tier."""
 
 import math
 import re
@@ -16,8 +17,6 @@ import pytest
 from beatvae.settings import SettingsError, check_humanize, humanize_files
 from conftest import CONVERTER, GROOVE, REPO, SAMPLE, output_of, run_snakemake, write_config_with, write_drum_midi
 from test_midi import same_pitch_overlaps
-
-pytestmark = pytest.mark.slow
 
 HUMANIZE_CONFIG = REPO / "tests/config/humanize.yaml"
 AUDIO = shutil.which("fluidsynth") is not None and Path("/usr/share/sounds/sf2/FluidR3_GM.sf2").exists()
@@ -77,6 +76,7 @@ def onsets(path):
     return {pitch: sorted(times) for pitch, times in by_pitch.items()}, velocities, tempo
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_humanized_beat_keeps_every_note_and_the_loop_with_played_velocities_and_timing(run, name):
     workdir, _, _ = run
@@ -104,6 +104,7 @@ def test_humanized_beat_keeps_every_note_and_the_loop_with_played_velocities_and
     assert off_grid / len(moved) > 0.2, f"only {off_grid} of {len(moved)} onsets left the grid"
 
 
+@pytest.mark.slow
 def test_users_file_is_humanized_through_snakemake(run):
     workdir, _, user_file = run
     humanized = workdir / "results/humanized/files/my_groove.mid"
@@ -120,6 +121,7 @@ def test_users_file_is_humanized_through_snakemake(run):
     assert "my_groove.mid" in log and "velocity" in log and "ms on average" in log, log
 
 
+@pytest.mark.slow
 def test_humanized_beats_have_piano_rolls_and_audio(run):
     workdir, _, _ = run
     for name in NAMES:
@@ -129,6 +131,7 @@ def test_humanized_beats_have_piano_rolls_and_audio(run):
     assert "humanizing 3 MIDI files" in (workdir / "results/logs/humanize_beats/tiny.log").read_text()
 
 
+@pytest.mark.slow
 def test_report_page_shows_each_humanized_beat_after_its_original(run):
     workdir, _, _ = run
     page = (workdir / "results/report/beats.html").read_text()
@@ -141,6 +144,7 @@ def test_report_page_shows_each_humanized_beat_after_its_original(run):
         assert page.count("<audio ") == 2 * len(NAMES)
 
 
+@pytest.mark.slow
 def test_unreadable_midi_fails_naming_the_file(run, tmp_path):
     from beatvae.humanize import HumanizeError, humanize_midi_files
 

@@ -1,7 +1,8 @@
 """The workflow on a real (single-node, throw-away) SLURM cluster with profiles/slurm.
 
-Both tests use the `slurm_cluster` fixture (tests/conftest.py, tests/slurm_cluster.py): they
-skip where SLURM cannot be installed/started. Run them with
+The two cluster tests use the `slurm_cluster` fixture (tests/conftest.py, tests/slurm_cluster.py):
+they skip where SLURM cannot be installed/started. The profile's dry run needs no cluster and runs
+in the fast tier. Run the cluster tests with
 
     .venv/bin/pytest tests/test_slurm.py -m slurm
 
@@ -24,8 +25,6 @@ REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "profiles" / "slurm"
 SMOKE_CONFIG = REPO / "tests" / "config" / "smoke.yaml"
 SNAKEFILE = REPO / "Snakefile"
-
-pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 # Poll SLURM every few seconds instead of the plugin's 40 s, so the tests do not idle.
 FAST_POLLING = ["--slurm-init-seconds-before-status-checks", "2"]
@@ -121,6 +120,8 @@ TOY_SNAKEFILE = textwrap.dedent("""
     """)
 
 
+@pytest.mark.slurm
+@pytest.mark.slow
 def test_toy_workflow_runs_as_slurm_jobs_and_training_gets_a_gpu(slurm_cluster, tmp_path):
     cluster = slurm_cluster
     snakefile = tmp_path / "Snakefile"
@@ -183,6 +184,8 @@ def test_dry_run_with_slurm_profile_parses(tmp_path):
     assert re.search(r"rule train_model:.*?resources: [^\n]*gpu=1", res.stdout, re.S), explain(res)
 
 
+@pytest.mark.slurm
+@pytest.mark.slow
 @pytest.mark.skipif(
     not SMOKE_CONFIG.exists() or not SNAKEFILE.exists(),
     reason="needs the workflow's Snakefile and tests/config/smoke.yaml",

@@ -1,4 +1,5 @@
-"""Training, resuming, sampling and interpolation with Magenta's MusicVAE on the real GMD sample."""
+"""Training, resuming, sampling and interpolation with Magenta's MusicVAE on the real GMD sample
+(slow tier: every test that trains); reading an endpoint's opening window needs no model (fast tier)."""
 
 import json
 import os
@@ -12,15 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from beatvae.dataset import make_converter, read_note_sequences, windows_from_note_sequences, write_note_sequences
-from beatvae.metadata import build_metadata, find_gmd_root
+from beatvae.dataset import make_converter, read_note_sequences, windows_from_note_sequences
 from beatvae.settings import window_steps
-from beatvae.subsets import filter_subset
-from beatvae.unpack import safe_unzip
 from conftest import CONVERTER, GROOVE, HIERDEC_MODEL, REPO, training_defaults
-from conftest import SAMPLE as SAMPLE_ZIP
-
-pytestmark = pytest.mark.slow
 
 
 def tiny_variant(num_steps, seed=1, checkpoint_every=50, validate_every=0, **training):
@@ -62,22 +57,9 @@ def tiny_variant(num_steps, seed=1, checkpoint_every=50, validate_every=0, **tra
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
+def data(data_half):
     """Rock-beat windows of the embedded sample, through the real data stages."""
-    root = tmp_path_factory.mktemp("gmd")
-    safe_unzip(SAMPLE_ZIP, root / "gmd")
-    gmd_root = find_gmd_root(root / "gmd")
-    metadata, _ = build_metadata(gmd_root)
-    subset = filter_subset(metadata, "rock", {"style": "rock", "beat_type": "beat", "time_signature": "4-4"})
-    converter = make_converter(CONVERTER)
-    paths = {}
-    for split in ("train", "validation"):
-        tfrecord = root / f"{split}.tfrecord"
-        write_note_sequences(gmd_root, subset.loc[subset["split"] == split, "path"], tfrecord)
-        windows = windows_from_note_sequences(read_note_sequences(tfrecord), converter, window_steps(CONVERTER))
-        paths[split] = root / f"{split}.npz"
-        windows.save(paths[split])
-    return {"root": root, "gmd_root": gmd_root, "metadata": metadata, "windows": paths}
+    return data_half("rock", {"style": "rock", "beat_type": "beat", "time_signature": "4-4"}, CONVERTER)
 
 
 def child(command, *args, env=None, **popen):
@@ -133,6 +115,7 @@ def trained(data, tmp_path_factory):
     }
 
 
+@pytest.mark.slow
 def test_training_lowers_the_loss_and_exports_the_best_validated_checkpoint(trained):
     scalars = pd.read_csv(trained["model_dir"] / "scalars.csv")
     assert scalars["step"].tolist() == list(range(10, 201, 10))
@@ -160,6 +143,7 @@ def test_training_lowers_the_loss_and_exports_the_best_validated_checkpoint(trai
     assert "device" in stored and "ETA" in trained["output"]
 
 
+@pytest.mark.slow
 def test_validation_during_training_measures_what_evaluation_measures(trained, data):
     from beatvae.dataset import Windows
     from beatvae.evaluation import reconstruction_metrics
@@ -173,6 +157,7 @@ def test_validation_during_training_measures_what_evaluation_measures(trained, d
     assert measured["loss"] == pytest.approx(best["validation_loss"], rel=1e-6)
 
 
+@pytest.mark.slow
 def test_evaluation_warns_about_a_held_out_split_without_windows(trained, data, tmp_path, caplog):
     """A subset without validation files must not finish silently without held-out metrics."""
     from beatvae.dataset import Windows
@@ -198,6 +183,7 @@ def test_evaluation_warns_about_a_held_out_split_without_windows(trained, data, 
     assert row["target_free_running_accuracy"] == "not evaluated"
 
 
+@pytest.mark.slow
 def test_training_writes_tensorboard_events_for_train_and_validation(trained):
     import tensorflow as tf
 
@@ -215,6 +201,7 @@ def test_training_writes_tensorboard_events_for_train_and_validation(trained):
     assert {("loss", 50), ("free_running_accuracy", 200)} <= tags["validation"]
 
 
+@pytest.mark.slow
 def test_checkpoint_reloads_in_a_fresh_process(trained, data):
     encoded = finished_summary(child("encode", trained["model_dir"], data["windows"]["validation"], 4), timeout=300)
     assert encoded["shape"] == [4, 32] and encoded["abs_sum"] > 0
@@ -231,6 +218,7 @@ def wait_for_checkpoint(checkpoint_dir, min_step, process, timeout=300):
     raise AssertionError("no checkpoint appeared")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kill_signal", [signal.SIGKILL, signal.SIGTERM])
 def test_killed_training_resumes_from_its_last_checkpoint(data, tmp_path, kill_signal):
     checkpoints, model_dir = tmp_path / "checkpoints", tmp_path / "model"
@@ -273,6 +261,7 @@ def test_killed_training_resumes_from_its_last_checkpoint(data, tmp_path, kill_s
     assert steps.is_monotonic_increasing and steps.is_unique and steps.iloc[-1] == last_saved + 20
 
 
+@pytest.mark.slow
 def test_changed_settings_or_data_start_over_and_say_why(data, tmp_path):
     checkpoints = tmp_path / "checkpoints"
     train, other_data = data["windows"]["train"], data["windows"]["validation"]
@@ -301,6 +290,7 @@ def checkpoint_steps(checkpoint_dir):
     return sorted(int(p.name.split("-")[1].split(".")[0]) for p in Path(checkpoint_dir).glob("model.ckpt-*.index"))
 
 
+@pytest.mark.slow
 def test_a_stop_after_a_changed_setting_keeps_the_old_checkpoints_and_a_revert_resumes_them(data, tmp_path):
     """A mistaken but valid edit (z_size), stopped one checkpoint later: the old checkpoints stay set
     aside (a stop-signal save is not the new run's model), and reverting the edit resumes them."""
@@ -329,6 +319,7 @@ def test_a_stop_after_a_changed_setting_keeps_the_old_checkpoints_and_a_revert_r
     assert [p.name for p in tmp_path.iterdir() if ".previous-" in p.name] == [], "dropped once a run has exported"
 
 
+@pytest.mark.slow
 def test_interrupted_runs_keep_at_most_checkpoints_to_keep_and_the_best_one(data, tmp_path):
     """Each stopped run saves its own checkpoints: the folder still holds at most
     training.checkpoints_to_keep (3), and the best validated one survives to be exported."""
@@ -354,6 +345,7 @@ def test_interrupted_runs_keep_at_most_checkpoints_to_keep_and_the_best_one(data
     assert (model_dir / f"{best['checkpoint']}.index").exists()
 
 
+@pytest.mark.slow
 def test_num_steps_below_the_newest_checkpoint_is_an_error(data, tmp_path):
     checkpoints = tmp_path / "checkpoints"
     finished_summary(
@@ -370,6 +362,7 @@ def test_num_steps_below_the_newest_checkpoint_is_an_error(data, tmp_path):
     assert json.loads((tmp_path / "model/training.json").read_text())["steps"] == 20, "the model folder is left alone"
 
 
+@pytest.mark.slow
 def test_fine_tuning_starts_from_the_source_models_weights(trained, data, tmp_path):
     import tensorflow as tf
 
@@ -423,6 +416,7 @@ def read_midi(path):
     return note_seq.midi_file_to_note_sequence(str(path))
 
 
+@pytest.mark.slow
 def test_samples_are_reproducible_four_bar_general_midi_drums(trained, tmp_path):
     import mido
 
@@ -497,11 +491,13 @@ def autoencoder(data, tmp_path_factory):
     }
 
 
+@pytest.mark.slow
 def test_autoencoder_reconstructs_its_beats(autoencoder):
     accuracy = pd.read_csv(autoencoder["model_dir"] / "scalars.csv")["accuracy"]
     assert accuracy.iloc[-3:].mean() > 0.99, accuracy.tail().tolist()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("temperature", [0.5, 0.01])
 def test_interpolation_is_32_bars_whose_ends_encode_close_to_the_endpoints(autoencoder, data, tmp_path, temperature):
     from beatvae.dataset import Windows
@@ -545,7 +541,8 @@ def test_interpolation_is_32_bars_whose_ends_encode_close_to_the_endpoints(autoe
     assert distance(last_segment, last_z) < distance(last_segment, first_z) / 2
 
 
-def test_opening_window_skips_a_silent_count_in_and_rejects_a_too_short_performance(data):
+def test_opening_window_skips_a_silent_count_in_and_rejects_a_too_short_performance(sample_gmd):
+    data = sample_gmd  # the unpacked sample and its metadata: no windows needed
     import note_seq
 
     from beatvae.dataset import midi_to_note_sequence
@@ -569,6 +566,7 @@ def test_opening_window_skips_a_silent_count_in_and_rejects_a_too_short_performa
         opening_window(midi_to_note_sequence(data["gmd_root"], short["path"]), CONVERTER)
 
 
+@pytest.mark.slow
 def test_killed_groove_training_resumes_validates_and_humanizes(data, tmp_path):
     """A GrooVAE variant goes through the same loop: killed, it resumes from its checkpoint; it is
     validated on its hits/velocities/offsets losses; the exported model humanizes a GMD beat."""

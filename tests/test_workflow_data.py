@@ -2,7 +2,8 @@
 
 download_gmd -> unpack_gmd -> build_metadata -> filter_subset -> convert_tfrecord -> tensorize,
 checked against info.csv and against Magenta itself (convert_dir_to_note_sequences, DrumsConverter);
-then rerun semantics, config validation and failure modes. No mocks.
+then rerun semantics, config validation and failure modes. No mocks. Tests of the finished data
+run are slow; config validation and a failed download need none and run in the fast tier.
 """
 
 import hashlib
@@ -21,8 +22,6 @@ import yaml
 
 from beatvae.dataset import Windows, read_note_sequences
 from conftest import REPO, SAMPLE, SMOKE_CONFIG, output_of, run_snakemake
-
-pytestmark = pytest.mark.slow
 
 CONFIG = REPO / "config/config.yaml"
 SAMPLE_GMD = yaml.safe_load(SMOKE_CONFIG.read_text())["gmd"]
@@ -119,6 +118,7 @@ def magenta_converter(data):
 # ---------------------------------------------------------------- outputs
 
 
+@pytest.mark.slow
 def test_all_requested_outputs_exist(data_run):
     for target in TARGETS:
         assert (data_run / target).is_file(), target
@@ -127,6 +127,7 @@ def test_all_requested_outputs_exist(data_run):
     assert (data_run / "results/download/gmd.zip").read_bytes() == SAMPLE.read_bytes()
 
 
+@pytest.mark.slow
 def test_metadata_parquet(data_run, info):
     metadata = pd.read_parquet(data_run / "results/metadata/gmd.parquet")
     assert len(metadata) == 138 == len(info)
@@ -137,6 +138,7 @@ def test_metadata_parquet(data_run, info):
     assert list(rejects.columns) == ["path", "reason"] and rejects.empty
 
 
+@pytest.mark.slow
 def test_subsets_follow_their_filters(data_run, info):
     metadata = pd.read_parquet(data_run / "results/metadata/gmd.parquet")
     v1 = pd.read_parquet(data_run / "results/subsets/v1.parquet")
@@ -159,6 +161,7 @@ def test_subsets_follow_their_filters(data_run, info):
     assert list(v2.columns) == list(metadata.columns)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("subset", SUBSETS)
 def test_tfrecords_hold_magenta_note_sequences(data_run, magenta, subset):
     note_seq, tf, _, convert_dir = magenta
@@ -180,6 +183,7 @@ def test_tfrecords_hold_magenta_note_sequences(data_run, magenta, subset):
             assert record == reference, record.filename
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("subset", SUBSETS)
 def test_tensor_files_shape_and_content(data_run, magenta, subset):
     note_seq, tf, _, _ = magenta
@@ -198,6 +202,7 @@ def test_tensor_files_shape_and_content(data_run, magenta, subset):
         assert set(sources) <= ids
 
 
+@pytest.mark.slow
 def test_windows_of_one_sequence_equal_magenta_drums_converter(data_run, magenta):
     note_seq, tf, data, _ = magenta
     converter = magenta_converter(data)
@@ -224,6 +229,7 @@ def test_windows_of_one_sequence_equal_magenta_drums_converter(data_run, magenta
     np.testing.assert_array_equal(inputs[mine], expected_inputs[keep])
 
 
+@pytest.mark.slow
 def test_groove_windows_equal_magenta_groove_converter(data_run, magenta):
     """The groove representation's windows are Magenta's GrooveConverter windows (humanize, hits as
     controls), with the tempo of their performance, beside the drum-class windows of the same subset."""
@@ -253,6 +259,7 @@ def test_groove_windows_equal_magenta_groove_converter(data_run, magenta):
     assert ((windows.labels[..., 9:18] > 0) == (windows.labels[..., :9] > 0)).all(), "a velocity on every hit only"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("subset, split", [("v2", s) for s in SPLITS] + [("v1", "validation")])
 def test_split_windows_equal_magenta_windows(data_run, magenta, subset, split):
     """The whole split: the stored windows are exactly Magenta's distinct windows."""
@@ -268,6 +275,7 @@ def test_split_windows_equal_magenta_windows(data_run, magenta, subset, split):
     assert {row.tobytes() for row in labels} == expected
 
 
+@pytest.mark.slow
 def test_window_counts_say_why_files_gave_none(data_run):
     for subset in SUBSETS:
         counts = json.loads((data_run / f"results/tensors/{subset}/drums-4bar/windows.json").read_text())
@@ -287,6 +295,7 @@ def test_window_counts_say_why_files_gave_none(data_run):
 # ---------------------------------------------------------------- rerun semantics
 
 
+@pytest.mark.slow
 def test_second_dry_run_has_nothing_to_do(data_run, base_config):
     result = run_snakemake(data_run, "-n", *TARGETS, configfile=base_config)
     assert result.returncode == 0, output_of(result)
@@ -315,6 +324,7 @@ def dry_run_jobs(result):
     return jobs
 
 
+@pytest.mark.slow
 def test_changing_v2_filters_reruns_only_v2(data_run, tmp_path):
     # Selects the same rows: only the changed params can trigger the rerun.
     new_filters = 'filters: {style: rock, beat_type: beat, time_signature: "4-4", bpm: {min: 0}}'
@@ -386,6 +396,7 @@ def tensorize_added_subset(data_run, tmp_path, name, filters):
     return workdir, result
 
 
+@pytest.mark.slow
 def test_subset_selecting_nothing_fails_and_its_log_names_it(data_run, tmp_path):
     workdir, result = tensorize_added_subset(
         data_run, tmp_path, "nothing", {"style": "no-such-style", "bpm": {"min": 1}}
@@ -399,6 +410,7 @@ def test_subset_selecting_nothing_fails_and_its_log_names_it(data_run, tmp_path)
     assert not (workdir / "results/tfrecord/nothing").exists()
 
 
+@pytest.mark.slow
 def test_subset_without_training_windows_fails_naming_why(data_run, tmp_path):
     workdir, result = tensorize_added_subset(data_run, tmp_path, "odd-meters", {"time_signature": ["3-4", "6-8"]})
     assert result.returncode != 0, output_of(result)

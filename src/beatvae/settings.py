@@ -7,7 +7,9 @@ needs TensorFlow, Magenta or pandas belongs in the stage modules instead.
 
 from __future__ import annotations
 
+import copy
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -22,9 +24,20 @@ from beatvae.smf import MidiFacts, MidiFileError, read_midi_facts
 
 SPLITS = ("train", "validation", "test")
 
-# Magenta's reduced drum map (drums_encoder_decoder.DEFAULT_DRUM_TYPE_PITCHES): kick, snare,
-# closed hi-hat, open hi-hat, low/mid/high tom, crash, ride. A frame is one of 2**9 classes.
-NUM_DRUM_CLASSES = 9
+# Magenta's reduced drum map (drums_encoder_decoder.DEFAULT_DRUM_TYPE_PITCHES), in its order: the
+# columns of every drum roll and groove window. A DrumsConverter frame is one of 2**9 classes.
+DRUM_CLASS_NAMES: tuple[str, ...] = (
+    "kick",
+    "snare",
+    "closed_hihat",
+    "open_hihat",
+    "low_tom",
+    "mid_tom",
+    "high_tom",
+    "crash",
+    "ride",
+)
+NUM_DRUM_CLASSES = len(DRUM_CLASS_NAMES)
 
 # The sections of a variant that the trained weights depend on (with the converter and the
 # training data); resource requests and descriptions are not among them.
@@ -33,6 +46,29 @@ TRAINING_KEYS = ("model", "hparams", "training")
 
 class SettingsError(ValueError):
     """A config value that cannot work; the message names its key."""
+
+
+# The config's schema: the one place of every default. Snakemake fills them in while planning
+# (validate(..., set_default=True)); callers outside Snakemake (tests, bench scripts) read them here.
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
+
+
+@functools.cache
+def _schema() -> dict:
+    import yaml  # PyYAML comes with Snakemake, so planning has it too
+
+    if not SCHEMA_PATH.is_file():
+        raise FileNotFoundError(f"{SCHEMA_PATH} not found: the config's defaults live there")
+    return yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def schema_defaults(key: str) -> dict:
+    """{setting: default} of a config section named by its dotted key (`evaluation.targets`), from
+    config/schema.yaml; a fresh dict each call."""
+    section = _schema()
+    for part in key.split("."):
+        section = section["properties"][part]
+    return {name: copy.deepcopy(entry["default"]) for name, entry in section["properties"].items()}
 
 
 # Magenta data converters a representation may name, with the decoder that reads their outputs

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from beatvae.dataset import make_converter, midi_to_note_sequence
-from beatvae.midi import retimed, write_midi
+from beatvae.midi import retimed, sequence_qpm, write_midi
 from beatvae.model import TrainedModelDir, sample_latents
 from beatvae.settings import ENDPOINTS_KEY, window_bars, window_steps
 
@@ -49,7 +49,7 @@ def opening_window(sequence, converter_settings: Mapping):
     import note_seq
 
     converter = make_converter(converter_settings)
-    qpm = sequence.tempos[0].qpm if sequence.tempos else 120.0
+    qpm = sequence_qpm(sequence)
     step_seconds = 60.0 / qpm / converter_settings["steps_per_quarter"]
     bar_seconds = converter_settings["quarters_per_bar"] * 60.0 / qpm
     window_seconds = window_bars(converter_settings) * bar_seconds

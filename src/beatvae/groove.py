@@ -13,6 +13,7 @@ import numpy as np
 
 from beatvae.dataset import make_converter
 from beatvae.groove_metrics import OFFSETS, VELOCITIES
+from beatvae.midi import sequence_qpm
 from beatvae.settings import window_steps
 
 
@@ -99,7 +100,7 @@ def quantized_drums(sequence, representation: Mapping, source: str = "sequence")
     if tensors.controls is not None and converter.control_depth:
         controls = np.zeros((padded_steps, converter.control_depth), bool)
         controls[: len(whole)] = tensors.controls[0]
-    qpm = quantized.tempos[0].qpm if quantized.tempos else 120.0
+    qpm = sequence_qpm(quantized)
     return QuantizedDrums(
         inputs=inputs.reshape(-1, window, whole.shape[1]),
         controls=None if controls is None else controls.reshape(-1, window, controls.shape[1]),

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from beatvae.midi import sequence_qpm
 from beatvae.settings import SPLITS
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ def parse_midi_path(relative_path: str) -> ParsedName:
 
 def length_in_bars(sequence) -> float:
     """Length of a NoteSequence in bars, at its first tempo and time signature (4/4 if none)."""
-    qpm = sequence.tempos[0].qpm if sequence.tempos else 120.0
+    qpm = sequence_qpm(sequence)
     if sequence.time_signatures:
         signature = sequence.time_signatures[0]
         quarters_per_bar = signature.numerator * 4.0 / signature.denominator

@@ -8,7 +8,7 @@
 - Class rates (hits per bar of each drum class) beside the training windows', which are what a model
   can learn, and the held-out windows'.
 
-Drum rolls are bool [windows, steps, 9] on a 16th-note grid in `metrics.DRUM_CLASS_NAMES` order
+Drum rolls are bool [windows, steps, 9] on a 16th-note grid in `settings.DRUM_CLASS_NAMES` order
 (DrumsConverter encoder inputs [..., 10] are accepted too). `realism_report` computes all of it; bench
 scripts can call it on any model's samples. numpy and scikit-learn only: no TensorFlow.
 """
@@ -20,12 +20,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from beatvae.metrics import (
-    DRUM_CLASS_NAMES,
     RATE_FEATURES,
     as_drum_rolls,
     sample_statistics,
     window_features,
 )
+from beatvae.settings import DRUM_CLASS_NAMES
 
 _CLASS = {name: index for index, name in enumerate(DRUM_CLASS_NAMES)}
 KICK, SNARE = _CLASS["kick"], _CLASS["snare"]

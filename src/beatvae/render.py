@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from beatvae.files import scratch_folder, temporary_beside, written_atomically
+from beatvae.midi import midi_length_seconds, sequence_qpm
 
 # The Debian package that provides each tool the rendering jobs run.
 PACKAGES = {"fluidsynth": "fluidsynth", "soundfont": "fluid-soundfont-gm", "oggenc": "vorbis-tools"}
@@ -109,7 +110,7 @@ def note_onsets(note_sequence, steps_per_quarter=4):
     """
     from beatvae.metrics import PITCH_TO_DRUM_CLASS
 
-    qpm = note_sequence.tempos[0].qpm if note_sequence.tempos else 120.0
+    qpm = sequence_qpm(note_sequence)
     step_seconds = 60.0 / qpm / steps_per_quarter
     notes = [
         (note.start_time / step_seconds, PITCH_TO_DRUM_CLASS[note.pitch], note.velocity)
@@ -145,7 +146,8 @@ def plot_piano_roll(
     from matplotlib.patches import Rectangle
 
     # note_seq is slow to import; the workflow imports this module at parse time for its checks.
-    from beatvae.metrics import DRUM_CLASS_NAMES, roll_from_note_sequence
+    from beatvae.metrics import roll_from_note_sequence
+    from beatvae.settings import DRUM_CLASS_NAMES
 
     note_sequence = _load_note_sequence(note_sequence_or_midi_path)
     steps_per_bar = steps_per_quarter * quarters_per_bar
@@ -323,8 +325,6 @@ def render_loop(midi_path, wav_path, soundfont, sample_rate=44100, loop="fold", 
     Returns {"samples": loop length, "tail_samples": ring-out past the loop end}."""
     import soundfile
 
-    from beatvae.midi import midi_length_seconds
-
     wav_path = Path(wav_path)
     # Killed jobs of earlier versions left their raw renders in randomly named folders; none is made now.
     for stale in wav_path.parent.glob(".render-*"):
@@ -385,8 +385,7 @@ def render_stems(midi_path, stem_paths, soundfont, sample_rate=44100, loop="fold
     long as the MIDI file; silent where the beat does not use that class."""
     import mido
 
-    from beatvae.metrics import DRUM_CLASS_NAMES
-    from beatvae.midi import midi_length_seconds
+    from beatvae.settings import DRUM_CLASS_NAMES
 
     if len(stem_paths) != len(DRUM_CLASS_NAMES):
         raise ValueError(

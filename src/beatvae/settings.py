@@ -77,6 +77,43 @@ CONVERTERS = {
     "DrumsConverter": {"decoder": "CategoricalLstmDecoder", "bars_key": "slice_bars"},
     "GrooveConverter": {"decoder": "GrooveLstmDecoder", "bars_key": "split_bars"},
 }
+# What each of those decoders reports beside the loss, reconstruction loss and KL of every model:
+# `metrics`, its own (our name: key of Magenta's metric map), logged while training and validating;
+# `free_running`, those also validated with the decoder fed its own samples (a decoder trained with
+# scheduled sampling; a groove decoder is trained teacher-forced only). The training job's scalars,
+# its validation and the loss report take their columns from here.
+DECODERS = {
+    "CategoricalLstmDecoder": {"metrics": {"accuracy": "metrics/accuracy"}, "free_running": ("accuracy",)},
+    "GrooveLstmDecoder": {
+        "metrics": {
+            "hits_loss": "metrics/hits_loss",
+            "velocities_loss": "metrics/velocities_loss",
+            "offsets_loss": "metrics/offsets_loss",
+        },
+        "free_running": (),
+    },
+}
+# Every decoder's own metrics, in the table's order: the scalars.csv columns after `kl_bits`.
+DECODER_METRIC_NAMES = list(dict.fromkeys(name for facts in DECODERS.values() for name in facts["metrics"]))
+
+
+def validation_columns(decoder: str) -> dict[str, tuple[str, str]]:
+    """{scalars.csv column: (decoding mode, metric)} a model with this decoder is validated on;
+    `validation_loss` (teacher-forced) picks the best checkpoint."""
+    facts = DECODERS[decoder]
+    columns = {
+        f"validation_{metric}": ("teacher_forced", metric)
+        for metric in ("loss", "r_loss", "kl_bits", *facts["metrics"])
+    }
+    for metric in facts["free_running"]:
+        columns[f"validation_free_running_{metric}"] = ("free_running", metric)
+    return columns
+
+
+def decoder_columns(decoder: str) -> list[str]:
+    """The scalars.csv columns only a model with this decoder logs: its own metrics, trained and validated."""
+    own = DECODERS[decoder]["metrics"]
+    return [*own, *(column for column, (_, metric) in validation_columns(decoder).items() if metric in own)]
 
 
 def is_groove(representation: Mapping) -> bool:

@@ -36,16 +36,18 @@ from beatvae.model import (
 )
 from beatvae.settings import (
     CONVERTERS,
+    DECODER_METRIC_NAMES,
+    DECODERS,
     FINGERPRINT_FILE,
     WINDOWS_FILE_KEY,
     file_sha256,
     init_source_id,
     model_shape_problem,
     num_steps_problem,
+    validation_columns,
 )
 from beatvae.tfgraph import (
     COMMON_METRICS,
-    DECODER_METRICS,
     ReconstructionGraph,
     checkpoint_step,
     make_dataset,
@@ -62,7 +64,7 @@ CHECKPOINT_PREFIX = "model.ckpt"
 SCALARS_FILE = "scalars.csv"
 BEST_FOLDER = "best"  # a copy of the best-validated checkpoint, out of the Saver's rotation
 # The decoders' own metrics (accuracy, or the groove losses per part) follow `kl_bits` in the logged rows.
-DECODER_SCALARS = list(dict.fromkeys(name for metrics in DECODER_METRICS.values() for name in metrics))
+DECODER_SCALARS = DECODER_METRIC_NAMES
 TRAIN_SCALARS = [
     "loss",
     "r_loss",
@@ -75,24 +77,7 @@ TRAIN_SCALARS = [
     "global_norm",
     "examples_per_second",
 ]
-# Decoders trained with scheduled sampling are also validated feeding on their own samples; a groove
-# decoder is trained teacher-forced only (no scheduled sampling), so it is validated that way only.
-FREE_RUNNING_SCALARS = {"CategoricalLstmDecoder": ["accuracy"]}
-
-
-def validation_scalars(decoder: str) -> dict:
-    """{CSV column: (decoding mode, metric)} of Magenta's eval ops on the validation windows, for a
-    decoder; `validation_loss` (teacher-forced) picks the best checkpoint."""
-    columns = {
-        f"validation_{metric}": ("teacher_forced", metric)
-        for metric in ("loss", "r_loss", "kl_bits", *DECODER_METRICS[decoder])
-    }
-    for metric in FREE_RUNNING_SCALARS.get(decoder, []):
-        columns[f"validation_free_running_{metric}"] = ("free_running", metric)
-    return columns
-
-
-VALIDATION_SCALARS = {decoder: validation_scalars(decoder) for decoder in DECODER_METRICS}
+VALIDATION_SCALARS = {decoder: validation_columns(decoder) for decoder in DECODERS}
 SCALAR_COLUMNS = ["step", *TRAIN_SCALARS, *dict.fromkeys(c for columns in VALIDATION_SCALARS.values() for c in columns)]
 # Loop settings the schema fills in; callers outside Snakemake (tests, bench) may leave them out.
 LOOP_DEFAULTS = {"checkpoints_to_keep": 5, "validate_every_steps": 0, "export": "best", "early_stop_patience": 0}

@@ -160,6 +160,7 @@ def model_hparams(variant: Mapping, representation: Mapping) -> dict:
 # A performance in GMD's metadata `id` column: drummerN/sessionM/K, or drummerN/eval_session/K.
 GMD_ID = re.compile(r"drummer\d+/(?:session\d+|eval_session)/\d+")
 ENDPOINTS_KEY = "generation.interpolation.endpoints"
+ENDPOINT_KEYS = ("first", "last")  # the two endpoints, in the order the interpolation runs
 
 
 def sampling_tag(temperature: float, seed: int) -> str:
@@ -177,7 +178,7 @@ def endpoint_files(endpoints: Mapping, workflow_dir: str | os.PathLike) -> list[
     The one place that decides where they resolve: the workflow checks and hands the jobs these
     paths, whatever the working directory (`--directory`) is.
     """
-    return [Path(workflow_dir, str(endpoints[key])) for key in ("first", "last")]
+    return [Path(workflow_dir, str(endpoints[key])) for key in ENDPOINT_KEYS]
 
 
 # Snakemake reads these as wildcards in any path of a job's inputs or outputs, and cannot escape
@@ -249,7 +250,7 @@ def check_interpolation(
     ({variant: its representation}) can encode (check_drum_midi)."""
     endpoints = generation["interpolation"]["endpoints"]
     source = endpoints["source"]
-    for key in ("first", "last"):
+    for key in ENDPOINT_KEYS:
         value = endpoints[key]
         where = f"{ENDPOINTS_KEY}.{key}"
         if source == "samples":
@@ -265,7 +266,7 @@ def check_interpolation(
                 f"{where}: {value!r} is not a GMD id like drummer1/session1/201 (the metadata `id` column)"
             )
     if source == "files":
-        for key, path in zip(("first", "last"), endpoint_files(endpoints, workflow_dir), strict=True):
+        for key, path in zip(ENDPOINT_KEYS, endpoint_files(endpoints, workflow_dir), strict=True):
             if not path.is_file():
                 raise SettingsError(
                     f"{ENDPOINTS_KEY}.{key}: no MIDI file {endpoints[key]!r} (paths are relative to the "
@@ -295,7 +296,7 @@ def check_dataset_endpoints(generation: Mapping, archive: str | os.PathLike) -> 
     if endpoints["source"] != "dataset":
         return
     known = gmd_ids(archive)
-    for key in ("first", "last"):
+    for key in ENDPOINT_KEYS:
         if known and endpoints[key] not in known:
             example = min(known)
             raise SettingsError(

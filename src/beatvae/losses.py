@@ -64,8 +64,8 @@ def plot_losses(table: pd.DataFrame, png_path: str | os.PathLike, title: str) ->
     figure = Figure(figsize=(11, 7), dpi=100)
     # A drum-class model plots its accuracies, a groove model its losses per output part.
     decoder = next(decoder for decoder in DECODERS if set(decoder_columns(decoder)) <= set(table.columns))
-    title, ylabel = DECODER_PANELS[decoder]
-    third_panel = (title, decoder_columns(decoder), ylabel)
+    panel_title, panel_ylabel = DECODER_PANELS[decoder]
+    third_panel = (panel_title, decoder_columns(decoder), panel_ylabel)
     panels = [
         (
             "loss",

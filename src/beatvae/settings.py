@@ -362,6 +362,14 @@ def check_humanize(
                 f"{HUMANIZE_KEY}.variants[{index}]: a variant named {name!r} would share "
                 f"results/humanized/{HUMANIZED_FILES_FOLDER}/ with {HUMANIZE_KEY}.files; rename the variant"
             )
+    check_humanize_files(files, model, representations[variants[model]["representation"]], workflow_dir)
+
+
+def check_humanize_files(
+    files: list, model: str, model_representation: Mapping, workflow_dir: str | os.PathLike
+) -> None:
+    """Raises SettingsError, naming the entry, for `humanize.files` that are missing, no drum MIDI the
+    humanizing variant `model` can read, or would write the same output."""
     seen: dict[str, str] = {}
     for index, path in enumerate(files):
         resolved = humanize_file_path(path, workflow_dir)
@@ -372,7 +380,6 @@ def check_humanize(
             )
         if resolved.suffix.lower() not in (".mid", ".midi"):
             raise SettingsError(f"{where}: {path!r} is not a MIDI file (.mid or .midi)")
-        model_representation = representations[variants[model]["representation"]]
         check_drum_midi(resolved, where, str(path), {f"{HUMANIZE_KEY}.model {model!r}": model_representation})
         stem = resolved.stem
         if stem in seen:

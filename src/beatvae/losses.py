@@ -6,25 +6,14 @@ import os
 
 import pandas as pd
 
-from beatvae.settings import CONVERTERS, DECODER_METRIC_NAMES, DECODERS, decoder_columns, validation_columns
+from beatvae.settings import CONVERTERS, DECODERS, SCALAR_COLUMNS, decoder_columns
 
-# The logged columns a loss report shows, in scalars.csv's order (training's throughput figures, the
-# gradient norm and examples per second, are left out), under the report's names.
+# The logged columns a loss report shows, in scalars.csv's order (training's throughput figures are
+# left out), under the report's names.
+THROUGHPUT_COLUMNS = ("global_norm", "examples_per_second")
 REPORT_NAMES = {"r_loss": "reconstruction_loss", "validation_r_loss": "validation_reconstruction_loss"}
 REPORT_COLUMNS = {
-    column: REPORT_NAMES.get(column, column)
-    for column in (
-        "step",
-        "loss",
-        "r_loss",
-        "kl_loss",
-        "kl_bits",
-        *DECODER_METRIC_NAMES,
-        "beta",
-        "sampling_probability",
-        "learning_rate",
-        *dict.fromkeys(column for decoder in DECODERS for column in validation_columns(decoder)),
-    )
+    column: REPORT_NAMES.get(column, column) for column in SCALAR_COLUMNS if column not in THROUGHPUT_COLUMNS
 }
 # Runs that logged no decoder metric of their own are read as drum-class ones (the only kind before
 # groove models).

@@ -116,6 +116,24 @@ def decoder_columns(decoder: str) -> list[str]:
     return [*own, *(column for column, (_, metric) in validation_columns(decoder).items() if metric in own)]
 
 
+# The columns of a training run's scalars.csv, in order: every model's losses with each decoder's own
+# metrics after `kl_bits`, the schedules, the throughput, then every decoder's validation columns.
+SCALAR_COLUMNS = [
+    "step",
+    "loss",
+    "r_loss",
+    "kl_loss",
+    "kl_bits",
+    *DECODER_METRIC_NAMES,
+    "beta",
+    "sampling_probability",
+    "learning_rate",
+    "global_norm",
+    "examples_per_second",
+    *dict.fromkeys(column for decoder in DECODERS for column in validation_columns(decoder)),
+]
+
+
 def is_groove(representation: Mapping) -> bool:
     """True for GrooveConverter representations: hits with velocities and timing offsets."""
     return representation["converter"] == "GrooveConverter"

@@ -39,6 +39,7 @@ from beatvae.settings import (
     DECODER_METRIC_NAMES,
     DECODERS,
     FINGERPRINT_FILE,
+    SCALAR_COLUMNS,
     WINDOWS_FILE_KEY,
     file_sha256,
     init_source_id,
@@ -65,20 +66,7 @@ SCALARS_FILE = "scalars.csv"
 BEST_FOLDER = "best"  # a copy of the best-validated checkpoint, out of the Saver's rotation
 # The decoders' own metrics (accuracy, or the groove losses per part) follow `kl_bits` in the logged rows.
 DECODER_SCALARS = DECODER_METRIC_NAMES
-TRAIN_SCALARS = [
-    "loss",
-    "r_loss",
-    "kl_loss",
-    "kl_bits",
-    *DECODER_SCALARS,
-    "beta",
-    "sampling_probability",
-    "learning_rate",
-    "global_norm",
-    "examples_per_second",
-]
 VALIDATION_SCALARS = {decoder: validation_columns(decoder) for decoder in DECODERS}
-SCALAR_COLUMNS = ["step", *TRAIN_SCALARS, *dict.fromkeys(c for columns in VALIDATION_SCALARS.values() for c in columns)]
 # Loop settings the schema fills in; callers outside Snakemake (tests, bench) may leave them out.
 LOOP_DEFAULTS = {"checkpoints_to_keep": 5, "validate_every_steps": 0, "export": "best", "early_stop_patience": 0}
 

@@ -72,39 +72,39 @@ def sample_endpoints(endpoints: Mapping, latents_path) -> tuple[np.ndarray, np.n
     return z[picks[0]], z[picks[1]]
 
 
-def file_endpoints(model, paths: Sequence, representation: Mapping) -> tuple[np.ndarray, np.ndarray]:
+def file_endpoints(model, paths: Sequence, converter: Mapping) -> tuple[np.ndarray, np.ndarray]:
     """`source: files`: the encoded opening window of each MIDI file, `paths` (first, last) as the
     workflow resolved them (settings.endpoint_files)."""
     import note_seq
 
     sequences = [note_seq.midi_file_to_note_sequence(str(path)) for path in paths]
-    return encoded_openings(model, dict(zip(ENDPOINT_KEYS, paths, strict=True)), sequences, representation)
+    return encoded_openings(model, dict(zip(ENDPOINT_KEYS, paths, strict=True)), sequences, converter)
 
 
-def dataset_endpoints(model, endpoints: Mapping, representation: Mapping, metadata, gmd_root) -> tuple:
+def dataset_endpoints(model, endpoints: Mapping, converter: Mapping, metadata, gmd_root) -> tuple:
     """`source: dataset`: the encoded opening window of two GMD performances, by their metadata `id`."""
     rows = metadata.set_index("id")
     missing = [endpoints[key] for key in ENDPOINT_KEYS if endpoints[key] not in rows.index]
     if missing:
         raise ValueError(f"interpolation endpoints {missing} are not GMD ids in the metadata (e.g. {rows.index[0]})")
     sequences = [midi_to_note_sequence(gmd_root, rows.loc[endpoints[key], "path"]) for key in ENDPOINT_KEYS]
-    return encoded_openings(model, {key: endpoints[key] for key in ENDPOINT_KEYS}, sequences, representation)
+    return encoded_openings(model, {key: endpoints[key] for key in ENDPOINT_KEYS}, sequences, converter)
 
 
-def encoded_openings(model, names: Mapping, sequences: Sequence, representation: Mapping) -> tuple:
+def encoded_openings(model, names: Mapping, sequences: Sequence, converter: Mapping) -> tuple:
     """The posterior means of the opening windows of the first and last endpoint's `sequences`; a
     sequence without a window is named by its endpoint key and `names` (its file or performance)."""
     windows = []
     for key, sequence in zip(ENDPOINT_KEYS, sequences, strict=True):
         try:
-            windows.append(opening_window(sequence, representation))
+            windows.append(opening_window(sequence, converter))
         except ValueError as error:
             raise ValueError(f"{ENDPOINTS_KEY}.{key}: {names[key]}: {error}") from error
     _, mu, _ = model.encode_tensors([w.inputs[0] for w in windows], [w.lengths[0] for w in windows])
     return mu[0], mu[1]
 
 
-def endpoint_latents(model, endpoints: Mapping, representation: Mapping, inputs: Mapping) -> tuple:
+def endpoint_latents(model, endpoints: Mapping, converter: Mapping, inputs: Mapping) -> tuple:
     """The two latent vectors to interpolate between, from the source `generation.interpolation.endpoints`
     names: the one place that chooses. `inputs`: the interpolation job's inputs by name, each source
     its own (rules/common.smk, interpolation_inputs): `latents`; `files`; or `metadata` and `gmd`."""
@@ -112,14 +112,14 @@ def endpoint_latents(model, endpoints: Mapping, representation: Mapping, inputs:
     if source == "samples":
         return sample_endpoints(endpoints, inputs["latents"])
     if source == "files":
-        return file_endpoints(model, list(inputs["files"]), representation)
+        return file_endpoints(model, list(inputs["files"]), converter)
     if source == "dataset":
         import pandas as pd
 
         from beatvae.metadata import find_gmd_root
 
         metadata = pd.read_parquet(inputs["metadata"])
-        return dataset_endpoints(model, endpoints, representation, metadata, find_gmd_root(inputs["gmd"]))
+        return dataset_endpoints(model, endpoints, converter, metadata, find_gmd_root(inputs["gmd"]))
     raise ValueError(f"unknown interpolation endpoint source {source!r}")
 
 
@@ -144,8 +144,8 @@ def interpolate_variant(model_dir, generation: Mapping, midi_path, step_paths, i
     """The interpolate_beats job: endpoints as configured (`inputs`: the job's inputs by name, see
     endpoint_latents), slerp, decode, write MIDIs."""
     trained = TrainedModelDir.load(model_dir)
-    representation = trained.converter
+    converter = trained.converter
     interpolation = generation["interpolation"]
     model = trained.trained_model(batch_size=interpolation["num_steps"], seed=generation["seed"])
-    first_z, last_z = endpoint_latents(model, interpolation["endpoints"], representation, inputs)
-    return interpolate(model, first_z, last_z, interpolation, representation, generation["qpm"], midi_path, step_paths)
+    first_z, last_z = endpoint_latents(model, interpolation["endpoints"], converter, inputs)
+    return interpolate(model, first_z, last_z, interpolation, converter, generation["qpm"], midi_path, step_paths)

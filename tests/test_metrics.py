@@ -22,7 +22,7 @@ from beatvae.metrics import (
     wasserstein_1d,
     window_features,
 )
-from beatvae.settings import schema_defaults
+from beatvae.schema import schema_defaults
 from beatvae.targets import TARGET_NAMES, quality_targets
 
 GMD_SAMPLE_ZIP = Path(__file__).resolve().parents[1] / "data/gmd-sample/groove-v1.0.0-midionly-sample.zip"

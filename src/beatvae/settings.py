@@ -7,9 +7,7 @@ needs TensorFlow, Magenta or pandas belongs in the stage modules instead.
 
 from __future__ import annotations
 
-import copy
 import csv
-import functools
 import hashlib
 import io
 import json
@@ -46,29 +44,6 @@ TRAINING_KEYS = ("model", "hparams", "training")
 
 class SettingsError(ValueError):
     """A config value that cannot work; the message names its key."""
-
-
-# The config's schema: the one place of every default. Snakemake fills them in while planning
-# (validate(..., set_default=True)); callers outside Snakemake (tests, bench scripts) read them here.
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
-
-
-@functools.cache
-def _schema() -> dict:
-    import yaml  # PyYAML comes with Snakemake, so planning has it too
-
-    if not SCHEMA_PATH.is_file():
-        raise FileNotFoundError(f"{SCHEMA_PATH} not found: the config's defaults live there")
-    return yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
-
-
-def schema_defaults(key: str) -> dict:
-    """{setting: default} of a config section named by its dotted key (`evaluation.targets`), from
-    config/schema.yaml; a fresh dict each call."""
-    section = _schema()
-    for part in key.split("."):
-        section = section["properties"][part]
-    return {name: copy.deepcopy(entry["default"]) for name, entry in section["properties"].items()}
 
 
 # Magenta data converters a representation may name, with the decoder that reads their outputs

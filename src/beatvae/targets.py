@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from beatvae.metrics import RATE_FEATURES
-from beatvae.settings import schema_defaults
+from beatvae.schema import schema_defaults
 
 TARGETS_KEY = "evaluation.targets"
 # Targets in the order the report shows them: realism first, then the figures of issue 11 (item 4),

@@ -179,7 +179,7 @@ def generate(spawn, model_dir, outdir):
     generate_samples(model, generation, samples, latents)
     t_samples = time.time() - spawn
     steps = [outdir / f"step_{i:02d}.mid" for i in range(generation["interpolation"]["num_steps"])]
-    interpolate_variant(model_dir, generation, outdir / "interpolation.mid", steps, latents_path=latents)
+    interpolate_variant(model_dir, generation, outdir / "interpolation.mid", steps, {"latents": latents})
     done = time.time() - spawn
     missing = [str(p) for p in [*samples, *steps, outdir / "interpolation.mid"] if not p.exists()]
     if missing:

@@ -5,7 +5,7 @@ with redirect_to_log(snakemake.log[0]):
 
     import pandas as pd
 
-    from beatvae.evaluation import groove_row
+    from beatvae.comparison import groove_row
 
     rows = []
     for name, path in zip(snakemake.params.variants, snakemake.input, strict=True):

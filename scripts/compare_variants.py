@@ -5,7 +5,7 @@ with redirect_to_log(snakemake.log[0]):
 
     import pandas as pd
 
-    from beatvae.evaluation import comparison_row, target_rows
+    from beatvae.comparison import comparison_row, target_rows
 
     rows, targets = [], []
     for name, path in zip(snakemake.params.variants, snakemake.input, strict=True):

@@ -3,8 +3,8 @@ from beatvae.logs import exit_on_sigterm, redirect_to_log
 with redirect_to_log(snakemake.log[0]), exit_on_sigterm():
     from pathlib import Path
 
-    from beatvae.metrics import DRUM_CLASS_NAMES
     from beatvae.render import check_audio_tools, render_stems
+    from beatvae.settings import DRUM_CLASS_NAMES
 
     params = snakemake.params
     check_audio_tools(params.soundfont)

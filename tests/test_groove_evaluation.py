@@ -1,5 +1,6 @@
 """Groove (GrooVAE humanize) evaluation on the real GMD sample: the metrics and baselines on real
-windows, a model trained for the test against the baselines, and the rules through Snakemake."""
+windows, a model trained for the test against the baselines, and the rules through Snakemake.
+The metrics on hand-made grooves, without TensorFlow: tests/test_groove_metrics.py."""
 
 import json
 
@@ -9,7 +10,10 @@ import pytest
 import yaml
 
 from beatvae.dataset import Windows
-from beatvae.evaluation import (
+from beatvae.groove_metrics import (
+    HITS,
+    OFFSETS,
+    VELOCITIES,
     constant_groove,
     groove_distributions,
     groove_errors,
@@ -19,9 +23,7 @@ from beatvae.evaluation import (
     hit_scores,
     position_groove,
     position_means,
-    timing_milliseconds,
 )
-from beatvae.groove import HITS, OFFSETS, VELOCITIES
 from conftest import GROOVE, REPO, output_of, run_snakemake
 
 STEPS_PER_BAR = 16
@@ -40,13 +42,6 @@ def windows(data_half):
 
 def grooves(windows):
     return windows.labels.astype(np.float32), groove_step_milliseconds(windows.qpm, GROOVE["steps_per_quarter"])
-
-
-def test_a_step_offset_is_milliseconds_at_the_windows_tempo():
-    step_ms = groove_step_milliseconds(np.array([120.0, 60.0]), 4)
-    assert step_ms.ravel().tolist() == [125.0, 250.0]
-    # GrooveConverter's offset 1 = half a step early; -1 = half a step late.
-    assert timing_milliseconds(np.array([1.0, -1.0]), step_ms.ravel()).tolist() == [-62.5, 125.0]
 
 
 def test_hit_scores_of_the_real_hits_and_of_silence(windows):

@@ -11,20 +11,19 @@ from note_seq.protobuf import music_pb2
 from beatvae.metrics import (
     DRUM_CLASS_NAMES,
     FEATURE_NAMES,
-    TARGET_NAMES,
     as_drum_rolls,
-    default_targets,
     distribution_distance,
     lhl_syncopation,
     metrical_weights,
     nearest_training_windows,
-    quality_targets,
     real_baseline,
     roll_from_note_sequence,
     sample_statistics,
     wasserstein_1d,
     window_features,
 )
+from beatvae.schema import schema_defaults
+from beatvae.targets import TARGET_NAMES, quality_targets
 
 GMD_SAMPLE_ZIP = Path(__file__).resolve().parents[1] / "data/gmd-sample/groove-v1.0.0-midionly-sample.zip"
 KICK, SNARE, CLOSED_HAT, RIDE = 0, 1, 2, 8
@@ -403,10 +402,10 @@ def test_schema_names_every_target_reference_only_may_name(rock_split):
     schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "config/schema.yaml").read_text())
     targets = schema["properties"]["evaluation"]["properties"]["targets"]["properties"]
     assert targets["reference_only"]["items"]["enum"] == list(TARGET_NAMES)
-    reported = targets_of(held_out, held_out, train, **default_targets())
+    reported = targets_of(held_out, held_out, train, **schema_defaults("evaluation.targets"))
     assert [name for name in reported if name != "all_met"] == list(TARGET_NAMES)
     # The default (CPU) run is not held to the reference run's accuracy target, nor to the class rates.
-    assert default_targets()["free_running_accuracy"] == 0.8
+    assert schema_defaults("evaluation.targets")["free_running_accuracy"] == 0.8
     assert {name for name in TARGET_NAMES if not reported[name]["counted"]} == {"free_running_accuracy", "class_rates"}
 
 
@@ -423,7 +422,9 @@ def test_reference_only_targets_are_reported_but_not_counted(rock_split):
 
 
 def test_evaluation_report_states_targets_beside_the_baseline(rock_split):
-    from beatvae.evaluation import comparison_row, report_targets, sample_report
+    from beatvae.comparison import comparison_row
+    from beatvae.evaluation import sample_report
+    from beatvae.targets import report_targets
 
     held_out, train = rock_split
     samples = np.concatenate([held_out[:4], train[:1]])  # four unseen windows and one copy

@@ -10,6 +10,7 @@ import zipfile
 from collections import Counter
 
 import mido
+import numpy as np
 import pytest
 
 from beatvae.settings import SettingsError, check_drum_midi, check_humanize, check_interpolation
@@ -247,10 +248,24 @@ def test_interpolation_job_names_the_endpoint_and_file_it_cannot_encode(tmp_path
 
     first = write_drum_midi(tmp_path / "first.mid")
     last = write_drum_midi(tmp_path / "last.mid", bars=2)
-    endpoints = {"source": "files", "first": str(first), "last": str(last)}
-    # The window fails before anything is encoded: no model is needed to see the message.
+    endpoints = {"source": "files", "first": "first.mid", "last": "last.mid"}  # as written in the config
+    # The window fails before anything is encoded: no model is needed to see the message, which names
+    # the file the job read (the workflow resolves the config's paths into the job's `files` input).
     with pytest.raises(ValueError, match=rf"generation.interpolation.endpoints.last: {re.escape(str(last))}: .*4-bar"):
-        endpoint_latents(None, endpoints, CONVERTER)
+        endpoint_latents(None, endpoints, CONVERTER, {"files": [str(first), str(last)]})
+
+
+def test_interpolation_endpoints_come_from_the_source_the_config_names(tmp_path):
+    from beatvae.generation import endpoint_latents
+
+    latents = tmp_path / "latents.npy"
+    np.save(latents, np.arange(12, dtype=np.float32).reshape(3, 4))
+    first, last = endpoint_latents(None, {"source": "samples", "first": 2, "last": 0}, CONVERTER, {"latents": latents})
+    assert first.tolist() == [8, 9, 10, 11] and last.tolist() == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match=r"endpoints \[0, 3\] name samples beyond the 3 generated"):
+        endpoint_latents(None, {"source": "samples", "first": 0, "last": 3}, CONVERTER, {"latents": latents})
+    with pytest.raises(ValueError, match="unknown interpolation endpoint source 'somewhere'"):
+        endpoint_latents(None, {"source": "somewhere", "first": 0, "last": 1}, CONVERTER, {})
 
 
 def test_an_endpoint_files_other_parts_do_not_change_its_window(tmp_path):

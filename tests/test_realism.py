@@ -11,11 +11,11 @@ from beatvae.realism import (
     clean_backbeat_bars,
     fill_bars,
     realism_report,
-    realism_targets,
     steady_pulse_bars,
     structure,
     two_sample_accuracy,
 )
+from beatvae.targets import realism_targets
 
 DRUM = {name: index for index, name in enumerate(DRUM_CLASS_NAMES)}
 
@@ -161,9 +161,11 @@ def test_held_out_windows_of_one_performance_leave_the_two_sample_test_unevaluat
 def test_comparison_table_and_page_put_targets_and_realism_first(rock_split, tmp_path):
     import pandas as pd
 
-    from beatvae.evaluation import comparison_row, report_targets, sample_report, target_rows
+    from beatvae.comparison import comparison_row, target_rows
+    from beatvae.evaluation import sample_report
     from beatvae.midi import retimed, write_midi
     from beatvae.report_page import build_report_page
+    from beatvae.targets import report_targets
 
     try:  # tests/ as a package or as a plain rootdir-on-sys.path directory
         from .test_midi import magenta_decoded

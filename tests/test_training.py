@@ -501,7 +501,7 @@ def test_autoencoder_reconstructs_its_beats(autoencoder):
 @pytest.mark.parametrize("temperature", [0.5, 0.01])
 def test_interpolation_is_32_bars_whose_ends_encode_close_to_the_endpoints(autoencoder, data, tmp_path, temperature):
     from beatvae.dataset import Windows
-    from beatvae.generation import endpoint_latents, interpolate
+    from beatvae.generation import dataset_endpoints, file_endpoints, interpolate
     from beatvae.model import TrainedModelDir
 
     model = TrainedModelDir.load(autoencoder["model_dir"]).trained_model(batch_size=8, seed=3)
@@ -514,9 +514,7 @@ def test_interpolation_is_32_bars_whose_ends_encode_close_to_the_endpoints(autoe
     endpoints = {"source": "dataset", "first": autoencoder["ids"][first], "last": autoencoder["ids"][last]}
     interpolation = {"num_steps": 8, "temperature": temperature}
     steps = [tmp_path / f"step_{i}.mid" for i in range(8)]
-    first_z, last_z = endpoint_latents(
-        model, endpoints, CONVERTER, metadata=data["metadata"], gmd_root=data["gmd_root"]
-    )
+    first_z, last_z = dataset_endpoints(model, endpoints, CONVERTER, data["metadata"], data["gmd_root"])
     z = interpolate(model, first_z, last_z, interpolation, CONVERTER, 120, tmp_path / "interpolation.mid", steps)
     np.testing.assert_allclose(z[[0, -1]], [first_z, last_z], atol=1e-5)
     # Each step is sin((1-t)w)/sin(w) * first + sin(tw)/sin(w) * last: spherical, not straight-line, weights.
@@ -533,9 +531,7 @@ def test_interpolation_is_32_bars_whose_ends_encode_close_to_the_endpoints(autoe
     assert len(joined.notes) == sum(len(read_midi(p).notes) for p in steps)
 
     # Re-encoded as interpolation endpoints given as MIDI files are.
-    first_segment, last_segment = endpoint_latents(
-        model, {"source": "files", "first": steps[0], "last": steps[-1]}, CONVERTER
-    )
+    first_segment, last_segment = file_endpoints(model, [steps[0], steps[-1]], CONVERTER)
     distance = lambda a, b: float(np.linalg.norm(a - b))  # noqa: E731
     assert distance(first_segment, first_z) < distance(first_segment, last_z) / 2
     assert distance(last_segment, last_z) < distance(last_segment, first_z) / 2

@@ -13,6 +13,7 @@ import numpy as np
 
 from beatvae.files import written_atomically
 from beatvae.held_out import describe_split
+from beatvae.midi import sequence_qpm
 from beatvae.settings import CONVERTERS, NUM_DRUM_CLASSES, is_groove, window_bars
 
 COLLECTION_NAME = "groove"
@@ -296,7 +297,7 @@ def windows_from_note_sequences(
             labels.append(window_labels)
             lengths.append(int(length))
             sources.append(sequence.id)
-            qpm.append(sequence.tempos[0].qpm if sequence.tempos else 120.0)
+            qpm.append(sequence_qpm(sequence))
             if window_control is not None:
                 controls.append(np.asarray(window_control, bool))
         if count is not None:

@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from beatvae.dataset import make_converter, midi_to_note_sequence
-from beatvae.midi import retimed, write_midi
+from beatvae.midi import retimed, sequence_qpm, write_midi
 from beatvae.model import TrainedModelDir, sample_latents
-from beatvae.settings import ENDPOINTS_KEY, window_bars, window_steps
+from beatvae.settings import ENDPOINT_KEYS, ENDPOINTS_KEY, window_bars, window_steps
 
 
 def slerp(first: np.ndarray, last: np.ndarray, fractions: Sequence[float]) -> np.ndarray:
@@ -49,7 +49,7 @@ def opening_window(sequence, converter_settings: Mapping):
     import note_seq
 
     converter = make_converter(converter_settings)
-    qpm = sequence.tempos[0].qpm if sequence.tempos else 120.0
+    qpm = sequence_qpm(sequence)
     step_seconds = 60.0 / qpm / converter_settings["steps_per_quarter"]
     bar_seconds = converter_settings["quarters_per_bar"] * 60.0 / qpm
     window_seconds = window_bars(converter_settings) * bar_seconds
@@ -63,39 +63,64 @@ def opening_window(sequence, converter_settings: Mapping):
     raise ValueError(f"{sequence.filename or 'sequence'}: no {window_bars(converter_settings)}-bar 4/4 drum window")
 
 
-def endpoint_latents(
-    model, endpoints: Mapping, converter: Mapping, sample_latents_path=None, metadata=None, gmd_root=None
-):
-    """The two latent vectors to interpolate between, as `generation.interpolation.endpoints` says."""
-    source = endpoints["source"]
-    if source == "samples":
-        z = np.load(sample_latents_path)
-        picks = [int(endpoints["first"]), int(endpoints["last"])]
-        if max(picks) >= len(z):
-            raise ValueError(f"interpolation endpoints {picks} name samples beyond the {len(z)} generated")
-        return z[picks[0]], z[picks[1]]
-    if source == "files":
-        import note_seq
+def sample_endpoints(endpoints: Mapping, latents_path) -> tuple[np.ndarray, np.ndarray]:
+    """`source: samples`: the latents of two of the variant's samples (`first`, `last`: their indices)."""
+    z = np.load(latents_path)
+    picks = [int(endpoints["first"]), int(endpoints["last"])]
+    if max(picks) >= len(z):
+        raise ValueError(f"interpolation endpoints {picks} name samples beyond the {len(z)} generated")
+    return z[picks[0]], z[picks[1]]
 
-        sequences = [note_seq.midi_file_to_note_sequence(str(endpoints[k])) for k in ("first", "last")]
-    elif source == "dataset":
-        rows = metadata.set_index("id")
-        missing = [endpoints[k] for k in ("first", "last") if endpoints[k] not in rows.index]
-        if missing:
-            raise ValueError(
-                f"interpolation endpoints {missing} are not GMD ids in the metadata (e.g. {rows.index[0]})"
-            )
-        sequences = [midi_to_note_sequence(gmd_root, rows.loc[endpoints[k], "path"]) for k in ("first", "last")]
-    else:
-        raise ValueError(f"unknown interpolation endpoint source {source!r}")
+
+def file_endpoints(model, paths: Sequence, converter: Mapping) -> tuple[np.ndarray, np.ndarray]:
+    """`source: files`: the encoded opening window of each MIDI file, `paths` (first, last) as the
+    workflow resolved them (settings.endpoint_files)."""
+    import note_seq
+
+    sequences = [note_seq.midi_file_to_note_sequence(str(path)) for path in paths]
+    return encoded_openings(model, dict(zip(ENDPOINT_KEYS, paths, strict=True)), sequences, converter)
+
+
+def dataset_endpoints(model, endpoints: Mapping, converter: Mapping, metadata, gmd_root) -> tuple:
+    """`source: dataset`: the encoded opening window of two GMD performances, by their metadata `id`."""
+    rows = metadata.set_index("id")
+    missing = [endpoints[key] for key in ENDPOINT_KEYS if endpoints[key] not in rows.index]
+    if missing:
+        raise ValueError(f"interpolation endpoints {missing} are not GMD ids in the metadata (e.g. {rows.index[0]})")
+    sequences = [midi_to_note_sequence(gmd_root, rows.loc[endpoints[key], "path"]) for key in ENDPOINT_KEYS]
+    return encoded_openings(model, {key: endpoints[key] for key in ENDPOINT_KEYS}, sequences, converter)
+
+
+def encoded_openings(model, names: Mapping, sequences: Sequence, converter: Mapping) -> tuple:
+    """The posterior means of the opening windows of the first and last endpoint's `sequences`; a
+    sequence without a window is named by its endpoint key and `names` (its file or performance)."""
     windows = []
-    for key, sequence in zip(("first", "last"), sequences, strict=True):
+    for key, sequence in zip(ENDPOINT_KEYS, sequences, strict=True):
         try:
             windows.append(opening_window(sequence, converter))
-        except ValueError as error:  # named: which endpoint, which file or performance
-            raise ValueError(f"{ENDPOINTS_KEY}.{key}: {endpoints[key]}: {error}") from error
+        except ValueError as error:
+            raise ValueError(f"{ENDPOINTS_KEY}.{key}: {names[key]}: {error}") from error
     _, mu, _ = model.encode_tensors([w.inputs[0] for w in windows], [w.lengths[0] for w in windows])
     return mu[0], mu[1]
+
+
+def endpoint_latents(model, endpoints: Mapping, converter: Mapping, inputs: Mapping) -> tuple:
+    """The two latent vectors to interpolate between, from the source `generation.interpolation.endpoints`
+    names: the one place that chooses. `inputs`: the interpolation job's inputs by name, each source
+    its own (rules/common.smk, interpolation_inputs): `latents`; `files`; or `metadata` and `gmd`."""
+    source = endpoints["source"]
+    if source == "samples":
+        return sample_endpoints(endpoints, inputs["latents"])
+    if source == "files":
+        return file_endpoints(model, list(inputs["files"]), converter)
+    if source == "dataset":
+        import pandas as pd
+
+        from beatvae.metadata import find_gmd_root
+
+        metadata = pd.read_parquet(inputs["metadata"])
+        return dataset_endpoints(model, endpoints, converter, metadata, find_gmd_root(inputs["gmd"]))
+    raise ValueError(f"unknown interpolation endpoint source {source!r}")
 
 
 def interpolate(model, first_z, last_z, interpolation: Mapping, converter: Mapping, qpm: float, midi_path, step_paths):
@@ -115,24 +140,12 @@ def interpolate(model, first_z, last_z, interpolation: Mapping, converter: Mappi
     return z
 
 
-def interpolate_variant(
-    model_dir, generation: Mapping, midi_path, step_paths, latents_path=None, metadata_path=None, gmd_dir=None
-):
-    """The interpolate_beats job: endpoints as configured, slerp, decode, write MIDIs."""
-    import pandas as pd
-
-    from beatvae.metadata import find_gmd_root
-
+def interpolate_variant(model_dir, generation: Mapping, midi_path, step_paths, inputs: Mapping):
+    """The interpolate_beats job: endpoints as configured (`inputs`: the job's inputs by name, see
+    endpoint_latents), slerp, decode, write MIDIs."""
     trained = TrainedModelDir.load(model_dir)
     converter = trained.converter
     interpolation = generation["interpolation"]
     model = trained.trained_model(batch_size=interpolation["num_steps"], seed=generation["seed"])
-    first_z, last_z = endpoint_latents(
-        model,
-        interpolation["endpoints"],
-        converter,
-        sample_latents_path=latents_path,
-        metadata=pd.read_parquet(metadata_path) if metadata_path else None,
-        gmd_root=find_gmd_root(gmd_dir) if gmd_dir else None,
-    )
+    first_z, last_z = endpoint_latents(model, interpolation["endpoints"], converter, inputs)
     return interpolate(model, first_z, last_z, interpolation, converter, generation["qpm"], midi_path, step_paths)

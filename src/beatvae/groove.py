@@ -1,10 +1,7 @@
 """Humanizing with a GrooVAE model: quantized drum hits in, velocities and timing offsets out.
 
 Shared by the humanize stage (MIDI in, MIDI out) and the groove evaluation (held-out windows).
-A groove window's values per step are Magenta's GrooveConverter layout: for each of the 9 drum
-classes a hit (0/1), then each class's velocity (0-1, i.e. MIDI velocity / 127), then each
-class's timing offset in [-1, 1] (twice the fraction of a step the drummer played early: the
-true onset is `(step - offset / 2)` steps).
+A groove window's values per step are Magenta's GrooveConverter layout (see beatvae.groove_metrics).
 """
 
 from __future__ import annotations
@@ -15,16 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from beatvae.dataset import make_converter
-from beatvae.settings import NUM_DRUM_CLASSES, window_steps
-
-HITS = slice(0, NUM_DRUM_CLASSES)
-VELOCITIES = slice(NUM_DRUM_CLASSES, 2 * NUM_DRUM_CLASSES)
-OFFSETS = slice(2 * NUM_DRUM_CLASSES, 3 * NUM_DRUM_CLASSES)
-
-
-def step_milliseconds(qpm, steps_per_quarter: int):
-    """Length of one grid step in milliseconds at tempo `qpm` (a number or an array)."""
-    return 60_000.0 / np.asarray(qpm, np.float64) / steps_per_quarter
+from beatvae.groove_metrics import OFFSETS, VELOCITIES
+from beatvae.midi import sequence_qpm
+from beatvae.settings import window_steps
 
 
 def humanize_windows(trained, inputs: np.ndarray, controls: np.ndarray | None, temperature: float) -> np.ndarray:
@@ -110,7 +100,7 @@ def quantized_drums(sequence, representation: Mapping, source: str = "sequence")
     if tensors.controls is not None and converter.control_depth:
         controls = np.zeros((padded_steps, converter.control_depth), bool)
         controls[: len(whole)] = tensors.controls[0]
-    qpm = quantized.tempos[0].qpm if quantized.tempos else 120.0
+    qpm = sequence_qpm(quantized)
     return QuantizedDrums(
         inputs=inputs.reshape(-1, window, whole.shape[1]),
         controls=None if controls is None else controls.reshape(-1, window, controls.shape[1]),

@@ -6,39 +6,29 @@ import os
 
 import pandas as pd
 
+from beatvae.settings import CONVERTERS, DECODERS, SCALAR_COLUMNS, decoder_columns
+
+# The logged columns a loss report shows, in scalars.csv's order (training's throughput figures are
+# left out), under the report's names.
+THROUGHPUT_COLUMNS = ("global_norm", "examples_per_second")
+REPORT_NAMES = {"r_loss": "reconstruction_loss", "validation_r_loss": "validation_reconstruction_loss"}
 REPORT_COLUMNS = {
-    "step": "step",
-    "loss": "loss",
-    "r_loss": "reconstruction_loss",
-    "kl_loss": "kl_loss",
-    "kl_bits": "kl_bits",
-    "accuracy": "accuracy",
-    "hits_loss": "hits_loss",
-    "velocities_loss": "velocities_loss",
-    "offsets_loss": "offsets_loss",
-    "beta": "beta",
-    "sampling_probability": "sampling_probability",
-    "learning_rate": "learning_rate",
-    "validation_loss": "validation_loss",
-    "validation_r_loss": "validation_reconstruction_loss",
-    "validation_kl_bits": "validation_kl_bits",
-    "validation_accuracy": "validation_accuracy",
-    "validation_free_running_accuracy": "validation_free_running_accuracy",
-    "validation_hits_loss": "validation_hits_loss",
-    "validation_velocities_loss": "validation_velocities_loss",
-    "validation_offsets_loss": "validation_offsets_loss",
+    column: REPORT_NAMES.get(column, column) for column in SCALAR_COLUMNS if column not in THROUGHPUT_COLUMNS
+}
+# Runs that logged no decoder metric of their own are read as drum-class ones (the only kind before
+# groove models).
+DEFAULT_DECODER = CONVERTERS["DrumsConverter"]["decoder"]
+# The third panel of the plot: the decoder's own metrics, with its title and y-axis label.
+DECODER_PANELS = {
+    "CategoricalLstmDecoder": ("accuracy", "accuracy"),
+    "GrooveLstmDecoder": ("groove parts", "loss per step"),
 }
 
 
-# Columns only one decoder logs: a drum-class model's accuracies, a groove model's losses per part.
-DECODER_COLUMNS = {
-    "accuracy": "categorical",
-    "validation_accuracy": "categorical",
-    "validation_free_running_accuracy": "categorical",
-    **{
-        f"{prefix}{part}_loss": "groove" for prefix in ("", "validation_") for part in ("hits", "velocities", "offsets")
-    },
-}
+def logged_decoder(scalars: pd.DataFrame) -> str:
+    """The decoder whose own metrics a run logged (`scalars`: the table with every report column)."""
+    logged = [decoder for decoder in DECODERS if scalars[decoder_columns(decoder)[0]].notna().any()]
+    return logged[0] if logged else DEFAULT_DECODER
 
 
 def loss_table(scalars_csv: str | os.PathLike) -> pd.DataFrame:
@@ -52,10 +42,9 @@ def loss_table(scalars_csv: str | os.PathLike) -> pd.DataFrame:
     if scalars.empty:
         raise ValueError(f"{scalars_csv} has no logged steps")
     scalars = scalars.reindex(columns=list(REPORT_COLUMNS)).rename(columns=REPORT_COLUMNS)
-    groove = "hits_loss" in scalars and scalars["hits_loss"].notna().any()
-    other = "categorical" if groove else "groove"
-    scalars = scalars.drop(columns=[column for column, kind in DECODER_COLUMNS.items() if kind == other])
-    return scalars.sort_values("step").reset_index(drop=True)
+    own = decoder_columns(logged_decoder(scalars))
+    others = [column for decoder in DECODERS for column in decoder_columns(decoder) if column not in own]
+    return scalars.drop(columns=others).sort_values("step").reset_index(drop=True)
 
 
 def plot_losses(table: pd.DataFrame, png_path: str | os.PathLike, title: str) -> None:
@@ -63,16 +52,9 @@ def plot_losses(table: pd.DataFrame, png_path: str | os.PathLike, title: str) ->
 
     figure = Figure(figsize=(11, 7), dpi=100)
     # A drum-class model plots its accuracies, a groove model its losses per output part.
-    groove = "hits_loss" in table
-    third_panel = (
-        (
-            "groove parts",
-            [f"{prefix}{part}_loss" for prefix in ("", "validation_") for part in ("hits", "velocities", "offsets")],
-            "loss per step",
-        )
-        if groove
-        else ("accuracy", ["accuracy", "validation_accuracy", "validation_free_running_accuracy"], "accuracy")
-    )
+    decoder = next(decoder for decoder in DECODERS if set(decoder_columns(decoder)) <= set(table.columns))
+    panel_title, panel_ylabel = DECODER_PANELS[decoder]
+    third_panel = (panel_title, decoder_columns(decoder), panel_ylabel)
     panels = [
         (
             "loss",

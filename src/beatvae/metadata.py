@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from beatvae.midi import sequence_qpm
 from beatvae.settings import SPLITS
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ def parse_midi_path(relative_path: str) -> ParsedName:
 
 def length_in_bars(sequence) -> float:
     """Length of a NoteSequence in bars, at its first tempo and time signature (4/4 if none)."""
-    qpm = sequence.tempos[0].qpm if sequence.tempos else 120.0
+    qpm = sequence_qpm(sequence)
     if sequence.time_signatures:
         signature = sequence.time_signatures[0]
         quarters_per_bar = signature.numerator * 4.0 / signature.denominator
@@ -239,13 +240,36 @@ def build_metadata(
     if not info_path.is_file():
         raise MetadataError(f"{info_path} not found: is {gmd_root} an unpacked Groove MIDI Dataset?")
     info = read_info(info_path)
-    on_disk = sorted(
+    on_disk = midi_files(gmd_root)
+    named, rejects = listed_files(on_disk, info)
+    rows, sequences, unreadable = parsed_files(gmd_root, named, workers, min_files_per_worker)
+    rejects += unreadable + missing_files(info, on_disk)
+    if note_sequences_path is not None:
+        from beatvae.dataset import write_records
+
+        write_records(sequences, note_sequences_path)
+    metadata = pd.DataFrame(rows, columns=list(COLUMNS)).astype(COLUMNS)
+    rejected = (
+        pd.DataFrame(rejects, columns=list(REJECT_COLUMNS))
+        .astype(REJECT_COLUMNS)
+        .sort_values("path", ignore_index=True)
+    )
+    return metadata, rejected
+
+
+def midi_files(gmd_root: Path) -> list[str]:
+    """Every MIDI file under `gmd_root`, as sorted POSIX paths relative to it."""
+    return sorted(
         p.relative_to(gmd_root).as_posix()
         for p in gmd_root.rglob("*")
         if p.suffix.lower() in MIDI_SUFFIXES and p.is_file()
     )
 
-    rows, rejects, named = [], [], []
+
+def listed_files(on_disk: list[str], info: pd.DataFrame) -> tuple[list[tuple], list[dict]]:
+    """([(path, parsed name, split, duration)] of the files whose name and info.csv line are usable,
+    [reject]) of the files `on_disk`."""
+    named, rejects = [], []
     for relative in on_disk:
         try:
             parsed = parse_midi_path(relative)
@@ -256,8 +280,13 @@ def build_metadata(
             rejects.append({"path": relative, "reason": str(error)})
             continue
         named.append((relative, parsed, split, duration))
+    return named, rejects
 
-    serialized = []
+
+def parsed_files(gmd_root: Path, named: list[tuple], workers: int, min_files_per_worker: int) -> tuple:
+    """(metadata rows, serialized NoteSequences, [reject]) of the `named` files (`listed_files`),
+    each parsed once; a file that cannot be read or holds no notes is rejected."""
+    rows, sequences, rejects = [], [], []
     performances = read_performances(gmd_root, [named_file[0] for named_file in named], workers, min_files_per_worker)
     for (relative, parsed, split, duration), performance in zip(named, performances, strict=True):
         if isinstance(performance, str):
@@ -270,7 +299,13 @@ def build_metadata(
         rows.append(
             {"path": relative, **parsed.__dict__, "split": split, "duration": duration, "notes": notes, "bars": bars}
         )
-        serialized.append(sequence)
+        sequences.append(sequence)
+    return rows, sequences, rejects
+
+
+def missing_files(info: pd.DataFrame, on_disk: list[str]) -> list[dict]:
+    """A reject for each file info.csv lists that the archive lacks."""
+    rejects = []
     for missing in sorted(set(info.index) - {listing_key(path) for path in on_disk}):
         listed = info.loc[missing]
         rejects.append(
@@ -279,18 +314,7 @@ def build_metadata(
                 "reason": f"listed in info.csv (line {listed['line']}) but missing from the archive",
             }
         )
-
-    if note_sequences_path is not None:
-        from beatvae.dataset import write_records
-
-        write_records(serialized, note_sequences_path)
-    metadata = pd.DataFrame(rows, columns=list(COLUMNS)).astype(COLUMNS)
-    rejected = (
-        pd.DataFrame(rejects, columns=list(REJECT_COLUMNS))
-        .astype(REJECT_COLUMNS)
-        .sort_values("path", ignore_index=True)
-    )
-    return metadata, rejected
+    return rejects
 
 
 def find_gmd_root(unpacked: str | os.PathLike) -> Path:

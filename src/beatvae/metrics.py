@@ -11,30 +11,17 @@ Only numpy, pandas and note_seq are imported here, so none of this pulls in Tens
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Mapping
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 from note_seq import drums_encoder_decoder, sequences_lib
 
+from beatvae.settings import DRUM_CLASS_NAMES, NUM_DRUM_CLASSES
+
 # magenta.models.music_vae.data.REDUCED_DRUM_PITCH_CLASSES is this very object; reading it
 # from note_seq keeps TensorFlow out of the import.
 DRUM_PITCH_CLASSES: list[list[int]] = drums_encoder_decoder.DEFAULT_DRUM_TYPE_PITCHES
-DRUM_CLASS_NAMES: tuple[str, ...] = (
-    "kick",
-    "snare",
-    "closed_hihat",
-    "open_hihat",
-    "low_tom",
-    "mid_tom",
-    "high_tom",
-    "crash",
-    "ride",
-)
-NUM_DRUM_CLASSES = len(DRUM_CLASS_NAMES)
 PITCH_TO_DRUM_CLASS: dict[int, int] = {
     pitch: drum_class for drum_class, pitches in enumerate(DRUM_PITCH_CLASSES) for pitch in pitches
 }
@@ -296,24 +283,6 @@ def nearest_training_windows(sample_rolls, train_rolls, max_chunk_bytes=32 * 2**
     return NearestWindows(index=best_index, distance=best_distance)
 
 
-# Where the defaults of `evaluation.targets` live: config/schema.yaml, their one place (the workflow's
-# config gets them from there; callers outside Snakemake, such as tests and bench scripts, through
-# `default_targets`).
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
-
-
-@functools.cache
-def default_targets() -> dict:
-    """The defaults of `evaluation.targets`, read from config/schema.yaml."""
-    import yaml
-
-    if not SCHEMA_PATH.is_file():
-        raise FileNotFoundError(f"{SCHEMA_PATH} not found: the evaluation targets' defaults live there; pass targets")
-    schema = yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
-    properties = schema["properties"]["evaluation"]["properties"]["targets"]["properties"]
-    return {name: entry["default"] for name, entry in properties.items()}
-
-
 def real_baseline(held_out_rolls, train_rolls, num_draws: int, seed: int, repeats: int = 5, steps_per_bar=16) -> dict:
     """What real playing scores against the training windows: the floor for every generated figure.
 
@@ -354,137 +323,3 @@ def real_baseline(held_out_rolls, train_rolls, num_draws: int, seed: int, repeat
             "exact_copies": int(np.sum(nearest.distance == 0)),
         },
     }
-
-
-def _target(value, threshold, met, **details) -> dict:
-    return {"value": value, "threshold": threshold, "met": None if met is None else bool(met), **details}
-
-
-# Targets in the order the report shows them: realism first, then the figures of issue 11 (item 4),
-# then those that by default only the reference (GPU) run is held to (`reference_only`).
-REALISM_TARGET_NAMES = ("two_sample", "clean_backbeat", "bar_change", "fill")
-TARGET_NAMES = (
-    *REALISM_TARGET_NAMES,
-    "notes_per_bar",
-    "feature_distance",
-    "exact_copies",
-    "novelty",
-    "free_running_accuracy",
-    "class_rates",
-)
-
-
-def quality_targets(
-    sample_statistics_: Mapping[str, float],
-    sample_distance: float,
-    sample_nearest_hamming,
-    baseline: Mapping,
-    free_running_accuracy: float | None,
-    targets: Mapping | None = None,
-    realism: Mapping | None = None,
-) -> dict:
-    """Each quality target with its value, threshold, whether it is met and whether it counts.
-
-    `sample_statistics_` and `sample_distance` describe the generated samples against held-out
-    real windows (`sample_statistics`, `distribution_distance(...)["overall"]`),
-    `sample_nearest_hamming` is each sample's distance to its nearest training window, `baseline`
-    is `real_baseline(...)`, `free_running_accuracy` the held-out validation accuracy with the
-    decoder fed its own samples, and `realism` is `realism.realism_report(...)`. A target whose
-    figure is missing (None: validation or realism not evaluated) is reported with `met: None`.
-    `targets` overrides `default_targets()` (config/schema.yaml). Targets named in
-    `targets["reference_only"]` are reported with `counted: False` and left out of "all_met".
-    Returns {name: {"value", "threshold", "met", "counted", ...}} in TARGET_NAMES order, plus
-    "all_met" (False while a counted one is unknown).
-    """
-    from beatvae.realism import realism_targets
-
-    defaults = default_targets()
-    limits = {**defaults, **(targets or {})}
-    unknown = set(limits) - set(defaults)
-    if unknown:
-        raise ValueError(f"unknown evaluation.targets keys {sorted(unknown)}; known: {sorted(defaults)}")
-    not_targets = set(limits["reference_only"]) - set(TARGET_NAMES)
-    if not_targets:
-        raise ValueError(
-            f"evaluation.targets.reference_only names {sorted(not_targets)}, not targets; known: {list(TARGET_NAMES)}"
-        )
-    real = baseline["statistics"]
-    train = baseline["train_statistics"]
-    result = {}
-
-    if realism is not None:
-        result.update(realism_targets(realism, limits))
-    else:
-        result.update({name: _target(None, None, None) for name in REALISM_TARGET_NAMES})
-
-    real_notes = real["notes_per_bar"]
-    tolerance = limits["notes_per_bar_tolerance"]
-    low, high = real_notes * (1 - tolerance), real_notes * (1 + tolerance)
-    notes = sample_statistics_["notes_per_bar"]
-    result["notes_per_bar"] = _target(
-        notes,
-        [low, high],
-        low <= notes <= high,
-        real=real_notes,
-        comparison="within",
-        train=train["notes_per_bar"],
-        train_met=bool(low <= train["notes_per_bar"] <= high),
-    )
-
-    distance_limit = limits["distance_ratio"] * baseline["distance"]
-    result["feature_distance"] = _target(
-        sample_distance,
-        distance_limit,
-        sample_distance <= distance_limit,
-        baseline=baseline["distance"],
-        comparison="<=",
-    )
-
-    nearest = np.asarray(sample_nearest_hamming)
-    copies = int(np.sum(nearest == 0))
-    result["exact_copies"] = _target(
-        copies, limits["max_exact_copies"], copies <= limits["max_exact_copies"], comparison="<="
-    )
-
-    real_median = baseline["nearest_hamming"]["median"]
-    novelty_floor = limits["novelty_ratio"] * real_median
-    median = float(np.median(nearest))
-    result["novelty"] = _target(median, novelty_floor, median >= novelty_floor, real=real_median, comparison=">=")
-
-    accuracy_floor = limits["free_running_accuracy"]
-    result["free_running_accuracy"] = _target(
-        free_running_accuracy,
-        accuracy_floor,
-        None if free_running_accuracy is None else free_running_accuracy >= accuracy_floor,
-        comparison=">=",
-    )
-
-    # Judged against the training windows, which are what a model can learn (held-out drummers
-    # may play other drums: GMD's held-out rock plays floor tom where the training rock plays ride).
-    per_class = {}
-    for name in RATE_FEATURES:
-        train_rate, rate = train[name], sample_statistics_[name]
-        margin = max(limits["class_rate_tolerance"] * train_rate, limits["class_rate_tolerance_hits"])
-        per_class[name] = {
-            "value": rate,
-            "train": train_rate,
-            "threshold": [train_rate - margin, train_rate + margin],
-            "met": bool(abs(rate - train_rate) <= margin),
-            "held_out": real[name],
-            "held_out_met": bool(abs(real[name] - train_rate) <= margin),
-        }
-    classes_met = sum(entry["met"] for entry in per_class.values())
-    result["class_rates"] = _target(
-        classes_met,
-        len(per_class),
-        classes_met == len(per_class),
-        comparison="classes within (of the training windows' rates)",
-        held_out_value=sum(entry["held_out_met"] for entry in per_class.values()),
-        per_class=per_class,
-    )
-
-    reference_only = set(limits["reference_only"])
-    for name, entry in result.items():
-        entry["counted"] = name not in reference_only
-    result["all_met"] = all(entry["met"] is True for entry in result.values() if entry["counted"])
-    return result

@@ -8,13 +8,19 @@ import os
 from pathlib import Path
 
 from beatvae.files import written_atomically
+from beatvae.smf import DEFAULT_QPM
 
 DRUM_PROGRAM_CHANNEL = 9  # General MIDI channel 10, zero-based
 TICKS_PER_QUARTER = 480  # what DAWs write; every 16th note is a whole number of ticks
 
 
+def sequence_qpm(sequence) -> float:
+    """The tempo a NoteSequence starts at: its first tempo, or MIDI's default without one."""
+    return sequence.tempos[0].qpm if sequence.tempos else DEFAULT_QPM
+
+
 def retimed(sequence, qpm: float, quarters_per_bar: int = 4, num_bars: int | None = None):
-    """The sequence at tempo `qpm` (Magenta decodes at 120 qpm), marked 4/4 General MIDI drums.
+    """The sequence at tempo `qpm` (Magenta decodes at DEFAULT_QPM), marked 4/4 General MIDI drums.
 
     With `num_bars`, the sequence lasts exactly that many bars (Magenta ends it at its last note),
     so the file written from it loops.
@@ -23,7 +29,7 @@ def retimed(sequence, qpm: float, quarters_per_bar: int = 4, num_bars: int | Non
 
     result = note_seq.NoteSequence()
     result.CopyFrom(sequence)
-    scale = 120.0 / qpm
+    scale = DEFAULT_QPM / qpm
     for note in result.notes:
         note.start_time *= scale
         note.end_time *= scale
@@ -40,7 +46,7 @@ def retimed(sequence, qpm: float, quarters_per_bar: int = 4, num_bars: int | Non
 
 
 def _bar_seconds(sequence) -> tuple[float, float, int]:
-    qpm = sequence.tempos[0].qpm if sequence.tempos else 120.0
+    qpm = sequence_qpm(sequence)
     numerator = sequence.time_signatures[0].numerator if sequence.time_signatures else 4
     denominator = sequence.time_signatures[0].denominator if sequence.time_signatures else 4
     return qpm, numerator * 4.0 / denominator * 60.0 / qpm, numerator

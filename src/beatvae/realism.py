@@ -8,25 +8,24 @@
 - Class rates (hits per bar of each drum class) beside the training windows', which are what a model
   can learn, and the held-out windows'.
 
-Drum rolls are bool [windows, steps, 9] on a 16th-note grid in `metrics.DRUM_CLASS_NAMES` order
+Drum rolls are bool [windows, steps, 9] on a 16th-note grid in `settings.DRUM_CLASS_NAMES` order
 (DrumsConverter encoder inputs [..., 10] are accepted too). `realism_report` computes all of it; bench
 scripts can call it on any model's samples. numpy and scikit-learn only: no TensorFlow.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from beatvae.metrics import (
-    DRUM_CLASS_NAMES,
     RATE_FEATURES,
-    _target,
     as_drum_rolls,
     sample_statistics,
     window_features,
 )
+from beatvae.settings import DRUM_CLASS_NAMES
 
 _CLASS = {name: index for index, name in enumerate(DRUM_CLASS_NAMES)}
 KICK, SNARE = _CLASS["kick"], _CLASS["snare"]
@@ -300,40 +299,3 @@ def realism_report(
         },
         "class_rates": class_rates(samples, train, held_out),
     }
-
-
-# The structure figures with a target (steady_pulse is reported only: real rock keeps it in most bars
-# and so do the samples so far).
-STRUCTURE_TARGETS = ("clean_backbeat", "bar_change", "fill")
-
-
-def realism_targets(realism: Mapping, limits: Mapping) -> dict:
-    """The realism targets: two-sample accuracy at most the floor plus `two_sample_margin`, and
-    each of STRUCTURE_TARGETS within `structure_tolerance` (a fraction) of the held-out windows'."""
-    two_sample = realism["two_sample"]
-    evaluated = two_sample["accuracy"] is not None
-    ceiling = two_sample["floor"] + limits["two_sample_margin"] if evaluated else None
-    targets = {
-        "two_sample": _target(
-            two_sample["accuracy"],
-            ceiling,
-            two_sample["accuracy"] <= ceiling if evaluated else None,
-            floor=two_sample["floor"],
-            comparison="<=",
-        )
-    }
-    figures = realism["structure"]
-    tolerance = limits["structure_tolerance"]
-    for name in STRUCTURE_TARGETS:
-        real, train, value = figures["held_out"][name], figures["train"][name], figures["samples"][name]
-        low, high = real * (1 - tolerance), real * (1 + tolerance)
-        targets[name] = _target(
-            value,
-            [low, high],
-            low <= value <= high,
-            real=real,
-            comparison="within",
-            train=train,
-            train_met=bool(low <= train <= high),
-        )
-    return targets

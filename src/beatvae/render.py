@@ -11,10 +11,13 @@ import subprocess
 import wave
 import zlib
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from beatvae.files import scratch_folder, temporary_beside, written_atomically
+from beatvae.midi import midi_length_seconds, sequence_qpm
+from beatvae.settings import DRUM_CLASS_NAMES
 
 # The Debian package that provides each tool the rendering jobs run.
 PACKAGES = {"fluidsynth": "fluidsynth", "soundfont": "fluid-soundfont-gm", "oggenc": "vorbis-tools"}
@@ -109,7 +112,7 @@ def note_onsets(note_sequence, steps_per_quarter=4):
     """
     from beatvae.metrics import PITCH_TO_DRUM_CLASS
 
-    qpm = note_sequence.tempos[0].qpm if note_sequence.tempos else 120.0
+    qpm = sequence_qpm(note_sequence)
     step_seconds = 60.0 / qpm / steps_per_quarter
     notes = [
         (note.start_time / step_seconds, PITCH_TO_DRUM_CLASS[note.pitch], note.velocity)
@@ -118,6 +121,35 @@ def note_onsets(note_sequence, steps_per_quarter=4):
     ]
     onsets, classes, velocities = np.array(notes, dtype=np.float64).reshape(-1, 3).T
     return onsets, classes.astype(int), velocities, step_seconds
+
+
+class DrawnNotes(NamedTuple):
+    """The notes a piano roll draws: those that start inside its whole bars."""
+
+    num_steps: int  # the roll's length in grid steps (whole bars)
+    onsets: np.ndarray  # float [notes]: onset in grid steps, at the note's real time
+    classes: np.ndarray  # int [notes]: drum class (lane)
+    velocities: np.ndarray  # float [notes]
+    grid_ms: np.ndarray  # float [notes]: distance from the nearest grid step in ms (negative: early)
+
+    @property
+    def off_grid(self) -> bool:
+        """Whether any note lies off the 16th grid by more than a rounding error (a humanized beat)."""
+        return bool(np.abs(self.grid_ms).max(initial=0.0) > _OFF_GRID_MS)
+
+
+def drawn_notes(note_sequence, steps_per_quarter: int, quarters_per_bar: int) -> DrawnNotes:
+    """The notes of `note_sequence` a piano roll draws, on a grid of whole bars."""
+    # note_seq is slow to import; the workflow imports this module at parse time for its checks.
+    from beatvae.metrics import roll_from_note_sequence
+
+    roll, _ = roll_from_note_sequence(note_sequence, steps_per_quarter, quarters_per_bar)
+    num_steps = len(roll) or steps_per_quarter * quarters_per_bar
+    onsets, classes, velocities, step_seconds = note_onsets(note_sequence, steps_per_quarter)
+    inside = onsets < num_steps - 0.5
+    onsets, classes, velocities = onsets[inside], classes[inside], velocities[inside]
+    grid_ms = (onsets - np.round(onsets)) * step_seconds * 1000
+    return DrawnNotes(num_steps, onsets, classes, velocities, grid_ms)
 
 
 def plot_piano_roll(
@@ -139,47 +171,62 @@ def plot_piano_roll(
     Returns the PNG path.
     """
     # A bare Figure draws with Agg and leaves pyplot's global backend and state alone.
-    from matplotlib import colormaps, colors
-    from matplotlib.collections import PatchCollection
     from matplotlib.figure import Figure
-    from matplotlib.patches import Rectangle
 
-    # note_seq is slow to import; the workflow imports this module at parse time for its checks.
-    from beatvae.metrics import DRUM_CLASS_NAMES, roll_from_note_sequence
-
-    note_sequence = _load_note_sequence(note_sequence_or_midi_path)
+    notes = drawn_notes(_load_note_sequence(note_sequence_or_midi_path), steps_per_quarter, quarters_per_bar)
     steps_per_bar = steps_per_quarter * quarters_per_bar
-    roll, _ = roll_from_note_sequence(note_sequence, steps_per_quarter, quarters_per_bar)
-    num_steps = len(roll) or steps_per_bar
-    num_bars = num_steps / steps_per_bar
-    onsets, classes, velocities, step_seconds = note_onsets(note_sequence, steps_per_quarter)
-    inside = onsets < num_steps - 0.5
-    onsets, classes, velocities = onsets[inside], classes[inside], velocities[inside]
-    grid_ms = (onsets - np.round(onsets)) * step_seconds * 1000
-    off_grid = bool(np.abs(grid_ms).max(initial=0.0) > _OFF_GRID_MS)
-
-    height = _HEIGHT_INCHES + (_TIMING_LANE_INCHES if off_grid else 0.0)
+    num_bars = notes.num_steps / steps_per_bar
+    height = _HEIGHT_INCHES + (_TIMING_LANE_INCHES if notes.off_grid else 0.0)
     figure = Figure(figsize=(figure_width_inches(num_bars), height), dpi=_DPI, layout="constrained")
-    if off_grid:
+    if notes.off_grid:
         axes, timing = figure.subplots(2, 1, sharex=True, height_ratios=[_HEIGHT_INCHES - 0.6, _TIMING_LANE_INCHES])
     else:
         axes, timing = figure.subplots(), None
+    lanes = [axes] if timing is None else [axes, timing]
+    figure.colorbar(_velocity_boxes(axes, notes), ax=lanes, label="velocity", pad=0.01, fraction=0.03)
+    _beat_lines(lanes, notes.num_steps, steps_per_quarter, steps_per_bar)
+    if highlight_segments:
+        _segment_marks(axes, int(round(highlight_segments * steps_per_bar)), notes.num_steps)
+    _lane_and_bar_labels(axes, axes if timing is None else timing, num_bars, steps_per_bar)
+    if timing is not None:
+        _timing_lane(timing, notes)
+    if title:
+        axes.set_title(title, fontsize=10)
+
+    png_path = Path(png_path)
+    png_path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(png_path, dpi=_DPI)
+    return png_path
+
+
+def _velocity_boxes(axes, notes: DrawnNotes):
+    """One box per note in its drum lane, darker when louder; the lanes span the roll. Returns the boxes."""
+    from matplotlib import colormaps, colors
+    from matplotlib.collections import PatchCollection
+    from matplotlib.patches import Rectangle
+
     # Darker is louder; the lightest blue is kept well off white so soft hits stay visible.
     colormap = colors.ListedColormap(colormaps["Blues"](np.linspace(0.3, 1.0, 256)))
     boxes = PatchCollection(
-        [Rectangle((onset - 0.5, lane - 0.4), 0.85, 0.8) for onset, lane in zip(onsets, classes, strict=True)],
+        [
+            Rectangle((onset - 0.5, lane - 0.4), 0.85, 0.8)
+            for onset, lane in zip(notes.onsets, notes.classes, strict=True)
+        ],
         cmap=colormap,
         norm=colors.Normalize(vmin=0, vmax=127),
         linewidth=0,
         zorder=1,
     )
-    boxes.set_array(velocities)
+    boxes.set_array(notes.velocities)
     # Kick at the bottom, cymbals on top, as drummers read a kit.
     axes.add_collection(boxes)
-    axes.set_xlim(-0.5, num_steps - 0.5)
+    axes.set_xlim(-0.5, notes.num_steps - 0.5)
     axes.set_ylim(-0.5, len(DRUM_CLASS_NAMES) - 0.5)
-    lanes = [axes] if timing is None else [axes, timing]
-    figure.colorbar(boxes, ax=lanes, label="velocity", pad=0.01, fraction=0.03)
+    return boxes
+
+
+def _beat_lines(lanes, num_steps: int, steps_per_quarter: int, steps_per_bar: int) -> None:
+    """A light line on every beat and a dark one on every bar line, in each lane."""
     for step in range(0, num_steps + 1, steps_per_quarter):
         is_bar_line = step % steps_per_bar == 0
         for lane in lanes:
@@ -189,40 +236,39 @@ def plot_piano_roll(
                 linewidth=0.8 if is_bar_line else 0.4,
                 zorder=2,
             )
-    if highlight_segments:
-        segment_steps = int(round(highlight_segments * steps_per_bar))
-        segment_starts = np.arange(0, num_steps, segment_steps)
-        for step in [*segment_starts, num_steps]:
-            axes.axvline(step - 0.5, color="crimson", linewidth=2.0, zorder=3)
-        segment_centres = (segment_starts + np.minimum(segment_starts + segment_steps, num_steps)) / 2 - 0.5
-        segment_axis = axes.secondary_xaxis("top")
-        segment_axis.set_xticks(segment_centres, [str(n) for n in range(1, len(segment_starts) + 1)])
-        segment_axis.tick_params(length=0, labelsize=8, labelcolor="crimson")
 
+
+def _segment_marks(axes, segment_steps: int, num_steps: int) -> None:
+    """Heavy separators every `segment_steps`, the segments numbered along the top."""
+    segment_starts = np.arange(0, num_steps, segment_steps)
+    for step in [*segment_starts, num_steps]:
+        axes.axvline(step - 0.5, color="crimson", linewidth=2.0, zorder=3)
+    segment_centres = (segment_starts + np.minimum(segment_starts + segment_steps, num_steps)) / 2 - 0.5
+    segment_axis = axes.secondary_xaxis("top")
+    segment_axis.set_xticks(segment_centres, [str(n) for n in range(1, len(segment_starts) + 1)])
+    segment_axis.tick_params(length=0, labelsize=8, labelcolor="crimson")
+
+
+def _lane_and_bar_labels(axes, bottom, num_bars: float, steps_per_bar: int) -> None:
+    """Drum names on the lanes; bar numbers under the `bottom` axes, few enough not to overlap."""
     axes.set_yticks(range(len(DRUM_CLASS_NAMES)), [name.replace("_", " ") for name in DRUM_CLASS_NAMES])
     whole_bars = int(np.ceil(num_bars))
     label_every = max(1, int(np.ceil(whole_bars / 32)))  # keep bar numbers from overlapping
     bar_starts = range(0, whole_bars, label_every)
-    bottom = axes if timing is None else timing
     bottom.set_xticks([bar * steps_per_bar - 0.5 for bar in bar_starts], [str(bar + 1) for bar in bar_starts])
     bottom.set_xlabel("bar")
-    if timing is not None:
-        # Each note's distance from its grid step, drawn at that step (left edge = the grid line).
-        grid_steps = np.round(onsets) - 0.5
-        timing.axhline(0, color="0.35", linewidth=0.6, zorder=2)
-        timing.vlines(grid_steps, 0, grid_ms, color="darkorange", linewidth=0.8, zorder=3)
-        timing.scatter(grid_steps, grid_ms, s=6, color="darkorange", zorder=4)
-        limit = max(1.0, float(np.abs(grid_ms).max())) * 1.15
-        timing.set_ylim(-limit, limit)
-        timing.set_ylabel("ms off\nthe grid", fontsize=8)
-        timing.tick_params(axis="y", labelsize=7)
-    if title:
-        axes.set_title(title, fontsize=10)
 
-    png_path = Path(png_path)
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(png_path, dpi=_DPI)
-    return png_path
+
+def _timing_lane(timing, notes: DrawnNotes) -> None:
+    """Each note's distance from its grid step, drawn at that step (left edge = the grid line)."""
+    grid_steps = np.round(notes.onsets) - 0.5
+    timing.axhline(0, color="0.35", linewidth=0.6, zorder=2)
+    timing.vlines(grid_steps, 0, notes.grid_ms, color="darkorange", linewidth=0.8, zorder=3)
+    timing.scatter(grid_steps, notes.grid_ms, s=6, color="darkorange", zorder=4)
+    limit = max(1.0, float(np.abs(notes.grid_ms).max())) * 1.15
+    timing.set_ylim(-limit, limit)
+    timing.set_ylabel("ms off\nthe grid", fontsize=8)
+    timing.tick_params(axis="y", labelsize=7)
 
 
 def check_audio_tools(soundfont=None, commands=("fluidsynth",)):
@@ -323,8 +369,6 @@ def render_loop(midi_path, wav_path, soundfont, sample_rate=44100, loop="fold", 
     Returns {"samples": loop length, "tail_samples": ring-out past the loop end}."""
     import soundfile
 
-    from beatvae.midi import midi_length_seconds
-
     wav_path = Path(wav_path)
     # Killed jobs of earlier versions left their raw renders in randomly named folders; none is made now.
     for stale in wav_path.parent.glob(".render-*"):
@@ -384,9 +428,6 @@ def render_stems(midi_path, stem_paths, soundfont, sample_rate=44100, loop="fold
     """One loop WAV per drum class (`stem_paths`, in Magenta's class order: kick first), each as
     long as the MIDI file; silent where the beat does not use that class."""
     import mido
-
-    from beatvae.metrics import DRUM_CLASS_NAMES
-    from beatvae.midi import midi_length_seconds
 
     if len(stem_paths) != len(DRUM_CLASS_NAMES):
         raise ValueError(

@@ -22,9 +22,20 @@ from beatvae.smf import MidiFacts, MidiFileError, read_midi_facts
 
 SPLITS = ("train", "validation", "test")
 
-# Magenta's reduced drum map (drums_encoder_decoder.DEFAULT_DRUM_TYPE_PITCHES): kick, snare,
-# closed hi-hat, open hi-hat, low/mid/high tom, crash, ride. A frame is one of 2**9 classes.
-NUM_DRUM_CLASSES = 9
+# Magenta's reduced drum map (drums_encoder_decoder.DEFAULT_DRUM_TYPE_PITCHES), in its order: the
+# columns of every drum roll and groove window. A DrumsConverter frame is one of 2**9 classes.
+DRUM_CLASS_NAMES: tuple[str, ...] = (
+    "kick",
+    "snare",
+    "closed_hihat",
+    "open_hihat",
+    "low_tom",
+    "mid_tom",
+    "high_tom",
+    "crash",
+    "ride",
+)
+NUM_DRUM_CLASSES = len(DRUM_CLASS_NAMES)
 
 # The sections of a variant that the trained weights depend on (with the converter and the
 # training data); resource requests and descriptions are not among them.
@@ -41,6 +52,61 @@ CONVERTERS = {
     "DrumsConverter": {"decoder": "CategoricalLstmDecoder", "bars_key": "slice_bars"},
     "GrooveConverter": {"decoder": "GrooveLstmDecoder", "bars_key": "split_bars"},
 }
+# What each of those decoders reports beside the loss, reconstruction loss and KL of every model:
+# `metrics`, its own (our name: key of Magenta's metric map), logged while training and validating;
+# `free_running`, those also validated with the decoder fed its own samples (a decoder trained with
+# scheduled sampling; a groove decoder is trained teacher-forced only). The training job's scalars,
+# its validation and the loss report take their columns from here.
+DECODERS = {
+    "CategoricalLstmDecoder": {"metrics": {"accuracy": "metrics/accuracy"}, "free_running": ("accuracy",)},
+    "GrooveLstmDecoder": {
+        "metrics": {
+            "hits_loss": "metrics/hits_loss",
+            "velocities_loss": "metrics/velocities_loss",
+            "offsets_loss": "metrics/offsets_loss",
+        },
+        "free_running": (),
+    },
+}
+# Every decoder's own metrics, in the table's order: the scalars.csv columns after `kl_bits`.
+DECODER_METRIC_NAMES = list(dict.fromkeys(name for facts in DECODERS.values() for name in facts["metrics"]))
+
+
+def validation_columns(decoder: str) -> dict[str, tuple[str, str]]:
+    """{scalars.csv column: (decoding mode, metric)} a model with this decoder is validated on;
+    `validation_loss` (teacher-forced) picks the best checkpoint."""
+    facts = DECODERS[decoder]
+    columns = {
+        f"validation_{metric}": ("teacher_forced", metric)
+        for metric in ("loss", "r_loss", "kl_bits", *facts["metrics"])
+    }
+    for metric in facts["free_running"]:
+        columns[f"validation_free_running_{metric}"] = ("free_running", metric)
+    return columns
+
+
+def decoder_columns(decoder: str) -> list[str]:
+    """The scalars.csv columns only a model with this decoder logs: its own metrics, trained and validated."""
+    own = DECODERS[decoder]["metrics"]
+    return [*own, *(column for column, (_, metric) in validation_columns(decoder).items() if metric in own)]
+
+
+# The columns of a training run's scalars.csv, in order: every model's losses with each decoder's own
+# metrics after `kl_bits`, the schedules, the throughput, then every decoder's validation columns.
+SCALAR_COLUMNS = [
+    "step",
+    "loss",
+    "r_loss",
+    "kl_loss",
+    "kl_bits",
+    *DECODER_METRIC_NAMES,
+    "beta",
+    "sampling_probability",
+    "learning_rate",
+    "global_norm",
+    "examples_per_second",
+    *dict.fromkeys(column for decoder in DECODERS for column in validation_columns(decoder)),
+]
 
 
 def is_groove(representation: Mapping) -> bool:
@@ -87,6 +153,7 @@ def model_hparams(variant: Mapping, representation: Mapping) -> dict:
 # A performance in GMD's metadata `id` column: drummerN/sessionM/K, or drummerN/eval_session/K.
 GMD_ID = re.compile(r"drummer\d+/(?:session\d+|eval_session)/\d+")
 ENDPOINTS_KEY = "generation.interpolation.endpoints"
+ENDPOINT_KEYS = ("first", "last")  # the two endpoints, in the order the interpolation runs
 
 
 def sampling_tag(temperature: float, seed: int) -> str:
@@ -104,7 +171,7 @@ def endpoint_files(endpoints: Mapping, workflow_dir: str | os.PathLike) -> list[
     The one place that decides where they resolve: the workflow checks and hands the jobs these
     paths, whatever the working directory (`--directory`) is.
     """
-    return [Path(workflow_dir, str(endpoints[key])) for key in ("first", "last")]
+    return [Path(workflow_dir, str(endpoints[key])) for key in ENDPOINT_KEYS]
 
 
 # Snakemake reads these as wildcards in any path of a job's inputs or outputs, and cannot escape
@@ -176,7 +243,7 @@ def check_interpolation(
     ({variant: its representation}) can encode (check_drum_midi)."""
     endpoints = generation["interpolation"]["endpoints"]
     source = endpoints["source"]
-    for key in ("first", "last"):
+    for key in ENDPOINT_KEYS:
         value = endpoints[key]
         where = f"{ENDPOINTS_KEY}.{key}"
         if source == "samples":
@@ -192,7 +259,7 @@ def check_interpolation(
                 f"{where}: {value!r} is not a GMD id like drummer1/session1/201 (the metadata `id` column)"
             )
     if source == "files":
-        for key, path in zip(("first", "last"), endpoint_files(endpoints, workflow_dir), strict=True):
+        for key, path in zip(ENDPOINT_KEYS, endpoint_files(endpoints, workflow_dir), strict=True):
             if not path.is_file():
                 raise SettingsError(
                     f"{ENDPOINTS_KEY}.{key}: no MIDI file {endpoints[key]!r} (paths are relative to the "
@@ -222,7 +289,7 @@ def check_dataset_endpoints(generation: Mapping, archive: str | os.PathLike) -> 
     if endpoints["source"] != "dataset":
         return
     known = gmd_ids(archive)
-    for key in ("first", "last"):
+    for key in ENDPOINT_KEYS:
         if known and endpoints[key] not in known:
             example = min(known)
             raise SettingsError(
@@ -288,6 +355,14 @@ def check_humanize(
                 f"{HUMANIZE_KEY}.variants[{index}]: a variant named {name!r} would share "
                 f"results/humanized/{HUMANIZED_FILES_FOLDER}/ with {HUMANIZE_KEY}.files; rename the variant"
             )
+    check_humanize_files(files, model, representations[variants[model]["representation"]], workflow_dir)
+
+
+def check_humanize_files(
+    files: list, model: str, model_representation: Mapping, workflow_dir: str | os.PathLike
+) -> None:
+    """Raises SettingsError, naming the entry, for `humanize.files` that are missing, no drum MIDI the
+    humanizing variant `model` can read, or would write the same output."""
     seen: dict[str, str] = {}
     for index, path in enumerate(files):
         resolved = humanize_file_path(path, workflow_dir)
@@ -298,7 +373,6 @@ def check_humanize(
             )
         if resolved.suffix.lower() not in (".mid", ".midi"):
             raise SettingsError(f"{where}: {path!r} is not a MIDI file (.mid or .midi)")
-        model_representation = representations[variants[model]["representation"]]
         check_drum_midi(resolved, where, str(path), {f"{HUMANIZE_KEY}.model {model!r}": model_representation})
         stem = resolved.stem
         if stem in seen:

@@ -12,7 +12,10 @@ import os
 from dataclasses import dataclass, field
 
 DRUM_CHANNEL = 9  # General MIDI channel 10, zero-based
-DEFAULT_TEMPO = 500_000  # microseconds per quarter note (120 qpm) until a file sets one
+# MIDI's tempo until a file sets one; note_seq reads a NoteSequence without tempos at it too, and
+# Magenta decodes its samples at it. The one default tempo of the package.
+DEFAULT_QPM = 120.0
+DEFAULT_TEMPO = round(60_000_000 / DEFAULT_QPM)  # the same, in microseconds per quarter note
 
 # General MIDI program families, 8 programs each (GM 1 sound set), to name a part in messages.
 PROGRAM_FAMILIES = (
@@ -80,7 +83,7 @@ class MidiFacts:
         return sorted((p for p in self.parts.values() if p.channel != DRUM_CHANNEL), key=lambda p: -p.notes)
 
     def qpms(self) -> list[float]:
-        """The file's tempos in quarters per minute, in order; 120 before the first one (as note_seq reads it)."""
+        """The file's tempos in quarters per minute, in order; DEFAULT_QPM before the first (as note_seq reads it)."""
         tempos = sorted(self.tempos)
         implicit = [] if tempos and tempos[0][0] == 0 else [DEFAULT_TEMPO]
         return [60_000_000 / tempo for tempo in implicit + [tempo for _, tempo in tempos]]

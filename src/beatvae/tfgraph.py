@@ -9,30 +9,22 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from beatvae.settings import checkpoint_name_step
+from beatvae.settings import DECODERS, checkpoint_name_step
 
 # Teacher forcing feeds the true previous step to the decoder; free running feeds its own
 # sample (Magenta's eval always does the latter when training used scheduled sampling).
 DECODING_MODES = {"teacher_forced": 0.0, "free_running": 1.0}
 
-# Magenta's metric-map entries that reconstruction metrics report, by our name: what both decoders
-# report, plus the categorical decoder's accuracy or the groove decoder's loss per output part.
+# Magenta's metric-map entries that reconstruction metrics report, by our name: what every decoder
+# reports, plus each decoder's own (settings.DECODERS: accuracy, or the groove losses per output part).
 COMMON_METRICS = {"loss": "loss", "r_loss": "losses/r_loss", "kl_loss": "losses/kl_loss", "kl_bits": "losses/kl_bits"}
-DECODER_METRICS = {
-    "CategoricalLstmDecoder": {"accuracy": "metrics/accuracy"},
-    "GrooveLstmDecoder": {
-        "hits_loss": "metrics/hits_loss",
-        "velocities_loss": "metrics/velocities_loss",
-        "offsets_loss": "metrics/offsets_loss",
-    },
-}
 
 
 def reconstruction_metric_names(config) -> dict:
     """{our name: Magenta metric-map key} for the decoder of a Magenta Config."""
     decoder = config.model.decoder
     core = getattr(decoder, "_core_decoder", decoder)  # a hierarchical decoder reports its core's metrics
-    return {**COMMON_METRICS, **DECODER_METRICS[type(core).__name__]}
+    return {**COMMON_METRICS, **DECODERS[type(core).__name__]["metrics"]}
 
 
 def make_dataset(

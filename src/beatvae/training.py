@@ -45,12 +45,15 @@ from beatvae.model import (
 )
 from beatvae.settings import (
     CONVERTERS,
+    DECODER_METRIC_NAMES,
+    DECODERS,
+    SCALAR_COLUMNS,
     init_source_id,
     model_shape_problem,
+    validation_columns,
 )
 from beatvae.tfgraph import (
     COMMON_METRICS,
-    DECODER_METRICS,
     ReconstructionGraph,
     checkpoint_step,
     make_dataset,
@@ -64,38 +67,8 @@ from beatvae.tfgraph import (
 log = logging.getLogger(__name__)
 
 # The decoders' own metrics (accuracy, or the groove losses per part) follow `kl_bits` in the logged rows.
-DECODER_SCALARS = list(dict.fromkeys(name for metrics in DECODER_METRICS.values() for name in metrics))
-TRAIN_SCALARS = [
-    "loss",
-    "r_loss",
-    "kl_loss",
-    "kl_bits",
-    *DECODER_SCALARS,
-    "beta",
-    "sampling_probability",
-    "learning_rate",
-    "global_norm",
-    "examples_per_second",
-]
-# Decoders trained with scheduled sampling are also validated feeding on their own samples; a groove
-# decoder is trained teacher-forced only (no scheduled sampling), so it is validated that way only.
-FREE_RUNNING_SCALARS = {"CategoricalLstmDecoder": ["accuracy"]}
-
-
-def validation_scalars(decoder: str) -> dict:
-    """{CSV column: (decoding mode, metric)} of Magenta's eval ops on the validation windows, for a
-    decoder; `validation_loss` (teacher-forced) picks the best checkpoint."""
-    columns = {
-        f"validation_{metric}": ("teacher_forced", metric)
-        for metric in ("loss", "r_loss", "kl_bits", *DECODER_METRICS[decoder])
-    }
-    for metric in FREE_RUNNING_SCALARS.get(decoder, []):
-        columns[f"validation_free_running_{metric}"] = ("free_running", metric)
-    return columns
-
-
-VALIDATION_SCALARS = {decoder: validation_scalars(decoder) for decoder in DECODER_METRICS}
-SCALAR_COLUMNS = ["step", *TRAIN_SCALARS, *dict.fromkeys(c for columns in VALIDATION_SCALARS.values() for c in columns)]
+DECODER_SCALARS = DECODER_METRIC_NAMES
+VALIDATION_SCALARS = {decoder: validation_columns(decoder) for decoder in DECODERS}
 
 
 class TrainingInterrupted(RuntimeError):

@@ -220,3 +220,35 @@ def test_files_resolve_against_the_workflow_folder_and_may_not_share_a_stem(tmp_
     assert humanize_files(humanize, tmp_path) == {"groove": tmp_path / "a/groove.mid"}
     with pytest.raises(SettingsError, match=r"humanize.files\[1\]: 'b/groove.mid' and 'a/groove.mid'"):
         check_humanize(dict(humanize, files=["a/groove.mid", "b/groove.mid"]), VARIANTS, representations, tmp_path)
+
+
+def test_the_beatvae_command_makes_what_the_workflow_makes(run, tmp_path):
+    """`beatvae` over the run's own model folders: the same functions as the jobs, so the workflow's
+    settings give the workflow's files byte for byte; an interpolation between two of its beats loops."""
+    from test_cli import beatvae
+    from test_midi import same_pitch_overlaps
+
+    workdir, _, user_file = run
+    results = workdir / "results"
+    samples = tmp_path / "samples"
+    made = beatvae("sample", results / "models/tiny", "-n", 2, "-t", 0.5, "--seed", 2018, "-o", samples, timeout=300)
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.split() == [str(samples / "sample_00.mid"), str(samples / "sample_01.mid")]
+    for name in ("sample_00.mid", "sample_01.mid"):
+        assert (samples / name).read_bytes() == (results / "samples/tiny" / TAG / name).read_bytes(), name
+
+    humanized = tmp_path / "my_groove.mid"
+    made = beatvae("humanize", results / "models/groove-tiny", user_file, "-o", humanized, timeout=300)
+    assert made.returncode == 0, made.stderr
+    assert humanized.read_bytes() == (results / "humanized/files/my_groove.mid").read_bytes()
+
+    walk = tmp_path / "walk"
+    first, last = (results / "samples/tiny" / TAG / name for name in ("sample_00.mid", "sample_01.mid"))
+    made = beatvae("interpolate", results / "models/tiny", first, last, "--steps", 3, "-o", walk, timeout=300)
+    assert made.returncode == 0, made.stderr
+    assert mido.MidiFile(walk / "interpolation.mid").length == pytest.approx(3 * 4 * 2.0)  # 3 x 4 bars at 120 qpm
+    assert [mido.MidiFile(walk / f"step_{i:02d}.mid").length for i in range(3)] == pytest.approx([8.0] * 3)
+    assert same_pitch_overlaps(walk / "interpolation.mid") == []
+
+    about = beatvae("info", results / "models/groove-tiny")
+    assert about.returncode == 0 and "GrooveConverter" in about.stdout and "groove (humanize)" in about.stdout

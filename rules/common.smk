@@ -106,7 +106,7 @@ except WorkflowError:
         _problem = config_problem(config, yaml.safe_load(_schema))
     if _problem is None:
         raise
-    raise WorkflowError(_problem) from None
+    raise WorkflowError(f"Error validating config:\n{_problem}") from None
 
 SPLITS = list(SPLITS)
 SUBSETS = list(config["subsets"])

@@ -21,7 +21,7 @@ def config_problem(config: dict, schema: dict) -> str | None:
 
 
 def describe(error) -> str:
-    """A few lines (at most 9) for one jsonschema ValidationError."""
+    """A few lines (at most 7) for one jsonschema ValidationError."""
     key = ".".join(str(part) for part in error.absolute_path)
     if error.validator == "additionalProperties":
         lines = _unknown_keys(key, set(error.instance) - set(error.schema.get("properties", {})), error.schema)
@@ -48,9 +48,12 @@ def _unknown_keys(key: str, unknown: set, schema: dict) -> list[str]:
     known = list(schema.get("properties", {}))
     where, owner = (f"{key}.", key) if key else ("", "the config")
     lines = []
-    for name in sorted(unknown, key=str)[:3]:
+    names = sorted(unknown, key=str)
+    for name in names[:2]:
         lines.append(f"config key {where}{name}: not a setting of {owner}")
         lines += [f"  did you mean {where}{close}?" for close in _closest(name, known)]
+    if len(names) > 2:
+        lines.append(f"  and {len(names) - 2} more: {', '.join(map(str, names[2:]))}")
     if known:
         lines.append(f"  settings of {owner}: {', '.join(map(str, known))}")
     return lines

@@ -17,7 +17,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from common import CORES, SAMPLE_ZIP, WORK, converter, loadavg, log, save, summary
+from common import CORES, SAMPLE_ZIP, WORK, load_representation, loadavg, log, save, summary
 
 
 def build_tree(root: Path, num_files: int) -> int:
@@ -71,15 +71,17 @@ class Stopwatch:
         return {"seconds": self.last - self.start, **self.stages, **counts}
 
 
-def windows_of(tfrecord: Path, settings: dict):
+def windows_of(tfrecord: Path, representation: dict):
     """Our windowing of a NoteSequence TFRecord (what the tensorize rule does)."""
     from beatvae.dataset import make_converter, read_note_sequences, windows_from_note_sequences
     from beatvae.settings import window_steps
 
-    return windows_from_note_sequences(read_note_sequences(tfrecord), make_converter(settings), window_steps(settings))
+    return windows_from_note_sequences(
+        read_note_sequences(tfrecord), make_converter(representation), window_steps(representation)
+    )
 
 
-def ours_path(root: Path, scratch: Path, settings: dict, workers: int = 1) -> dict:
+def ours_path(root: Path, scratch: Path, representation: dict, workers: int = 1) -> dict:
     """What build_metadata -> convert_tfrecord -> tensorize do, for one subset holding every file."""
     from beatvae.dataset import select_note_sequences
     from beatvae.metadata import build_metadata
@@ -89,12 +91,12 @@ def ours_path(root: Path, scratch: Path, settings: dict, workers: int = 1) -> di
     clock.lap("metadata")
     written = select_note_sequences(scratch / "all.tfrecord", metadata["path"], scratch / "ours.tfrecord")
     clock.lap("note_sequences")
-    windows = windows_of(scratch / "ours.tfrecord", settings)
+    windows = windows_of(scratch / "ours.tfrecord", representation)
     clock.lap("windows")
     return clock.result(files=written, rejects=len(rejects), windows=len(windows), workers=workers)
 
 
-def before_path(root: Path, scratch: Path, settings: dict) -> dict:
+def before_path(root: Path, scratch: Path, representation: dict) -> dict:
     """The previous design, for before/after: metadata parsed every MIDI, then convert_tfrecord parsed it again."""
     from beatvae.dataset import write_note_sequences
     from beatvae.metadata import build_metadata
@@ -104,12 +106,12 @@ def before_path(root: Path, scratch: Path, settings: dict) -> dict:
     clock.lap("metadata")
     written = write_note_sequences(root, metadata["path"], scratch / "before.tfrecord")
     clock.lap("note_sequences")
-    windows = windows_of(scratch / "before.tfrecord", settings)
+    windows = windows_of(scratch / "before.tfrecord", representation)
     clock.lap("windows")
     return clock.result(files=written, windows=len(windows))
 
 
-def magenta_path(root: Path, scratch: Path, settings: dict) -> dict:
+def magenta_path(root: Path, scratch: Path, representation: dict) -> dict:
     import note_seq
     import tensorflow as tf
     from magenta.scripts import convert_dir_to_note_sequences
@@ -120,7 +122,7 @@ def magenta_path(root: Path, scratch: Path, settings: dict) -> dict:
     tfrecord = scratch / "magenta.tfrecord"
     convert_dir_to_note_sequences.convert_directory(str(root), str(tfrecord), recursive=True)
     clock.lap("note_sequences")
-    drums = make_converter(settings)  # the same DrumsConverter arguments as ours
+    drums = make_converter(representation)  # the same DrumsConverter arguments as ours
     sequences = windows = 0
     for record in tf.compat.v1.io.tf_record_iterator(str(tfrecord)):
         tensors = drums.to_tensors(note_seq.NoteSequence.FromString(record))
@@ -144,8 +146,8 @@ def main():
     import beatvae.metadata  # noqa: F401
     from beatvae.dataset import make_converter
 
-    settings = converter()
-    make_converter(settings)
+    representation = load_representation()
+    make_converter(representation)
     root = WORK / "gmd-replicated" / "groove"
     files = build_tree(root, args.files)
     log(f"data: {files} MIDI files in {root}")
@@ -158,7 +160,7 @@ def main():
         for name, function in paths.items():  # interleaved: same machine state
             load_before = loadavg()
             with tempfile.TemporaryDirectory(dir=WORK) as scratch:
-                result = function(root, Path(scratch), settings)
+                result = function(root, Path(scratch), representation)
             result.update(files_per_s=files / result["seconds"], load_before=load_before, load_after=loadavg())
             runs[name].append(result)
             log(
@@ -182,7 +184,7 @@ def main():
         {
             "files": files,
             "repeats": args.repeats,
-            "converter": settings,
+            "converter": representation,  # the key earlier results were saved with
             "workers": workers,
             "before": results["before"],
             "ours": results["ours"],

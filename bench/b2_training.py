@@ -12,7 +12,7 @@ import signal
 import time
 import zipfile
 
-from common import CORES, SAMPLE_ZIP, WORK, converter, loadavg, log, run_python, save, summary
+from common import CORES, SAMPLE_ZIP, WORK, load_representation, loadavg, log, run_python, save, summary
 
 WINDOWS = WORK / "windows.npz"
 TFRECORD = WORK / "get_dataset.tfrecord"
@@ -26,14 +26,14 @@ def prepare_inputs() -> int:
     from beatvae.dataset import make_converter, note_sequence_id, windows_from_note_sequences
     from beatvae.settings import window_steps
 
-    settings = converter()
+    representation = load_representation()
     sequences = []
     with zipfile.ZipFile(SAMPLE_ZIP) as archive:
         for name in sorted(n for n in archive.namelist() if n.endswith(".mid")):
             sequence = note_seq.midi_to_note_sequence(archive.read(name))
             sequence.filename, sequence.id = name, note_sequence_id(name)
             sequences.append(sequence)
-    windows = windows_from_note_sequences(sequences, make_converter(settings), window_steps(settings))
+    windows = windows_from_note_sequences(sequences, make_converter(representation), window_steps(representation))
     windows.save(WINDOWS)
     with tf.io.TFRecordWriter(str(TFRECORD)) as writer:
         for sequence in sequences[:16]:

@@ -32,15 +32,15 @@ def main():
         )
     workdir = WORK / "gen-train"
     shutil.rmtree(workdir, ignore_errors=True)
-    trained = run_python(["bench/worker.py", "train", windows, workdir, args.train_steps], timeout=900)
-    if trained["rc"] != 0:
-        raise RuntimeError(f"training the generation model failed: {trained['err'][-3000:]}")
-    log(f"generate: trained v2-small's recipe for {args.train_steps} steps in {trained['wall']:.1f} s")
+    training = run_python(["bench/worker.py", "train", windows, workdir, args.train_steps], timeout=900)
+    if training["rc"] != 0:
+        raise RuntimeError(f"training the generation model failed: {training['err'][-3000:]}")
+    log(f"generate: trained v2-small's recipe for {args.train_steps} steps in {training['wall']:.1f} s")
     description = f"config.yaml's v2-small settings trained for {args.train_steps} steps in the benchmark"
-    measure(args, workdir / "model", trained, description)
+    measure(args, workdir / "model", training, description)
 
 
-def measure(args, model_dir, trained, model_description):
+def measure(args, model_dir, training, model_description):
     runs = []
     for repeat in range(args.repeats):
         outdir = WORK / "gen-out"
@@ -62,7 +62,7 @@ def measure(args, model_dir, trained, model_description):
         {
             "model": model_description,
             "train_steps": args.train_steps,
-            "train_wall": trained["wall"],
+            "train_wall": training["wall"],
             "repeats": args.repeats,
             "to_samples": summary([r["samples_done"] for r in runs]),
             "to_all_written": summary([r["done"] for r in runs]),

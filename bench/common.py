@@ -59,9 +59,9 @@ def variant(size: str | None = None, base: str = "v2-small", **training) -> dict
     return result
 
 
-def converter(representation: str = "drums-4bar") -> dict:
-    """A representation's converter settings from config.yaml, schema defaults filled in."""
-    return load_config()["representations"][representation]
+def load_representation(name: str = "drums-4bar") -> dict:
+    """A representation of config.yaml (its converter and settings), schema defaults filled in."""
+    return load_config()["representations"][name]
 
 
 def machine() -> dict:

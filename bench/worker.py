@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import CORES, converter, load_config, variant
+from common import CORES, load_config, load_representation, variant
 
 
 def ours(spawn, size, windows_path, workdir, steps):
@@ -30,7 +30,7 @@ def ours(spawn, size, windows_path, workdir, steps):
     summary = train_variant(
         TrainingRun(
             settings,
-            converter(),
+            load_representation(),
             windows_path,
             workdir / "checkpoints",
             workdir / "model",
@@ -59,7 +59,9 @@ def train(windows_path, workdir, steps):
     settings = variant(num_steps=int(steps), checkpoint_every_steps=10**6)
     workdir = Path(workdir)
     summary = train_variant(
-        TrainingRun(settings, converter(), windows_path, workdir / "checkpoints", workdir / "model", threads=CORES)
+        TrainingRun(
+            settings, load_representation(), windows_path, workdir / "checkpoints", workdir / "model", threads=CORES
+        )
     )
     print(json.dumps(summary, default=str))
 
@@ -116,7 +118,7 @@ def stock(spawn, size, windows_path, workdir, steps):
     from magenta.models.music_vae import music_vae_train
 
     settings = variant(size or None)
-    config = build_config(settings, converter())  # train_examples_path is set (non-None)
+    config = build_config(settings, load_representation())  # train_examples_path is set (non-None)
     windows = Windows.load(windows_path)
     hparams, output_depth = config.hparams, config.data_converter.output_depth
     dataset_fn = stock_dataset_fn(tf, windows, hparams.batch_size, output_depth, settings["training"]["seed"])
@@ -156,7 +158,7 @@ def get_dataset(tfrecord):
     tf = magenta_env.tensorflow_v1()
     from magenta.models.music_vae import data
 
-    config = build_config(variant("tiny"), converter())
+    config = build_config(variant("tiny"), load_representation())
     config = config._replace(train_examples_path=tfrecord)  # Config is a namedtuple
     dataset = data.get_dataset(config, is_training=True)
     batch = tf.data.make_one_shot_iterator(dataset).get_next()
@@ -173,7 +175,7 @@ def generate(spawn, model_dir, outdir):
     generation = load_config()["generation"]
     outdir = Path(outdir)
     model = TrainedModelDir.load(model_dir)
-    converter_settings = model.converter
+    representation = model.representation
     samples = [outdir / f"sample_{i:02d}.mid" for i in range(generation["num_samples"])]
     latents = outdir / "latents.npy"
     generate_samples(model, generation, samples, latents)
@@ -184,7 +186,7 @@ def generate(spawn, model_dir, outdir):
     missing = [str(p) for p in [*samples, *steps, outdir / "interpolation.mid"] if not p.exists()]
     if missing:
         raise SystemExit(f"generation wrote no {missing}")
-    bars = len(steps) * converter_settings["slice_bars"]
+    bars = len(steps) * representation["slice_bars"]
     print(
         json.dumps({"samples_done": t_samples, "done": done, "num_samples": len(samples), "interpolation_bars": bars})
     )

@@ -115,7 +115,7 @@ VARIANTS = list(config["variants"])
 
 
 def representation_of(variant):
-    """The representation (converter settings) a variant's windows are made with."""
+    """The representation (a named entry of `representations:`) a variant's windows are made with."""
     return REPRESENTATIONS[config["variants"][variant]["representation"]]
 
 

@@ -106,7 +106,7 @@ rule tensorize:
     conda:
         "../envs/magenta.yaml"
     params:
-        converter=lookup(dpath="representations/{representation}", within=config),
+        representation=lookup(dpath="representations/{representation}", within=config),
         splits=SPLITS,
     script:
         "../scripts/tensorize.py"

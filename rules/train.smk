@@ -44,7 +44,7 @@ rule train_model:
         model=lookup(dpath="variants/{variant}/model", within=config),
         hparams=lookup(dpath="variants/{variant}/hparams", within=config),
         training=lookup(dpath="variants/{variant}/training", within=config),
-        converter=lambda wc: representation_of(wc.variant),
+        representation=lambda wc: representation_of(wc.variant),
         # Outside Snakemake's outputs on purpose: a failed or killed job keeps its checkpoints.
         checkpoint_dir=lambda wc: checkpoint_folder(wc.variant),
     script:

@@ -12,11 +12,12 @@ with redirect_to_log(snakemake.log[0]), exit_on_sigterm():
     )
     from beatvae.settings import window_steps
 
-    converter = make_converter(snakemake.params.converter)
-    steps = window_steps(snakemake.params.converter)
+    representation = snakemake.params.representation
+    converter = make_converter(representation)
+    steps = window_steps(representation)
     counts = {}
     for split, tfrecord, npz in zip(snakemake.params.splits, snakemake.input, snakemake.output.windows, strict=True):
-        counts[split] = WindowCount(snakemake.params.converter)
+        counts[split] = WindowCount(representation)
         windows = windows_from_note_sequences(read_note_sequences(tfrecord), converter, steps, counts[split])
         windows.save(npz)
         print(f"{split}: {counts[split].describe(split)} -> {npz}")

@@ -11,7 +11,7 @@ with redirect_to_log(snakemake.log[0]):
     params = snakemake.params
     run = TrainingRun(
         variant={"model": params.model, "hparams": params.hparams, "training": params.training},
-        converter=params.converter,
+        representation=params.representation,
         train_windows=snakemake.input.windows[0],
         checkpoint_dir=params.checkpoint_dir,
         model_dir=snakemake.output[0],

@@ -15,7 +15,7 @@ SNAKEFILE = REPO / "Snakefile"
 SAMPLE = REPO / "data/gmd-sample/groove-v1.0.0-midionly-sample.zip"
 SMOKE_CONFIG = REPO / "tests/config/smoke.yaml"
 # The default representation (drums-4bar), spelled out as the workflow passes it (schema defaults filled in).
-CONVERTER = {
+DRUMS = {
     "converter": "DrumsConverter",
     "steps_per_quarter": 4,
     "quarters_per_bar": 4,

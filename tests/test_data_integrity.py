@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from beatvae.download import resolve_url, sha256_of
-from conftest import CONVERTER, REPO, SAMPLE
+from conftest import DRUMS, REPO, SAMPLE
 
 FULL = REPO / "data/gmd-full/groove-v1.0.0-midionly.zip"
 AUTHORS = "Jon Gillick, Adam Roberts, Jesse Engel, Douglas Eck and David Bamman"
@@ -115,10 +115,10 @@ def test_each_file_without_windows_is_counted_with_its_reason(sample_sequences):
     gapped.filename = "gapped.mid"
     silent = without_drums(s["beat"])
     silent.filename = "no-drums.mid"
-    count = WindowCount(CONVERTER)
+    count = WindowCount(DRUMS)
     windows = windows_from_note_sequences(
         [s["beat"], s["waltz"], s["six_eight"], s["short_fill"], silent, gapped, s["beat"]],
-        make_converter(CONVERTER),
+        make_converter(DRUMS),
         64,
         count,
     )
@@ -148,8 +148,8 @@ def test_a_train_split_without_windows_fails_naming_why(sample_sequences, caplog
         windows_from_note_sequences,
     )
 
-    converter = make_converter(CONVERTER)
-    counts = {split: WindowCount(CONVERTER) for split in ("train", "validation", "test")}
+    converter = make_converter(DRUMS)
+    counts = {split: WindowCount(DRUMS) for split in ("train", "validation", "test")}
     windows_from_note_sequences(
         [sample_sequences["waltz"], sample_sequences["six_eight"]], converter, 64, counts["train"]
     )

@@ -15,7 +15,7 @@ import mido
 import pytest
 
 from beatvae.settings import SettingsError, check_humanize, humanize_files
-from conftest import CONVERTER, GROOVE, REPO, SAMPLE, output_of, run_snakemake, write_config_with, write_drum_midi
+from conftest import DRUMS, GROOVE, REPO, SAMPLE, output_of, run_snakemake, write_config_with, write_drum_midi
 from test_midi import same_pitch_overlaps
 
 HUMANIZE_CONFIG = REPO / "tests/config/humanize.yaml"
@@ -214,7 +214,7 @@ def test_files_resolve_against_the_workflow_folder_and_may_not_share_a_stem(tmp_
     for folder in ("a", "b"):
         write_drum_midi(tmp_path / folder / "groove.mid")
     # The files are read while planning (tests/test_midi_inputs.py): representations as the schema fills them.
-    representations = {"drums": CONVERTER, "groove": GROOVE}
+    representations = {"drums": DRUMS, "groove": GROOVE}
     humanize = {"model": "groove", "files": ["a/groove.mid"]}
     check_humanize(humanize, VARIANTS, representations, tmp_path)
     assert humanize_files(humanize, tmp_path) == {"groove": tmp_path / "a/groove.mid"}

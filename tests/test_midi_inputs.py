@@ -16,7 +16,7 @@ import pytest
 from beatvae.settings import SettingsError, check_drum_midi, check_humanize, check_interpolation
 from beatvae.smf import read_midi_facts
 from conftest import (
-    CONVERTER,
+    DRUMS,
     GROOVE,
     REPO,
     SAMPLE,
@@ -29,7 +29,7 @@ from conftest import (
 
 HUMANIZE_CONFIG = REPO / "tests/config/humanize.yaml"
 VARIANTS = {"beats": {"representation": "drums"}, "groove": {"representation": "groove"}}
-REPRESENTATIONS = {"drums": CONVERTER, "groove": GROOVE}
+REPRESENTATIONS = {"drums": DRUMS, "groove": GROOVE}
 
 
 def mido_facts(path):
@@ -147,18 +147,18 @@ def test_endpoint_files_are_checked_as_drum_windows_naming_first_or_last(tmp_pat
     make_first(tmp_path / "first.mid")
     make_last(tmp_path / "last.mid")
     with pytest.raises(SettingsError, match=named):
-        check_interpolation(files_endpoints("first.mid", "last.mid"), tmp_path, {"tiny": CONVERTER})
+        check_interpolation(files_endpoints("first.mid", "last.mid"), tmp_path, {"tiny": DRUMS})
 
 
 def test_endpoint_files_filling_a_window_pass(tmp_path):
     write_drum_midi(tmp_path / "first.mid")
     write_drum_midi(tmp_path / "last.mid", bars=8, piano=True)  # the piano part is not read (drums only)
-    check_interpolation(files_endpoints("first.mid", "last.mid"), tmp_path, {"tiny": CONVERTER})
+    check_interpolation(files_endpoints("first.mid", "last.mid"), tmp_path, {"tiny": DRUMS})
     # A window twice as long does not fit the 4-bar file.
     with pytest.raises(
         SettingsError, match=r"endpoints.first: 'first.mid': its drums stop in bar 4, but variant 'long'"
     ):
-        check_interpolation(files_endpoints("first.mid", "last.mid"), tmp_path, {"long": dict(CONVERTER, slice_bars=8)})
+        check_interpolation(files_endpoints("first.mid", "last.mid"), tmp_path, {"long": dict(DRUMS, slice_bars=8)})
 
 
 # ---------------------------------------------------------------- while planning (dry runs)
@@ -252,7 +252,7 @@ def test_interpolation_job_names_the_endpoint_and_file_it_cannot_encode(tmp_path
     # The window fails before anything is encoded: no model is needed to see the message, which names
     # the file the job read (the workflow resolves the config's paths into the job's `files` input).
     with pytest.raises(ValueError, match=rf"generation.interpolation.endpoints.last: {re.escape(str(last))}: .*4-bar"):
-        endpoint_latents(None, endpoints, CONVERTER, {"files": [str(first), str(last)]})
+        endpoint_latents(None, endpoints, DRUMS, {"files": [str(first), str(last)]})
 
 
 def test_interpolation_endpoints_come_from_the_source_the_config_names(tmp_path):
@@ -260,12 +260,12 @@ def test_interpolation_endpoints_come_from_the_source_the_config_names(tmp_path)
 
     latents = tmp_path / "latents.npy"
     np.save(latents, np.arange(12, dtype=np.float32).reshape(3, 4))
-    first, last = endpoint_latents(None, {"source": "samples", "first": 2, "last": 0}, CONVERTER, {"latents": latents})
+    first, last = endpoint_latents(None, {"source": "samples", "first": 2, "last": 0}, DRUMS, {"latents": latents})
     assert first.tolist() == [8, 9, 10, 11] and last.tolist() == [0, 1, 2, 3]
     with pytest.raises(ValueError, match=r"endpoints \[0, 3\] name samples beyond the 3 generated"):
-        endpoint_latents(None, {"source": "samples", "first": 0, "last": 3}, CONVERTER, {"latents": latents})
+        endpoint_latents(None, {"source": "samples", "first": 0, "last": 3}, DRUMS, {"latents": latents})
     with pytest.raises(ValueError, match="unknown interpolation endpoint source 'somewhere'"):
-        endpoint_latents(None, {"source": "somewhere", "first": 0, "last": 1}, CONVERTER, {})
+        endpoint_latents(None, {"source": "somewhere", "first": 0, "last": 1}, DRUMS, {})
 
 
 def test_an_endpoint_files_other_parts_do_not_change_its_window(tmp_path):
@@ -274,9 +274,7 @@ def test_an_endpoint_files_other_parts_do_not_change_its_window(tmp_path):
     from beatvae.generation import opening_window
 
     windows = [
-        opening_window(
-            note_seq.midi_file_to_note_sequence(str(write_drum_midi(tmp_path / name, piano=piano))), CONVERTER
-        )
+        opening_window(note_seq.midi_file_to_note_sequence(str(write_drum_midi(tmp_path / name, piano=piano))), DRUMS)
         for name, piano in (("song.mid", True), ("drums.mid", False))
     ]
     assert windows[0].inputs[0].any()

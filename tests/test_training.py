@@ -15,7 +15,7 @@ import pytest
 
 from beatvae.dataset import make_converter, read_note_sequences, windows_from_note_sequences
 from beatvae.settings import window_steps
-from conftest import CONVERTER, GROOVE, HIERDEC_MODEL, REPO, training_defaults
+from conftest import DRUMS, GROOVE, HIERDEC_MODEL, REPO, training_defaults
 
 
 def tiny_variant(num_steps, seed=1, checkpoint_every=50, validate_every=0, **training):
@@ -59,7 +59,7 @@ def tiny_variant(num_steps, seed=1, checkpoint_every=50, validate_every=0, **tra
 @pytest.fixture(scope="module")
 def data(data_half):
     """Rock-beat windows of the embedded sample, through the real data stages."""
-    return data_half("rock", {"style": "rock", "beat_type": "beat", "time_signature": "4-4"}, CONVERTER)
+    return data_half("rock", {"style": "rock", "beat_type": "beat", "time_signature": "4-4"}, DRUMS)
 
 
 def child(command, *args, env=None, **popen):
@@ -77,11 +77,11 @@ def child(command, *args, env=None, **popen):
 
 
 def run_training(
-    variant, windows, checkpoint_dir, model_dir, validation=None, init_from=None, converter=CONVERTER, **popen
+    variant, windows, checkpoint_dir, model_dir, validation=None, init_from=None, representation=DRUMS, **popen
 ):
     extra = [validation or "-"] + ([init_from] if init_from else [])
     return child(
-        "train", json.dumps(variant), json.dumps(converter), windows, checkpoint_dir, model_dir, *extra, **popen
+        "train", json.dumps(variant), json.dumps(representation), windows, checkpoint_dir, model_dir, *extra, **popen
     )
 
 
@@ -141,6 +141,7 @@ def test_training_lowers_the_loss_and_exports_the_best_validated_checkpoint(trai
     stored = json.loads((trained["model_dir"] / "training.json").read_text())
     assert stored["exported"] == exported and stored["validation_windows"] > 0
     assert "device" in stored and "ETA" in trained["output"]
+    assert stored["representation"] == DRUMS, "the representation it was trained on, under its name"
 
 
 @pytest.mark.slow
@@ -449,7 +450,7 @@ def opening_windows(data, paths):
     from beatvae.dataset import Windows, midi_to_note_sequence
     from beatvae.generation import opening_window
 
-    tensors = [opening_window(midi_to_note_sequence(data["gmd_root"], path), CONVERTER) for path in paths]
+    tensors = [opening_window(midi_to_note_sequence(data["gmd_root"], path), DRUMS) for path in paths]
     return Windows(
         np.stack([np.asarray(t.inputs[0], bool) for t in tensors]),
         np.stack([np.argmax(t.outputs[0], axis=-1).astype(np.int16) for t in tensors]),
@@ -504,18 +505,18 @@ def test_interpolation_is_32_bars_whose_ends_encode_close_to_the_endpoints(autoe
     from beatvae.generation import dataset_endpoints, file_endpoints, interpolate
     from beatvae.model import TrainedModelDir
 
-    model = TrainedModelDir.load(autoencoder["model_dir"]).trained_model(batch_size=8, seed=3)
+    trained = TrainedModelDir.load(autoencoder["model_dir"]).trained_model(batch_size=8, seed=3)
     # The two beats the model keeps furthest apart: a short training run may still place two
     # of the four nearly on top of each other, and then neither end could be told apart.
     openings = Windows.load(autoencoder["openings"])
-    _, mu, _ = model.encode_tensors(list(openings.inputs), list(openings.lengths))
+    _, mu, _ = trained.encode_tensors(list(openings.inputs), list(openings.lengths))
     apart = np.linalg.norm(mu[:, None] - mu[None, :], axis=-1)
     first, last = np.unravel_index(np.argmax(apart), apart.shape)
     endpoints = {"source": "dataset", "first": autoencoder["ids"][first], "last": autoencoder["ids"][last]}
     interpolation = {"num_steps": 8, "temperature": temperature}
     steps = [tmp_path / f"step_{i}.mid" for i in range(8)]
-    first_z, last_z = dataset_endpoints(model, endpoints, CONVERTER, data["metadata"], data["gmd_root"])
-    z = interpolate(model, first_z, last_z, interpolation, CONVERTER, 120, tmp_path / "interpolation.mid", steps)
+    first_z, last_z = dataset_endpoints(trained, endpoints, DRUMS, data["metadata"], data["gmd_root"])
+    z = interpolate(trained, first_z, last_z, interpolation, DRUMS, 120, tmp_path / "interpolation.mid", steps)
     np.testing.assert_allclose(z[[0, -1]], [first_z, last_z], atol=1e-5)
     # Each step is sin((1-t)w)/sin(w) * first + sin(tw)/sin(w) * last: spherical, not straight-line, weights.
     weights, *_ = np.linalg.lstsq(np.stack([first_z, last_z], axis=1), z.T, rcond=None)
@@ -531,7 +532,7 @@ def test_interpolation_is_32_bars_whose_ends_encode_close_to_the_endpoints(autoe
     assert len(joined.notes) == sum(len(read_midi(p).notes) for p in steps)
 
     # Re-encoded as interpolation endpoints given as MIDI files are.
-    first_segment, last_segment = file_endpoints(model, [steps[0], steps[-1]], CONVERTER)
+    first_segment, last_segment = file_endpoints(trained, [steps[0], steps[-1]], DRUMS)
     distance = lambda a, b: float(np.linalg.norm(a - b))  # noqa: E731
     assert distance(first_segment, first_z) < distance(first_segment, last_z) / 2
     assert distance(last_segment, last_z) < distance(last_segment, first_z) / 2
@@ -553,13 +554,13 @@ def test_opening_window_skips_a_silent_count_in_and_rejects_a_too_short_performa
         note.start_time += 2 * bar_seconds
         note.end_time += 2 * bar_seconds
     delayed.total_time += 2 * bar_seconds
-    opening, delayed_opening = opening_window(sequence, CONVERTER), opening_window(delayed, CONVERTER)
+    opening, delayed_opening = opening_window(sequence, DRUMS), opening_window(delayed, DRUMS)
     assert len(opening.inputs) == len(delayed_opening.inputs) == 1, "one window, not also the one a bar later"
     np.testing.assert_array_equal(delayed_opening.inputs[0], opening.inputs[0])
 
     short = data["metadata"].query("bars < 1").iloc[0]
     with pytest.raises(ValueError, match="no 4-bar 4/4 drum window"):
-        opening_window(midi_to_note_sequence(data["gmd_root"], short["path"]), CONVERTER)
+        opening_window(midi_to_note_sequence(data["gmd_root"], short["path"]), DRUMS)
 
 
 @pytest.mark.slow
@@ -584,7 +585,7 @@ def test_killed_groove_training_resumes_validates_and_humanizes(data, tmp_path):
     variant["model"]["level_lengths"] = None
     variant["hparams"].update(sampling_schedule="constant", sampling_rate=0.0)
     checkpoints, model_dir = tmp_path / "checkpoints", tmp_path / "model"
-    process = run_training(variant, paths["train"], checkpoints, model_dir, converter=GROOVE)
+    process = run_training(variant, paths["train"], checkpoints, model_dir, representation=GROOVE)
     wait_for_checkpoint(checkpoints, 20, process)
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=120)
@@ -593,7 +594,9 @@ def test_killed_groove_training_resumes_validates_and_humanizes(data, tmp_path):
 
     variant["training"].update(num_steps=saved + 40, validate_every_steps=20)
     summary = finished_summary(
-        run_training(variant, paths["train"], checkpoints, model_dir, validation=paths["validation"], converter=GROOVE)
+        run_training(
+            variant, paths["train"], checkpoints, model_dir, validation=paths["validation"], representation=GROOVE
+        )
     )
     assert summary["resumed_from_step"] == saved and summary["steps"] == saved + 40
     scalars = pd.read_csv(model_dir / "scalars.csv")
@@ -606,7 +609,7 @@ def test_killed_groove_training_resumes_validates_and_humanizes(data, tmp_path):
     sequence = note_seq.midi_file_to_note_sequence(
         str(data["gmd_root"] / data["metadata"].query("beat_type == 'beat' and duration > 20")["path"].iloc[0])
     )
-    drums = quantized_drums(sequence, model.converter, "beat")
+    drums = quantized_drums(sequence, model.representation, "beat")
     humanized = apply_groove(
         sequence, drums, humanize_windows(model.trained_model(batch_size=1, seed=0), drums.inputs, drums.controls, 0.5)
     )

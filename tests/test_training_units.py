@@ -25,10 +25,10 @@ from beatvae.checkpoints import (
 from beatvae.dataset import Windows
 from beatvae.losses import loss_table, plot_losses
 from beatvae.model import TrainedModelDir, build_config, fingerprint, fingerprint_parts, windows_digest
-from beatvae.settings import SettingsError
+from beatvae.settings import SettingsError, settings_digest
 from beatvae.tfgraph import checkpoint_step, even_batch_size
 from beatvae.training import SCALAR_COLUMNS, TrainingRun, train_variant, truncate_scalars
-from conftest import CONVERTER, HIERDEC_MODEL, training_defaults
+from conftest import DRUMS, HIERDEC_MODEL, training_defaults
 
 VARIANT = {
     "model": dict(HIERDEC_MODEL),
@@ -53,15 +53,15 @@ def random_windows(count=8, seed=0):
 
 
 def test_build_config_derives_the_window_length_and_rejects_shapes_that_do_not_fit():
-    config = build_config(VARIANT, CONVERTER)
+    config = build_config(VARIANT, DRUMS)
     assert config.hparams.max_seq_len == 64
     assert (config.hparams.z_size, config.hparams.enc_rnn_size, config.hparams.dec_rnn_size) == (16, [32], [32, 32])
     assert config.data_converter.output_depth == 512
-    assert build_config(VARIANT, CONVERTER, batch_size=3).hparams.batch_size == 3
+    assert build_config(VARIANT, DRUMS, batch_size=3).hparams.batch_size == 3
     bad = copy.deepcopy(VARIANT)
     bad["model"]["level_lengths"] = [3, 7]
     with pytest.raises(SettingsError, match=r"level_lengths \[3, 7\] multiply to 21, but a window is 64 steps"):
-        build_config(bad, CONVERTER)
+        build_config(bad, DRUMS)
 
 
 def changed(section, key, value):
@@ -71,28 +71,36 @@ def changed(section, key, value):
 
 
 @pytest.mark.parametrize(
-    "variant, converter, digest, part",
+    "variant, representation, digest, part",
     [
-        (changed("model", "level_lengths", [8, 8]), CONVERTER, "d0", "model"),
-        (changed("hparams", "z_size", 32), CONVERTER, "d0", "hparams"),
-        (changed("training", "seed", 2), CONVERTER, "d0", "seed"),
-        (VARIANT, dict(CONVERTER, roll_input=False), "d0", "converter"),
-        (VARIANT, CONVERTER, "d1", "training_windows"),
+        (changed("model", "level_lengths", [8, 8]), DRUMS, "d0", "model"),
+        (changed("hparams", "z_size", 32), DRUMS, "d0", "hparams"),
+        (changed("training", "seed", 2), DRUMS, "d0", "seed"),
+        (VARIANT, dict(DRUMS, roll_input=False), "d0", "converter"),
+        (VARIANT, DRUMS, "d1", "training_windows"),
     ],
 )
-def test_fingerprint_changes_with_each_thing_the_weights_depend_on(variant, converter, digest, part):
-    base = fingerprint_parts(VARIANT, CONVERTER, "d0")
-    other = fingerprint_parts(variant, converter, digest)
+def test_fingerprint_changes_with_each_thing_the_weights_depend_on(variant, representation, digest, part):
+    base = fingerprint_parts(VARIANT, DRUMS, "d0")
+    other = fingerprint_parts(variant, representation, digest)
     assert [key for key in base if base[key] != other[key]] == [part]
     assert fingerprint(base) != fingerprint(other)
 
 
+def test_fingerprint_parts_keep_the_names_existing_checkpoint_folders_hashed():
+    """The fingerprint hashes each part's name too: renaming one (the representation's part is still
+    `converter`) would make every existing checkpoint folder look changed and train again."""
+    parts = fingerprint_parts(VARIANT, DRUMS, "d0", init_from="abc")
+    assert list(parts) == ["model", "hparams", "seed", "converter", "training_windows", "init_from"]
+    assert parts["converter"] == settings_digest(DRUMS)
+
+
 def test_fingerprint_ignores_loop_settings_and_includes_the_init_source():
-    base = fingerprint(fingerprint_parts(VARIANT, CONVERTER, "d0"))
+    base = fingerprint(fingerprint_parts(VARIANT, DRUMS, "d0"))
     loop = changed("training", "num_steps", 5000)
     loop["training"].update(log_every_steps=1, checkpoint_every_steps=7, validate_every_steps=3, export="last")
-    assert fingerprint(fingerprint_parts(loop, CONVERTER, "d0")) == base
-    assert fingerprint(fingerprint_parts(VARIANT, CONVERTER, "d0", init_from="abc")) != base
+    assert fingerprint(fingerprint_parts(loop, DRUMS, "d0")) == base
+    assert fingerprint(fingerprint_parts(VARIANT, DRUMS, "d0", init_from="abc")) != base
 
 
 def test_windows_digest_follows_the_content():
@@ -205,7 +213,7 @@ def test_a_config_error_leaves_existing_checkpoints_alone(tmp_path):
     fake_checkpoint(folder, 100, "trained-before")
     bad = changed("model", "level_lengths", [3, 7])
     with pytest.raises(SettingsError, match="level_lengths"):
-        train_variant(TrainingRun(bad, CONVERTER, tmp_path / "train.npz", folder, tmp_path / "model"))
+        train_variant(TrainingRun(bad, DRUMS, tmp_path / "train.npz", folder, tmp_path / "model"))
     assert (folder / "model.ckpt-100.index").exists()
     assert json.loads((folder / "fingerprint.json").read_text())["fingerprint"] == "trained-before"
 
@@ -214,10 +222,10 @@ def test_training_below_the_newest_checkpoint_fails_before_touching_anything(tmp
     windows = random_windows()
     windows.save(tmp_path / "train.npz")
     folder = tmp_path / "checkpoints"
-    parts = fingerprint_parts(VARIANT, CONVERTER, windows_digest(windows))
+    parts = fingerprint_parts(VARIANT, DRUMS, windows_digest(windows))
     fake_checkpoint(folder, 100, fingerprint(parts), parts)
     with pytest.raises(TrainingSettingsError, match="variants.v9.training.num_steps is 20"):
-        train_variant(TrainingRun(VARIANT, CONVERTER, tmp_path / "train.npz", folder, tmp_path / "model", name="v9"))
+        train_variant(TrainingRun(VARIANT, DRUMS, tmp_path / "train.npz", folder, tmp_path / "model", name="v9"))
     assert not (tmp_path / "model").exists()
 
 
@@ -262,11 +270,20 @@ def test_trained_model_dir_loads_settings_and_names_what_is_missing(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"is not a trained model folder: training.json is missing"):
         TrainedModelDir.load(tmp_path)
     (tmp_path / "training.json").write_text(
-        json.dumps({"variant": VARIANT, "converter": CONVERTER, "fingerprint": "f"})
+        json.dumps({"variant": VARIANT, "representation": DRUMS, "fingerprint": "f"})
     )
     (tmp_path / "checkpoint").write_text('model_checkpoint_path: "model.ckpt-150"\n')
     model = TrainedModelDir.load(tmp_path)
     assert model.checkpoint == str(tmp_path / "model.ckpt-150") and model.z_size == 16 and model.fingerprint == "f"
+    assert model.config().hparams.max_seq_len == 64
+
+
+def test_a_model_folder_exported_before_the_representation_rename_still_loads(tmp_path):
+    """Older versions wrote the representation into training.json as `converter`."""
+    (tmp_path / "training.json").write_text(json.dumps({"variant": VARIANT, "converter": DRUMS, "fingerprint": "f"}))
+    (tmp_path / "checkpoint").write_text('model_checkpoint_path: "model.ckpt-150"\n')
+    model = TrainedModelDir.load(tmp_path)
+    assert model.representation == DRUMS and model.fingerprint == "f"
     assert model.config().hparams.max_seq_len == 64
 
 
@@ -276,7 +293,7 @@ def test_an_exported_model_folder_holds_one_checkpoint_and_loads_back(tmp_path):
         fake_checkpoint(checkpoints, step, "f")
         (checkpoints / f"model.ckpt-{step}.data-00000-of-00001").write_text(str(step))
     (checkpoints / "scalars.csv").write_text("step,loss\n10,1.0\n")
-    summary = {"variant": VARIANT, "converter": CONVERTER, "fingerprint": "f", "steps": 20}
+    summary = {"variant": VARIANT, "representation": DRUMS, "fingerprint": "f", "steps": 20}
     model_dir = tmp_path / "model"
     model_dir.mkdir()
     (model_dir / "left-by-an-older-export").write_text("")
@@ -296,7 +313,7 @@ def test_an_exported_model_folder_holds_one_checkpoint_and_loads_back(tmp_path):
 
 def test_reading_a_model_folder_or_a_checkpoint_folder_needs_no_tensorflow(tmp_path):
     """The loss report and planning-side readers load the folders' owners without Magenta's start-up."""
-    (tmp_path / "training.json").write_text(json.dumps({"variant": VARIANT, "converter": CONVERTER}))
+    (tmp_path / "training.json").write_text(json.dumps({"variant": VARIANT, "representation": DRUMS}))
     (tmp_path / "checkpoint").write_text('model_checkpoint_path: "model.ckpt-150"\n')
     script = (
         "import sys; from beatvae.checkpoints import saved_checkpoints; from beatvae.model import TrainedModelDir\n"
@@ -323,7 +340,7 @@ def test_a_variant_that_asks_for_a_gpu_fails_at_once_without_one(tmp_path):
         train_variant(
             TrainingRun(
                 VARIANT,
-                CONVERTER,
+                DRUMS,
                 tmp_path / "train.npz",
                 tmp_path / "checkpoints",
                 tmp_path / "model",
@@ -377,7 +394,7 @@ def trained_folder(folder, windows_file, step, variant=VARIANT, init_source=None
     """A checkpoint folder as the training job leaves it, without training (its stored settings)."""
     from beatvae.settings import WINDOWS_FILE_KEY, file_sha256, settings_parts
 
-    parts = {**settings_parts(variant, CONVERTER), "training_windows": "digest"}
+    parts = {**settings_parts(variant, DRUMS), "training_windows": "digest"}
     if init_source:
         parts["init_from"] = init_source
     fake_checkpoint(folder, step, "f", parts)
@@ -393,48 +410,48 @@ def test_planning_refuses_fewer_steps_only_for_checkpoints_the_job_would_resume(
     trained_folder(folder, tmp_path / "train.npz", 100)
     fewer = changed("training", "num_steps", 50)
     with pytest.raises(SettingsError, match=r"variants.v2.training.num_steps is 50, .* checkpoint at step 100"):
-        check_trained_steps("v2", fewer, CONVERTER, folder, tmp_path / "train.npz", None)
-    check_trained_steps("v2", changed("training", "num_steps", 100), CONVERTER, folder, tmp_path / "train.npz", None)
+        check_trained_steps("v2", fewer, DRUMS, folder, tmp_path / "train.npz", None)
+    check_trained_steps("v2", changed("training", "num_steps", 100), DRUMS, folder, tmp_path / "train.npz", None)
     # Anything that starts the job over: other settings, other windows, another init_from source.
     other = copy.deepcopy(fewer)
     other["hparams"]["z_size"] = 8
-    check_trained_steps("v2", other, CONVERTER, folder, tmp_path / "train.npz", None)
+    check_trained_steps("v2", other, DRUMS, folder, tmp_path / "train.npz", None)
     random_windows(seed=1).save(tmp_path / "other.npz")
-    check_trained_steps("v2", fewer, CONVERTER, folder, tmp_path / "other.npz", None)
+    check_trained_steps("v2", fewer, DRUMS, folder, tmp_path / "other.npz", None)
     source = tmp_path / "source-model"
     source.mkdir()
     (source / "training.json").write_text(json.dumps({"fingerprint": "s1"}))
     (source / "checkpoint").write_text('model_checkpoint_path: "model.ckpt-7"\n')
-    check_trained_steps("v2", fewer, CONVERTER, folder, tmp_path / "train.npz", source)
+    check_trained_steps("v2", fewer, DRUMS, folder, tmp_path / "train.npz", source)
     trained_folder(folder, tmp_path / "train.npz", 100, init_source="s1/model.ckpt-7")
     with pytest.raises(SettingsError, match="variants.v2.training.num_steps is 50"):
-        check_trained_steps("v2", fewer, CONVERTER, folder, tmp_path / "train.npz", source)
-    check_trained_steps("v2", fewer, CONVERTER, tmp_path / "never-trained", tmp_path / "train.npz", None)
+        check_trained_steps("v2", fewer, DRUMS, folder, tmp_path / "train.npz", source)
+    check_trained_steps("v2", fewer, DRUMS, tmp_path / "never-trained", tmp_path / "train.npz", None)
 
 
 SHAPE_CHANGES = [
-    ("hparams", "z_size", 8, CONVERTER),
-    ("hparams", "residual_decoder", True, CONVERTER),
-    ("model", "level_lengths", [16, 4], CONVERTER),
-    ("model", "disable_autoregression", True, CONVERTER),
-    ("hparams", "learning_rate", 0.1, CONVERTER),
-    ("model", "level_lengths", [4, 16], dict(CONVERTER, roll_input=False)),
+    ("hparams", "z_size", 8, DRUMS),
+    ("hparams", "residual_decoder", True, DRUMS),
+    ("model", "level_lengths", [16, 4], DRUMS),
+    ("model", "disable_autoregression", True, DRUMS),
+    ("hparams", "learning_rate", 0.1, DRUMS),
+    ("model", "level_lengths", [4, 16], dict(DRUMS, roll_input=False)),
 ]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("section, key, value, converter", SHAPE_CHANGES, ids=[c[1] for c in SHAPE_CHANGES])
-def test_model_shape_names_exactly_the_settings_that_change_the_weights_shapes(section, key, value, converter):
+@pytest.mark.parametrize("section, key, value, representation", SHAPE_CHANGES, ids=[c[1] for c in SHAPE_CHANGES])
+def test_model_shape_names_exactly_the_settings_that_change_the_weights_shapes(section, key, value, representation):
     """settings.model_shape (what planning compares for init_from) against the graph Magenta builds."""
     from beatvae import magenta_env
     from beatvae.settings import model_shape
 
     tf = magenta_env.tensorflow_v1()
 
-    def weight_shapes(variant, converter):
+    def weight_shapes(variant, representation):
         graph = tf.Graph()
         with graph.as_default():
-            config = build_config(variant, converter)
+            config = build_config(variant, representation)
             config.model.build(config.hparams, config.data_converter.output_depth, is_training=True)
             depth, batch = config.data_converter, config.hparams.batch_size
             zeros = tf.zeros([batch, 64, depth.input_depth]), tf.zeros([batch, 64, depth.output_depth])
@@ -442,5 +459,5 @@ def test_model_shape_names_exactly_the_settings_that_change_the_weights_shapes(s
             return {v.op.name: v.shape.as_list() for v in tf.trainable_variables()}
 
     other = changed(section, key, value)
-    graphs_differ = weight_shapes(VARIANT, CONVERTER) != weight_shapes(other, converter)
-    assert (model_shape(VARIANT, CONVERTER) != model_shape(other, converter)) == graphs_differ
+    graphs_differ = weight_shapes(VARIANT, DRUMS) != weight_shapes(other, representation)
+    assert (model_shape(VARIANT, DRUMS) != model_shape(other, representation)) == graphs_differ

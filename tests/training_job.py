@@ -1,6 +1,6 @@
 """Child-process entry points for the training tests, run as the Snakemake job runs them:
 
-    python -m training_job train VARIANT_JSON CONVERTER_JSON TRAIN_NPZ CHECKPOINT_DIR MODEL_DIR \
+    python -m training_job train VARIANT_JSON REPRESENTATION_JSON TRAIN_NPZ CHECKPOINT_DIR MODEL_DIR \
         [VALIDATION_NPZ|- [INIT_FROM]]
     python -m training_job encode MODEL_DIR WINDOWS_NPZ COUNT
 
@@ -12,12 +12,12 @@ import logging
 import sys
 
 
-def train(variant_json, converter_json, train_npz, checkpoint_dir, model_dir, validation_npz="-", init_from=None):
+def train(variant_json, representation_json, train_npz, checkpoint_dir, model_dir, validation_npz="-", init_from=None):
     from beatvae.training import TrainingRun, train_variant
 
     run = TrainingRun(
         json.loads(variant_json),
-        json.loads(converter_json),
+        json.loads(representation_json),
         train_npz,
         checkpoint_dir,
         model_dir,
@@ -36,9 +36,9 @@ def encode(model_dir, windows_npz, count):
     from beatvae.dataset import Windows
     from beatvae.model import TrainedModelDir
 
-    model = TrainedModelDir.load(model_dir).trained_model(batch_size=int(count), seed=0)
+    trained = TrainedModelDir.load(model_dir).trained_model(batch_size=int(count), seed=0)
     windows = Windows.load(windows_npz)
-    _, mu, _ = model.encode_tensors(list(windows.inputs[: int(count)]), list(windows.lengths[: int(count)]))
+    _, mu, _ = trained.encode_tensors(list(windows.inputs[: int(count)]), list(windows.lengths[: int(count)]))
     return {"shape": list(mu.shape), "abs_sum": float(np.abs(mu).sum())}
 
 

@@ -93,8 +93,8 @@ def load_model(model_dir: str, *, groove: bool | None):
         raise CommandError(str(error)) from None
     except (ValueError, KeyError) as error:  # an unreadable training.json or checkpoint index
         raise CommandError(f"{model_dir}: not a trained model folder ({type(error).__name__}: {error})") from None
-    if groove is not None and is_groove(model.converter) != groove:
-        kind = "a GrooVAE (groove) model" if is_groove(model.converter) else "a drum-beat model"
+    if groove is not None and is_groove(model.representation) != groove:
+        kind = "a GrooVAE (groove) model" if is_groove(model.representation) else "a drum-beat model"
         wanted = "humanize takes a groove model" if groove else "this command takes a drum-beat model"
         raise CommandError(f"{model_dir}: {kind}; {wanted}")
     return model
@@ -140,7 +140,7 @@ def interpolate(args) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     trained = model.trained_model(batch_size=args.steps, seed=args.seed)
     try:
-        first_z, last_z = file_endpoints(trained, files, model.converter)
+        first_z, last_z = file_endpoints(trained, files, model.representation)
     except ValueError as error:
         raise CommandError(str(error).replace("generation.interpolation.endpoints.", "")) from None
     if args.qpm is None:
@@ -150,7 +150,7 @@ def interpolate(args) -> list[Path]:
     steps = [out / f"step_{index:02d}.mid" for index in range(args.steps)]
     interpolation = {"num_steps": args.steps, "temperature": args.temperature}
     interpolate_latents(
-        trained, first_z, last_z, interpolation, model.converter, args.qpm, out / "interpolation.mid", steps
+        trained, first_z, last_z, interpolation, model.representation, args.qpm, out / "interpolation.mid", steps
     )
     return [out / "interpolation.mid", *steps]
 
@@ -175,10 +175,11 @@ def info(args) -> list[str]:
 
     model = load_model(args.model_dir, groove=None)
     summary, variant = model.summary, model.variant
-    kind = "groove (humanize)" if is_groove(model.converter) else "drum beats"
+    representation = model.representation
+    kind = "groove (humanize)" if is_groove(representation) else "drum beats"
     lines = [
         f"model folder: {model.path} ({kind})",
-        f"representation: {model.converter['converter']}, {window_bars(model.converter)} bars per window",
+        f"representation: {representation['converter']}, {window_bars(representation)} bars per window",
         f"checkpoint: {Path(model.checkpoint).name}",
         f"z size: {model.z_size}; level lengths: {variant.get('model', {}).get('level_lengths')}",
         f"fingerprint: {model.fingerprint}",

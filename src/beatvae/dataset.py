@@ -188,42 +188,42 @@ class Windows:
         return self.inputs[..., :num_classes].astype(bool)
 
 
-def why_no_windows(sequence, settings: Mapping) -> str:
-    """Why Magenta's converter (configured by `settings`, a representation of the config) gives a
+def why_no_windows(sequence, representation: Mapping) -> str:
+    """Why Magenta's converter (made from `representation`, an entry of the config's `representations`) gives a
     NoteSequence no window: it drops such files without a word. Checks the converter's own steps
     in its order: quantizing, the bar length, the drum map, the length, the silences (drum classes only)."""
     import note_seq
     from magenta.models.music_vae.data import REDUCED_DRUM_PITCH_CLASSES, ROLAND_DRUM_PITCH_CLASSES
 
-    quarters_per_bar, bars = settings["quarters_per_bar"], window_bars(settings)
-    bars_key = CONVERTERS[settings["converter"]]["bars_key"]
+    quarters_per_bar, bars = representation["quarters_per_bar"], window_bars(representation)
+    bars_key = CONVERTERS[representation["converter"]]["bars_key"]
     try:
-        quantized = note_seq.quantize_note_sequence(sequence, settings["steps_per_quarter"])
+        quantized = note_seq.quantize_note_sequence(sequence, representation["steps_per_quarter"])
     except Exception as error:  # Magenta splits at these changes; the pieces gave nothing either
         return f"tempo or time-signature changes ({type(error).__name__})"
     if quantized.time_signatures:
         signature = quantized.time_signatures[0]
         if signature.numerator * 4 / signature.denominator != quarters_per_bar:
             return f"in {signature.numerator}/{signature.denominator}, not {quarters_per_bar}/4"
-    pitch_classes = ROLAND_DRUM_PITCH_CLASSES if is_groove(settings) else REDUCED_DRUM_PITCH_CLASSES
+    pitch_classes = ROLAND_DRUM_PITCH_CLASSES if is_groove(representation) else REDUCED_DRUM_PITCH_CLASSES
     drum_pitches = {pitch for pitches in pitch_classes for pitch in pitches}
     if not any(note.is_drum and note.pitch in drum_pitches for note in quantized.notes):
         return "no drum notes"
-    steps_per_bar = settings["steps_per_quarter"] * quarters_per_bar
-    if is_groove(settings):
+    steps_per_bar = representation["steps_per_quarter"] * quarters_per_bar
+    if is_groove(representation):
         # GrooveConverter pads the performance to whole bars after its last onset.
         last_onset = max(note.quantized_start_step for note in quantized.notes)
         return f"shorter than {bars_key} ({bars} bars)" if last_onset // steps_per_bar + 1 < bars else "no window"
     if quantized.total_quantized_steps / steps_per_bar < bars:
         return f"shorter than {bars_key} ({bars} bars)"
-    return f"no {bars}-bar stretch without a {settings.get('gap_bars', 1.0):g}-bar silence"
+    return f"no {bars}-bar stretch without a {representation.get('gap_bars', 1.0):g}-bar silence"
 
 
 @dataclass
 class WindowCount:
     """One split's files and windows, and why files gave none, for the log and the report."""
 
-    settings: Mapping  # the config's `converter` section, to explain files without windows
+    representation: Mapping  # the windows' representation, to explain files without windows
     files: int = 0
     windows: int = 0  # distinct windows kept
     repeated_windows: int = 0  # windows dropped because an earlier one had the same content
@@ -234,7 +234,7 @@ class WindowCount:
         self.windows += kept
         self.repeated_windows += converted - kept
         if converted == 0:
-            self.without_windows.setdefault(why_no_windows(sequence, self.settings), []).append(sequence.filename)
+            self.without_windows.setdefault(why_no_windows(sequence, self.representation), []).append(sequence.filename)
 
     def summary(self) -> dict:
         return {

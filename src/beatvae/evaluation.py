@@ -61,7 +61,7 @@ def sample_rolls(
     """bool [n, steps, classes] drum rolls of `num_samples` fresh samples (no MIDI round trip)."""
     trained = model.trained_model(batch_size=min(num_samples, 64), seed=seed)
     z = sample_latents(num_samples, model.z_size, seed)
-    outputs = trained.decode_to_tensors(z, length=window_steps(model.converter), temperature=temperature)
+    outputs = trained.decode_to_tensors(z, length=window_steps(model.representation), temperature=temperature)
     labels = np.argmax(np.asarray(outputs), axis=-1)
     return ((labels[..., None] >> np.arange(num_classes)) & 1).astype(bool)
 
@@ -144,7 +144,7 @@ def evaluate_groove(model_dir, split_paths: Mapping[str, str], train_path: str, 
     windows (`train_path`): hit scores, velocity and timing errors, per-class distributions, and
     whether the model's errors are below both baselines' on all held-out windows together."""
     model = TrainedModelDir.load(model_dir)
-    representation = model.converter
+    representation = model.representation
     if not is_groove(representation):
         raise ValueError(f"{model_dir}: a {representation['converter']} model, not a groove (GrooveConverter) one")
     steps_per_bar = representation["steps_per_quarter"] * representation["quarters_per_bar"]

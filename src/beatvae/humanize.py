@@ -33,13 +33,14 @@ class HumanizeError(ValueError):
 def load_humanizer(model_dir: str | os.PathLike, seed: int):
     """(TrainedModelDir, Magenta TrainedModel) of a groove model trained to humanize."""
     model = TrainedModelDir.load(model_dir)
-    if not is_groove(model.converter) or not model.converter.get("humanize"):
+    representation = model.representation
+    if not is_groove(representation) or not representation.get("humanize"):
         raise HumanizeError(
-            f"{model_dir} is not a humanizing groove model (its representation is {model.converter['converter']} "
-            f"with humanize: {bool(model.converter.get('humanize'))}); humanize.model must name a GrooveConverter "
+            f"{model_dir} is not a humanizing groove model (its representation is {representation['converter']} "
+            f"with humanize: {bool(representation.get('humanize'))}); humanize.model must name a GrooveConverter "
             "variant whose representation has humanize: true"
         )
-    return model, model.trained_model(batch_size=humanizer_batch_size(model.converter, BATCH_SIZE), seed=seed)
+    return model, model.trained_model(batch_size=humanizer_batch_size(representation, BATCH_SIZE), seed=seed)
 
 
 def read_midi(path: str | os.PathLike):
@@ -84,7 +85,7 @@ def drum_part(sequence, midi_path, representation: Mapping):
 def humanize_sequence(model: TrainedModelDir, trained, sequence, temperature: float, source: str):
     """The sequence with the model's groove applied to its drum-class notes (see groove.apply_groove)."""
     try:
-        drums = quantized_drums(sequence, model.converter, source)
+        drums = quantized_drums(sequence, model.representation, source)
     except ValueError as error:
         raise HumanizeError(str(error)) from error
     grooves = humanize_windows(trained, drums.inputs, drums.controls, temperature)
@@ -110,7 +111,7 @@ def humanize_midi_files(
     log.info("humanizing %d MIDI files with %s (temperature %g)", len(midi_paths), model_dir, temperature)
     summaries = []
     for midi_path, out_path in zip(midi_paths, out_paths, strict=True):
-        sequence = drum_part(read_midi(midi_path), midi_path, model.converter)
+        sequence = drum_part(read_midi(midi_path), midi_path, model.representation)
         humanized, drums = humanize_sequence(model, trained, sequence, temperature, str(midi_path))
         # The loop length is the original file's (note_seq ends a sequence at its last note-off).
         humanized.total_time = max(midi_length_seconds(midi_path), 1e-6)

@@ -73,7 +73,7 @@ def windows_digest(windows) -> str:
 
 
 def fingerprint_parts(
-    variant: Mapping, converter: Mapping, training_windows: str, init_from: str | None = None
+    variant: Mapping, representation: Mapping, training_windows: str, init_from: str | None = None
 ) -> dict:
     """A digest of each thing the trained weights depend on, by name (the log says which changed).
 
@@ -81,7 +81,7 @@ def fingerprint_parts(
     model the weights started from, if any. `num_steps` and the other loop settings are left out
     so a run can be extended and its logging changed without starting over.
     """
-    parts = {**settings_parts(variant, converter), "training_windows": training_windows}
+    parts = {**settings_parts(variant, representation), "training_windows": training_windows}
     if init_from:
         parts["init_from"] = init_from
     return parts
@@ -92,20 +92,22 @@ def fingerprint(parts: Mapping) -> str:
     return settings_digest(dict(parts))
 
 
-def build_config(variant: Mapping, converter: Mapping, **hparam_overrides) -> configs.Config:
-    """A fresh Magenta Config for `variant` over `converter`, its representation's settings.
+def build_config(variant: Mapping, representation: Mapping, **hparam_overrides) -> configs.Config:
+    """A fresh Magenta Config for `variant` over the windows of `representation` (a named entry of
+    the config's `representations`).
 
     Never reuse one: TrainedModel deep-copies Configs."""
     from magenta.common import merge_hparams
     from magenta.contrib import training as contrib_training
     from magenta.models.music_vae import configs, lstm_models
 
-    check_variant("(this)", variant, converter)
+    check_variant("(this)", variant, representation)
     structure = variant["model"]
-    hparams = dict(model_hparams(variant, converter), **hparam_overrides)
+    hparams = dict(model_hparams(variant, representation), **hparam_overrides)
     level_lengths = structure.get("level_lengths")
     # The representation decides how outputs are read: one-hot drum classes, or hit/velocity/offset values.
-    core_decoder = getattr(lstm_models, structure.get("decoder") or CONVERTERS[converter["converter"]]["decoder"])()
+    decoder_name = structure.get("decoder") or CONVERTERS[representation["converter"]]["decoder"]
+    core_decoder = getattr(lstm_models, decoder_name)()
     if level_lengths:
         decoder = lstm_models.HierarchicalLstmDecoder(
             core_decoder,
@@ -119,7 +121,7 @@ def build_config(variant: Mapping, converter: Mapping, **hparam_overrides) -> co
         model=_observed_music_vae()(encoder, decoder),
         hparams=merge_hparams(lstm_models.get_default_hparams(), contrib_training.HParams(**hparams)),
         note_sequence_augmenter=None,
-        data_converter=make_converter(converter),
+        data_converter=make_converter(representation),
         # music_vae_train writes this into a summary; our loop reads precomputed tensors instead.
         train_examples_path="precomputed-tensors",
         eval_examples_path="precomputed-tensors",
@@ -162,9 +164,22 @@ def sample_latents(num_samples: int, z_size: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((num_samples, z_size)).astype(np.float32)
 
 
+# training.json's key for the representation a model was trained on; versions before the rename
+# wrote it as `converter`, and their model folders still load.
+SUMMARY_REPRESENTATION_KEY = "representation"
+OLD_SUMMARY_REPRESENTATION_KEY = "converter"
+
+
+def summary_representation(summary: Mapping) -> dict:
+    """The representation a training.json records, under its current key or its old one."""
+    if SUMMARY_REPRESENTATION_KEY in summary:
+        return summary[SUMMARY_REPRESENTATION_KEY]
+    return summary[OLD_SUMMARY_REPRESENTATION_KEY]
+
+
 @dataclass(frozen=True)
 class TrainedModelDir:
-    """A trained model folder (results/models/<variant>): its settings, converter and checkpoint.
+    """A trained model folder (results/models/<variant>): its settings, representation and checkpoint.
 
     The one owner of the folder's layout: one checkpoint, TensorFlow's state file naming it,
     training.json (the run's summary, with the settings it was trained with) and scalars.csv. `export`
@@ -175,7 +190,7 @@ class TrainedModelDir:
 
     path: Path
     variant: dict  # the variant's model, hparams and training sections, as trained
-    converter: dict
+    representation: dict  # the representation its windows were made with
     checkpoint: str  # checkpoint prefix, e.g. results/models/v1/model.ckpt-400
     summary: dict = field(repr=False)
 
@@ -190,7 +205,7 @@ class TrainedModelDir:
         name = newest_checkpoint_name(path)
         if name is None:
             raise ValueError(f"{index_path} names no model_checkpoint_path")
-        return cls(path, summary["variant"], summary["converter"], str(path / name), summary)
+        return cls(path, summary["variant"], summary_representation(summary), str(path / name), summary)
 
     @staticmethod
     def export(path: str | os.PathLike, checkpoint_path: str, scalars: Path, summary: Mapping) -> None:
@@ -225,7 +240,7 @@ class TrainedModelDir:
 
     def config(self, **hparam_overrides) -> configs.Config:
         """A fresh Magenta Config of this model (never reuse one: TrainedModel deep-copies it)."""
-        return build_config(self.variant, self.converter, **hparam_overrides)
+        return build_config(self.variant, self.representation, **hparam_overrides)
 
     def trained_model(self, batch_size: int, seed: int):
         """Magenta's TrainedModel over this checkpoint, with seeded sampling."""

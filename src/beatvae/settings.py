@@ -37,7 +37,7 @@ DRUM_CLASS_NAMES: tuple[str, ...] = (
 )
 NUM_DRUM_CLASSES = len(DRUM_CLASS_NAMES)
 
-# The sections of a variant that the trained weights depend on (with the converter and the
+# The sections of a variant that the trained weights depend on (with its representation and the
 # training data); resource requests and descriptions are not among them.
 TRAINING_KEYS = ("model", "hparams", "training")
 
@@ -410,6 +410,8 @@ def settings_parts(variant: Mapping, representation: Mapping) -> dict:
         "model": settings_digest(variant["model"]),
         "hparams": settings_digest(variant["hparams"]),
         "seed": settings_digest(variant["training"]["seed"]),
+        # Named `converter` (the representation's name before the rename) because existing checkpoint
+        # folders' fingerprints hash this name: renaming it would retrain every one of them.
         "converter": settings_digest(dict(representation)),
     }
 
@@ -509,7 +511,7 @@ def check_init_from_cycles(variants: Mapping[str, Mapping]) -> None:
 # level_lengths values and GrooveConverter's `humanize` do not change them, their number and
 # `hits_as_controls` do). A model can start from another's weights only where all of these agree.
 def model_shape(variant: Mapping, representation: Mapping) -> dict:
-    """{config key (relative to the variant, `representation.*` for its converter): value} of
+    """{config key (relative to the variant, `representation.*` for its representation's): value} of
     every setting that decides the shape of the variant's weights."""
     model, hparams = variant["model"], variant["hparams"]
     levels = model.get("level_lengths")

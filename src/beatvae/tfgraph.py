@@ -128,8 +128,8 @@ class ReconstructionGraph:
         self.graph = tf.Graph()
         with self.graph.as_default():
             tf.set_random_seed(seed)
-            model = config.model
-            model.build(config.hparams, config.data_converter.output_depth, is_training=False)
+            music_vae = config.model
+            music_vae.build(config.hparams, config.data_converter.output_depth, is_training=False)
             self.placeholders = windows_placeholders(tf, windows)
             dataset = make_dataset(
                 tf,
@@ -141,9 +141,9 @@ class ReconstructionGraph:
                 repeat=False,
             )
             self.iterator = tf.data.make_initializable_iterator(dataset)
-            model.eval(**self.iterator.get_next())
+            music_vae.eval(**self.iterator.get_next())
             self.metrics = {
-                key: metric_tensors(tf, model.metric_map, name)
+                key: metric_tensors(tf, music_vae.metric_map, name)
                 for key, name in reconstruction_metric_names(config).items()
             }
             self.updates = tf.group(*(update for _, update in self.metrics.values()))

@@ -36,6 +36,7 @@ from beatvae.checkpoints import (
 )
 from beatvae.dataset import Windows
 from beatvae.model import (
+    SUMMARY_REPRESENTATION_KEY,
     TrainedModelDir,
     build_config,
     fingerprint,
@@ -85,14 +86,15 @@ class TrainingRun:
 
     `variant` holds the variant's model, hparams and training sections as the validated config has
     them: every loop setting filled in from config/schema.yaml, their one place (callers outside
-    Snakemake validate the config the same way). `converter` is its representation's settings;
-    `name` (the variant's) names config keys in errors; `gpus` is the variant's `resources.gpus`;
-    `init_from` a trained model folder whose weights a fresh run starts from; `process_start` when
-    the job's process started (its start-up time is reported), else when training was called.
+    Snakemake validate the config the same way). `representation` is the config's representation
+    the windows are made with; `name` (the variant's) names config keys in errors; `gpus` is the
+    variant's `resources.gpus`; `init_from` a trained model folder whose weights a fresh run starts
+    from; `process_start` when the job's process started (its start-up time is reported), else when
+    training was called.
     """
 
     variant: Mapping
-    converter: Mapping
+    representation: Mapping
     train_windows: str | os.PathLike
     checkpoint_dir: Path
     model_dir: Path
@@ -197,9 +199,9 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds // 60 % 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
-def clipped_train_op(tf, model, optimizer, hparams):
+def clipped_train_op(tf, music_vae, optimizer, hparams):
     """Gradient clipping exactly as magenta.models.music_vae.music_vae_train.train does it."""
-    grads, var_list = list(zip(*optimizer.compute_gradients(model.loss), strict=True))
+    grads, var_list = list(zip(*optimizer.compute_gradients(music_vae.loss), strict=True))
     global_norm = tf.global_norm(grads)
     if hparams.clip_mode == "value":
         clipped = [tf.clip_by_value(g, -hparams.grad_clip, hparams.grad_clip) for g in grads]
@@ -210,13 +212,13 @@ def clipped_train_op(tf, model, optimizer, hparams):
             lambda: [tf.zeros(tf.shape(g)) for g in grads],
         )
     train_op = optimizer.apply_gradients(
-        list(zip(clipped, var_list, strict=True)), global_step=model.global_step, name="train_step"
+        list(zip(clipped, var_list, strict=True)), global_step=music_vae.global_step, name="train_step"
     )
     return train_op, global_norm
 
 
 class TrainingGraph:
-    """Magenta's model, loss, optimizer and clipping over the training windows, with logged scalars."""
+    """Magenta's MusicVAE, loss, optimizer and clipping over the training windows, with logged scalars."""
 
     def __init__(self, tf, config, windows: Windows, seed: int, checkpoints_to_keep: int):
         from magenta.models.music_vae import lstm_utils
@@ -226,34 +228,34 @@ class TrainingGraph:
         self.graph = tf.Graph()
         with self.graph.as_default():
             tf.set_random_seed(seed)
-            model = config.model
-            model.build(hparams, config.data_converter.output_depth, is_training=True)
+            music_vae = config.model
+            music_vae.build(hparams, config.data_converter.output_depth, is_training=True)
             self.placeholders = windows_placeholders(tf, windows)
             dataset = make_dataset(
                 tf, self.placeholders, self.batch_size, config.data_converter.output_depth, seed=seed
             )
             self.iterator = tf.data.make_initializable_iterator(dataset)
-            optimizer = model.train(**self.iterator.get_next())
-            self.train_op, global_norm = clipped_train_op(tf, model, optimizer, hparams)
+            optimizer = music_vae.train(**self.iterator.get_next())
+            self.train_op, global_norm = clipped_train_op(tf, music_vae, optimizer, hparams)
             # Streaming means of the decoder's metrics since the last logged step (accuracy, or groove losses).
             decoder_metrics = {
-                key: metric_tensors(tf, model.metric_map, name)
+                key: metric_tensors(tf, music_vae.metric_map, name)
                 for key, name in reconstruction_metric_names(config).items()
                 if key not in COMMON_METRICS
             }
             self.metric_values = {key: value for key, (value, _) in decoder_metrics.items()}
             self.metric_updates = tf.group(*(update for _, update in decoder_metrics.values()))
             self.scalars = {
-                "loss": model.loss,
-                "r_loss": tf.reduce_mean(model.scalars["losses/r_loss"]),
-                "kl_loss": tf.reduce_mean(model.scalars["losses/kl_loss"]),
-                "kl_bits": tf.reduce_mean(model.scalars["losses/kl_bits"]),
-                "beta": tf.reduce_mean(model.scalars["losses/kl_beta"]),
+                "loss": music_vae.loss,
+                "r_loss": tf.reduce_mean(music_vae.scalars["losses/r_loss"]),
+                "kl_loss": tf.reduce_mean(music_vae.scalars["losses/kl_loss"]),
+                "kl_bits": tf.reduce_mean(music_vae.scalars["losses/kl_bits"]),
+                "beta": tf.reduce_mean(music_vae.scalars["losses/kl_beta"]),
                 "sampling_probability": lstm_utils.get_sampling_probability(hparams, is_training=True),
                 "learning_rate": optimizer._lr,  # the decayed rate MusicVAE.train built for Adam
                 "global_norm": global_norm,
             }
-            self.global_step = model.global_step
+            self.global_step = music_vae.global_step
             self.saver = tf.train.Saver(max_to_keep=checkpoints_to_keep, save_relative_paths=True)
             # Fine-tuning starts from another model's weights only: its step, schedules and Adam slots start over.
             self.weights = tf.trainable_variables()
@@ -266,13 +268,13 @@ class TrainingGraph:
 class Validation:
     """Validation loss and accuracies (teacher-forced and free-running) of saved checkpoints, and the best one."""
 
-    def __init__(self, tf, variant, converter, windows: Windows, checkpoint_dir: Path, seed: int, threads=None):
+    def __init__(self, tf, variant, representation, windows: Windows, checkpoint_dir: Path, seed: int, threads=None):
         self.windows = len(windows)
-        self.columns = VALIDATION_SCALARS[CONVERTERS[converter["converter"]]["decoder"]]
+        self.columns = VALIDATION_SCALARS[CONVERTERS[representation["converter"]]["decoder"]]
         self.graphs = {
             mode: ReconstructionGraph(
                 tf,
-                lambda **o: build_config(variant, converter, **o),
+                lambda **o: build_config(variant, representation, **o),
                 windows,
                 variant["hparams"]["batch_size"],
                 mode,
@@ -343,16 +345,16 @@ def _prepare(tf, run: TrainingRun) -> _Prepared:
     if len(windows) == 0:
         raise ValueError(f"{run.train_windows} holds no training windows: the subset's train split is empty")
     validation = Windows.load(run.validation_windows) if run.validation_windows else None
-    config = build_config(run.variant, run.converter)
+    config = build_config(run.variant, run.representation)
     source = TrainedModelDir.load(run.init_from) if run.init_from else None
     if source:
         problem = model_shape_problem(
-            run.name, run.variant, run.converter, source.path.name, source.variant, source.converter
+            run.name, run.variant, run.representation, source.path.name, source.variant, source.representation
         )
         if problem:
             raise TrainingSettingsError(problem)
     source_id = init_source_id(run.init_from) if source else None
-    parts = fingerprint_parts(run.variant, run.converter, windows_digest(windows), source_id)
+    parts = fingerprint_parts(run.variant, run.representation, windows_digest(windows), source_id)
     device = _device(tf, run)
     return _Prepared(windows, validation, config, source, parts, fingerprint(parts), device)
 
@@ -427,7 +429,7 @@ def _validator(tf, run: TrainingRun, validation: Windows | None, start_step: int
         )
         return None
     validator = Validation(
-        tf, run.variant, run.converter, validation, run.checkpoint_dir, run.training["seed"], run.threads
+        tf, run.variant, run.representation, validation, run.checkpoint_dir, run.training["seed"], run.threads
     )
     validator.best.forget_after(start_step)
     return validator
@@ -457,7 +459,7 @@ def _summary(loop: _Loop, prepared: _Prepared, start_step: int, result: Mapping,
         },
         "best_validation": dict(validator.best.record) if validator and validator.best.record else None,
         "variant": training_settings(loop.run.variant),
-        "converter": dict(loop.run.converter),
+        SUMMARY_REPRESENTATION_KEY: dict(loop.run.representation),
         "init_from": (
             {"model": str(source.path), "fingerprint": source.fingerprint, "step": checkpoint_step(source.checkpoint)}
             if source

@@ -26,7 +26,7 @@ for seed in SEEDS:
     for scale in [float(x) for x in sys.argv[3].split(",")]:
         for temp in [float(x) for x in sys.argv[4].split(",")]:
             z = sample_latents(256, model.z_size, seed) * scale
-            o = trained.decode_to_tensors(z, length=window_steps(model.converter), temperature=temp)
+            o = trained.decode_to_tensors(z, length=window_steps(model.representation), temperature=temp)
             labels = np.argmax(np.asarray(o), axis=-1)
             s = ((labels[..., None] >> np.arange(9)) & 1).astype(bool)
             r = judge(s, train, held, seed)

@@ -222,6 +222,7 @@ def test_files_resolve_against_the_workflow_folder_and_may_not_share_a_stem(tmp_
         check_humanize(dict(humanize, files=["a/groove.mid", "b/groove.mid"]), VARIANTS, representations, tmp_path)
 
 
+@pytest.mark.slow
 def test_the_beatvae_command_makes_what_the_workflow_makes(run, tmp_path):
     """`beatvae` over the run's own model folders: the same functions as the jobs, so the workflow's
     settings give the workflow's files byte for byte; an interpolation between two of its beats loops."""

@@ -161,8 +161,9 @@ def test_validation_during_training_measures_what_evaluation_measures(trained, d
 @pytest.mark.slow
 def test_evaluation_warns_about_a_held_out_split_without_windows(trained, data, tmp_path, caplog):
     """A subset without validation files must not finish silently without held-out metrics."""
+    from beatvae.comparison import comparison_row
     from beatvae.dataset import Windows
-    from beatvae.evaluation import comparison_row, evaluate_variant
+    from beatvae.evaluation import evaluate_variant
 
     empty = Windows.load(data["windows"]["validation"])
     empty = Windows(empty.inputs[:0], empty.labels[:0], empty.lengths[:0], empty.sources[:0])

@@ -1,6 +1,7 @@
 # Entry points, each creating or refreshing .venv itself:
 #   make run   -> set up, then run the whole workflow on the default config
 #   make test  -> set up, then run the test suite
+#   make test-fast -> the fast tier: no training, no workflow run, no browser; on every core
 #   make lint  -> snakemake --lint, snakefmt --check and ruff (lint + format check)
 PYTHON ?= python3
 VENV := .venv
@@ -9,7 +10,7 @@ MAGENTA := magenta==2.1.4
 SNAKEMAKE_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup system-packages run test lint clean
+.PHONY: setup system-packages run test test-fast lint clean
 
 setup: $(STAMP) system-packages
 
@@ -45,6 +46,11 @@ run: setup
 
 test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# One worker per core (pytest-xdist): the tier's tests share no state but tmp_path. The slow tier
+# stays serial, as its session fixtures train models that several tests share.
+test-fast: setup
+	$(VENV)/bin/pytest -m "not slow and not browser" -n auto $(PYTEST_ARGS)
 
 # Python style is configured in pyproject.toml ([tool.ruff]: line length 120 for lint and format).
 lint: setup

@@ -51,6 +51,12 @@ needs_browser_and_audio = pytest.mark.skipif(
 )
 
 
+def in_headless_chromium(test):
+    """A test that opens the page in Chromium: marked `browser` (the fast tier leaves it out: each takes
+    10-50 s) and skipped where Chromium or the audio tools are missing."""
+    return pytest.mark.browser(needs_browser_and_audio(test))
+
+
 def interpolation_midi(path, step_last_notes=(63, 30, 50), qpm=120):
     steps = [retimed(magenta_decoded(last), qpm, num_bars=4) for last in step_last_notes]
     joined = sequences_lib.concatenate_sequences(steps, [steps[0].total_time] * len(steps))
@@ -135,7 +141,7 @@ def page(tmp_path_factory):
     return {"path": path, "entries": entries, "midis": midis, "oggs": oggs}
 
 
-@needs_browser_and_audio
+@in_headless_chromium
 def test_page_is_self_contained_and_small(page):
     text = page["path"].read_text()
     assert "<script src=" not in text and "http://" not in text.split("<script>", 1)[0]
@@ -145,7 +151,7 @@ def test_page_is_self_contained_and_small(page):
     assert page["path"].stat().st_size < embedded * 4 / 3 + 1.0e6
 
 
-@needs_browser_and_audio
+@in_headless_chromium
 def test_page_plays_every_beat_in_headless_chromium(page, record_property):
     entries = len(page["entries"])
     with Browser(width=1280, height=1000) as browser:
@@ -269,7 +275,7 @@ def with_page_script_run_late(page, path):
     return path
 
 
-@needs_browser_and_audio
+@in_headless_chromium
 @pytest.mark.parametrize("count", [16, 64])
 def test_every_player_lasts_its_four_bars_even_when_it_loaded_before_the_page_script(many_samples, count, tmp_path):
     status = "document.body.dataset"
@@ -294,7 +300,7 @@ def open_as_snakemake_report_does(browser, page, tmp_path):
     return len(uri)
 
 
-@needs_browser_and_audio
+@in_headless_chromium
 def test_the_single_file_report_plays_the_copy_without_audio_and_says_where_the_audio_is(many_samples, tmp_path):
     full, copy = many_samples[64], many_samples[16, "single file"]
     assert full.stat().st_size > SINGLE_FILE_REPORT_LIMIT > many_samples[64, "single file"].stat().st_size
@@ -322,7 +328,7 @@ def test_the_single_file_report_plays_the_copy_without_audio_and_says_where_the_
 # ---------------------------------------------------------------- accessibility
 
 
-@needs_browser_and_audio
+@in_headless_chromium
 @pytest.mark.parametrize("width", [1280, 560])
 def test_axe_finds_nothing_serious_and_every_control_is_named(page, width):
     with Browser(width=width, height=900) as browser:

@@ -1,7 +1,7 @@
 # Entry points, each creating or refreshing .venv itself:
 #   make run   -> set up, then run the whole workflow on the default config
 #   make test  -> set up, then run the test suite
-#   make test-fast -> the fast tier: no training, no workflow run, no browser; on every core
+#   make test-fast -> the pure checks: no Snakemake, TensorFlow, browser or training; on every core
 #   make lint  -> snakemake --lint, snakefmt --check and ruff (lint + format check)
 PYTHON ?= python3
 VENV := .venv
@@ -47,10 +47,12 @@ run: setup
 test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-# One worker per core (pytest-xdist): the tier's tests share no state but tmp_path. The slow tier
-# stays serial, as its session fixtures train models that several tests share.
+# Tiers by what a test needs (markers in pyproject.toml). The pure tier runs one worker per core
+# (pytest-xdist; its tests share nothing but tmp_path); the rest stays serial, as the slow tier's
+# session fixtures train models that several tests share.
+PURE_TESTS := not slow and not browser and not snakemake and not tensorflow
 test-fast: setup
-	$(VENV)/bin/pytest -m "not slow and not browser" -n auto $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m "$(PURE_TESTS)" -n auto $(PYTEST_ARGS)
 
 # Python style is configured in pyproject.toml ([tool.ruff]: line length 120 for lint and format).
 lint: setup

@@ -92,6 +92,7 @@ def rule_graph(dot):
     return set(names.values()), edges
 
 
+@pytest.mark.snakemake
 def test_the_picture_is_the_rule_graph_of_the_default_config(tmp_path):
     result = run_snakemake(tmp_path, "--rulegraph", check=True)
     committed = (REPO / "docs/rulegraph.dot").read_text()

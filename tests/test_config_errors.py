@@ -65,6 +65,7 @@ def test_a_value_with_no_near_miss_gets_no_guess():
     assert "generation.zebra" in message and "did you mean" not in message, message
 
 
+@pytest.mark.snakemake
 @pytest.mark.parametrize(
     ("override", "expected"),
     [

@@ -107,6 +107,7 @@ def with_silence(sequence, from_bar, to_bar, end_bar):
     return changed
 
 
+@pytest.mark.tensorflow
 def test_each_file_without_windows_is_counted_with_its_reason(sample_sequences):
     from beatvae.dataset import WindowCount, make_converter, windows_from_note_sequences
 
@@ -139,6 +140,7 @@ def test_each_file_without_windows_is_counted_with_its_reason(sample_sequences):
     )
 
 
+@pytest.mark.tensorflow
 def test_a_train_split_without_windows_fails_naming_why(sample_sequences, caplog):
     from beatvae.dataset import (
         NoTrainingWindows,
@@ -182,6 +184,7 @@ def records_then_full_disk(count):
     raise OSError(28, "No space left on device")
 
 
+@pytest.mark.tensorflow
 def test_a_failed_tfrecord_write_leaves_nothing(tmp_path):
     from beatvae.dataset import write_records
 
@@ -206,6 +209,7 @@ def test_a_failed_windows_save_leaves_nothing(tmp_path):
     assert sorted(os.listdir(tmp_path)) == []
 
 
+@pytest.mark.tensorflow
 def test_temporaries_of_killed_jobs_are_removed_by_the_next_run(tmp_path):
     from beatvae.dataset import Windows, write_records
     from beatvae.metadata import MetadataError, build_metadata

@@ -275,6 +275,7 @@ class StallingHandler(QuietHandler):
         self.close_connection = True
 
 
+@pytest.mark.snakemake
 def test_sigterm_during_the_download_job_leaves_no_partial_file(tmp_path):
     """The real download_gmd job, stopped with SIGTERM (as Snakemake, scancel or a user stop it)."""
     import psutil

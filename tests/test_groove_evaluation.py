@@ -44,6 +44,7 @@ def grooves(windows):
     return windows.labels.astype(np.float32), groove_step_milliseconds(windows.qpm, GROOVE["steps_per_quarter"])
 
 
+@pytest.mark.tensorflow
 def test_hit_scores_of_the_real_hits_and_of_silence(windows):
     real, _ = grooves(windows["validation"])
     hits = real[..., HITS]
@@ -57,6 +58,7 @@ def test_hit_scores_of_the_real_hits_and_of_silence(windows):
     assert silent["real_hits"] == int(hits.sum())
 
 
+@pytest.mark.tensorflow
 def test_what_the_drummer_played_has_no_error_and_velocity_is_in_midi_units(windows):
     real, step_ms = grooves(windows["validation"])
     assert groove_errors(real, real, step_ms) == {"velocity_mae": 0.0, "timing_mae_ms": 0.0}
@@ -69,6 +71,7 @@ def test_what_the_drummer_played_has_no_error_and_velocity_is_in_midi_units(wind
     assert groove_errors(real, late, step_ms)["timing_mae_ms"] == pytest.approx(expected, rel=1e-3)
 
 
+@pytest.mark.tensorflow
 def test_position_means_are_each_class_and_bar_steps_training_mean(windows):
     train, _ = grooves(windows["train"])
     means = position_means(train, STEPS_PER_BAR)
@@ -89,6 +92,7 @@ def test_position_means_are_each_class_and_bar_steps_training_mean(windows):
     )
 
 
+@pytest.mark.tensorflow
 def test_position_baseline_beats_the_constant_one_on_its_own_training_windows(windows):
     train, step_ms = grooves(windows["train"])
     hits = train[..., HITS] > 0.5
@@ -105,6 +109,7 @@ def test_position_baseline_beats_the_constant_one_on_its_own_training_windows(wi
     assert targets["all_met"] is False
 
 
+@pytest.mark.tensorflow
 def test_distributions_per_class_of_real_and_model_velocities_and_timing(windows):
     real, step_ms = grooves(windows["validation"])
     stats = groove_distributions(real, constant_groove(real, 0.5), step_ms)
@@ -216,6 +221,7 @@ def test_groove_temperature_reruns_the_groove_evaluation_only(workflow):
     assert "rule train_model:" not in planned and "rule tensorize:" not in planned
 
 
+@pytest.mark.snakemake
 def test_each_kind_of_variant_has_only_its_own_evaluation(tmp_path):
     """evaluate_groove takes groove variants only, evaluate_model beat variants only: a file name of
     the other kind names no rule (rather than a job that fails on the wrong model)."""

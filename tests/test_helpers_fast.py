@@ -163,6 +163,7 @@ def test_slerp_of_parallel_vectors_falls_back_to_a_straight_line():
     np.testing.assert_allclose(path, expected, rtol=1e-6)
 
 
+@pytest.mark.tensorflow
 def test_any_beatvae_module_gets_legacy_keras_before_tensorflow_loads():
     """Import sorting puts `magenta` before `beatvae` imports: the package itself must set the switch."""
     probe = (

@@ -156,6 +156,7 @@ def test_unreadable_midi_fails_naming_the_file(run, tmp_path):
     assert not (tmp_path / "out.mid").exists()
 
 
+@pytest.mark.snakemake
 def test_default_target_asks_for_the_humanized_outputs(tmp_path):
     user_file = drummers_file(tmp_path)
     config = write_config(tmp_path / "c.yaml", **{"humanize.files": [str(user_file)]})
@@ -172,6 +173,7 @@ def test_default_target_asks_for_the_humanized_outputs(tmp_path):
     assert not re.search(r"^rule \w*humanize", result.stdout, flags=re.M) and "results/humanized" not in result.stdout
 
 
+@pytest.mark.snakemake
 def test_a_model_that_does_not_humanize_fails_while_planning_naming_the_key(tmp_path):
     config = write_config(tmp_path / "c.yaml", **{"humanize.model": "tiny"})
     result = run_snakemake(tmp_path, "-n", configfile=config, timeout=120)

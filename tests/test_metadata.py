@@ -177,6 +177,7 @@ def test_metadata_is_deterministic(sample_root, sample_metadata):
     pd.testing.assert_frame_equal(again, sample_metadata[0])
 
 
+@pytest.mark.tensorflow
 def test_parallel_parse_gives_the_same_table_and_the_magenta_note_sequences(sample_root, sample_metadata, tmp_path):
     from beatvae.dataset import read_note_sequences, select_note_sequences, write_note_sequences
 

@@ -266,6 +266,7 @@ def test_roll_from_hand_built_note_sequence():
     assert padded_roll.shape == (64, 9) and padded_roll.sum() == 4
 
 
+@pytest.mark.tensorflow
 def test_roll_of_a_gmd_file_contains_every_drums_converter_window(tmp_path, monkeypatch):
     """Our roll must agree with the windows Magenta trains on (DrumsConverter, roll_input=True)."""
     monkeypatch.setenv("TF_USE_LEGACY_KERAS", "1")  # Magenta needs Keras 2; read at TF import

@@ -164,6 +164,7 @@ def test_endpoint_files_filling_a_window_pass(tmp_path):
 # ---------------------------------------------------------------- while planning (dry runs)
 
 
+@pytest.mark.snakemake
 @pytest.mark.parametrize(
     "base, key, value_of, named",
     [
@@ -212,6 +213,7 @@ def test_bad_midi_files_fail_while_planning_naming_key_and_file(tmp_path, base, 
     assert "Job stats" not in output and "WildcardError" not in output
 
 
+@pytest.mark.snakemake
 def test_drum_files_with_other_parts_pass_planning(tmp_path):
     song = write_drum_midi(tmp_path / "song.mid", piano=True)
     endpoints = {"source": "files", "first": str(song), "last": str(write_drum_midi(tmp_path / "b.mid", bars=6))}
@@ -243,6 +245,7 @@ def test_humanizing_keeps_only_the_drum_part_and_logs_the_part_left_out(tmp_path
         drum_part(read_midi(piano), piano, GROOVE)
 
 
+@pytest.mark.tensorflow
 def test_interpolation_job_names_the_endpoint_and_file_it_cannot_encode(tmp_path):
     from beatvae.generation import endpoint_latents
 
@@ -268,6 +271,7 @@ def test_interpolation_endpoints_come_from_the_source_the_config_names(tmp_path)
         endpoint_latents(None, {"source": "somewhere", "first": 0, "last": 1}, DRUMS, {})
 
 
+@pytest.mark.tensorflow
 def test_an_endpoint_files_other_parts_do_not_change_its_window(tmp_path):
     import note_seq
 

@@ -60,6 +60,7 @@ def job_outputs(dry_run_stdout):
     return outputs, set(all_inputs)
 
 
+@pytest.mark.snakemake
 def test_every_file_a_job_makes_is_asked_for_by_the_default_target(tmp_path):
     """A file that only feeds another job is never remade by Snakemake once that job is done; so
     every documented output must be a target of `all` itself (beats, groove, humanized, audio)."""

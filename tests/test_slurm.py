@@ -171,6 +171,7 @@ def test_toy_workflow_runs_as_slurm_jobs_and_training_gets_a_gpu(slurm_cluster, 
     assert " -t 60" in calls["prepare"] and " --mem 4000" in calls["prepare"], calls["prepare"]
 
 
+@pytest.mark.snakemake
 def test_dry_run_with_slurm_profile_parses(tmp_path):
     """No cluster needed: the profile parses and hands train_model its GPU."""
     snakefile = tmp_path / "Snakefile"

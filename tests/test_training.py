@@ -539,6 +539,7 @@ def test_interpolation_is_32_bars_whose_ends_encode_close_to_the_endpoints(autoe
     assert distance(last_segment, last_z) < distance(last_segment, first_z) / 2
 
 
+@pytest.mark.tensorflow
 def test_opening_window_skips_a_silent_count_in_and_rejects_a_too_short_performance(sample_gmd):
     data = sample_gmd  # the unpacked sample and its metadata: no windows needed
     import note_seq

@@ -52,6 +52,7 @@ def random_windows(count=8, seed=0):
     return Windows(inputs, labels, np.full(count, 64, np.int32), np.asarray([f"id{i}" for i in range(count)]))
 
 
+@pytest.mark.tensorflow
 def test_build_config_derives_the_window_length_and_rejects_shapes_that_do_not_fit():
     config = build_config(VARIANT, DRUMS)
     assert config.hparams.max_seq_len == 64
@@ -206,6 +207,7 @@ def test_a_killed_holder_leaves_no_lock(tmp_path):
         pass
 
 
+@pytest.mark.tensorflow
 def test_a_config_error_leaves_existing_checkpoints_alone(tmp_path):
     windows = random_windows()
     windows.save(tmp_path / "train.npz")
@@ -218,6 +220,7 @@ def test_a_config_error_leaves_existing_checkpoints_alone(tmp_path):
     assert json.loads((folder / "fingerprint.json").read_text())["fingerprint"] == "trained-before"
 
 
+@pytest.mark.tensorflow
 def test_training_below_the_newest_checkpoint_fails_before_touching_anything(tmp_path):
     windows = random_windows()
     windows.save(tmp_path / "train.npz")
@@ -266,6 +269,7 @@ def test_loss_table_and_plot_with_and_without_validation(tmp_path):
         loss_table(tmp_path / "empty.csv")
 
 
+@pytest.mark.tensorflow
 def test_trained_model_dir_loads_settings_and_names_what_is_missing(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"is not a trained model folder: training.json is missing"):
         TrainedModelDir.load(tmp_path)
@@ -278,6 +282,7 @@ def test_trained_model_dir_loads_settings_and_names_what_is_missing(tmp_path):
     assert model.config().hparams.max_seq_len == 64
 
 
+@pytest.mark.tensorflow
 def test_a_model_folder_exported_before_the_representation_rename_still_loads(tmp_path):
     """Older versions wrote the representation into training.json as `converter`."""
     (tmp_path / "training.json").write_text(json.dumps({"variant": VARIANT, "converter": DRUMS, "fingerprint": "f"}))
@@ -330,6 +335,7 @@ def test_reading_a_model_folder_or_a_checkpoint_folder_needs_no_tensorflow(tmp_p
     assert result.stdout.splitlines() == ["scalars.csv []", "[]"], result.stderr
 
 
+@pytest.mark.tensorflow
 def test_a_variant_that_asks_for_a_gpu_fails_at_once_without_one(tmp_path):
     import tensorflow as tf
 

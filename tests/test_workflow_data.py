@@ -366,6 +366,7 @@ def test_changing_v2_filters_reruns_only_v2(data_run, tmp_path):
 # ---------------------------------------------------------------- failures
 
 
+@pytest.mark.snakemake
 @pytest.mark.parametrize(
     "transform, named",
     [
@@ -423,6 +424,7 @@ def test_subset_without_training_windows_fails_naming_why(data_run, tmp_path):
     assert not (workdir / "results/tensors/odd-meters/drums-4bar/train.npz").exists()
 
 
+@pytest.mark.snakemake
 def test_wrong_sha256_fails_download_and_leaves_no_archive(tmp_path):
     wrong = "0123456789abcdef" * 4
     workdir = tmp_path / "work"

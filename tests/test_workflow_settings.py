@@ -105,6 +105,7 @@ def test_planning_modules_are_standard_library_only():
         assert top_level - {"__future__"} <= set(sys.stdlib_module_names) | SNAKEMAKE_DEPENDENCIES, (module, top_level)
 
 
+@pytest.mark.snakemake
 def test_dry_run_needs_no_fluidsynth_or_soundfont(tmp_path):
     config = write_config(tmp_path / "c.yaml", audio={"enabled": True, "soundfont": str(tmp_path / "none.sf2")})
     # PATH without FluidSynth: this interpreter's folder only (Snakemake needs `which` and a shell).
@@ -119,6 +120,7 @@ def test_dry_run_needs_no_fluidsynth_or_soundfont(tmp_path):
     assert "render_audio" in result.stdout, output_of(result)
 
 
+@pytest.mark.snakemake
 def test_use_conda_without_keeping_pythonpath_fails_while_planning_naming_the_flag(tmp_path):
     """Inside conda envs Snakemake drops PYTHONPATH, through which jobs import beatvae."""
     result = dry_run(tmp_path / "work", "--use-conda", configfile=SMOKE_CONFIG)
@@ -148,6 +150,7 @@ def test_fresh_venv_with_only_snakemake_parses_lints_and_dry_runs(tmp_path):
 # ---------------------------------------------------------------- config from the command line
 
 
+@pytest.mark.snakemake
 def test_config_override_merges_over_the_default_config_with_types(tmp_path):
     result = dry_run(tmp_path / "work", "--config", "generation={num_samples: 16, temperature: 0.8}")
     assert result.returncode == 0, output_of(result)
@@ -167,6 +170,7 @@ def test_config_override_merges_over_the_default_config_with_types(tmp_path):
         assert f"results/interpolations/{variant}/temp0.5-seed2018/interpolation.mid" in outputs
 
 
+@pytest.mark.snakemake
 def test_config_override_over_a_configfile(tmp_path):
     result = dry_run(
         tmp_path / "work", "--config", "generation={seed: 3, interpolation: {temperature: 1}}", configfile=SMOKE_CONFIG
@@ -177,12 +181,14 @@ def test_config_override_over_a_configfile(tmp_path):
     assert "results/interpolations/tiny/temp1-seed3/step_02.mid" in outputs, outputs
 
 
+@pytest.mark.snakemake
 def test_config_override_of_the_wrong_type_names_the_key(tmp_path):
     result = dry_run(tmp_path / "work", "--config", "generation={num_samples: many}", configfile=SMOKE_CONFIG)
     assert result.returncode != 0
     assert "num_samples" in result.stdout + result.stderr and "many" in result.stdout + result.stderr, output_of(result)
 
 
+@pytest.mark.snakemake
 def test_config_override_that_is_not_yaml_names_the_key_and_shows_the_value(tmp_path):
     result = dry_run(tmp_path / "work", "--config", "generation={num_samples: 16", configfile=SMOKE_CONFIG)
     output = result.stdout + result.stderr
@@ -244,6 +250,7 @@ def test_sizes_past_their_bound_fail_validation_naming_the_key(tmp_path, dotted,
     assert [".".join(map(str, error.absolute_path)) for error in errors] == [dotted], [e.message for e in errors]
 
 
+@pytest.mark.snakemake
 def test_too_many_samples_fail_while_planning_at_once_naming_the_key(tmp_path):
     """100,000 samples used to plan for over 12 minutes before writing 140 GB of WAV."""
     started = time.monotonic()
@@ -263,6 +270,7 @@ def test_sampling_tag_names_the_settings_once():
 # ---------------------------------------------------------------- settings that fail before any job
 
 
+@pytest.mark.snakemake
 @pytest.mark.parametrize(
     "endpoints, named",
     [
@@ -282,6 +290,7 @@ def test_bad_interpolation_endpoints_fail_while_planning_naming_the_key(tmp_path
     assert "Job stats" not in output
 
 
+@pytest.mark.snakemake
 def test_dataset_endpoint_missing_from_the_archive_fails_while_planning(tmp_path):
     # Shaped like a GMD id, but the sample holds no drummer1/session1/999: known before any job runs.
     endpoints = {"source": "dataset", "first": "drummer1/session1/103", "last": "drummer1/session1/999"}
@@ -308,6 +317,7 @@ def test_good_dataset_ids_pass():
         check_interpolation(generation, REPO)
 
 
+@pytest.mark.snakemake
 def test_endpoint_files_resolve_against_the_workflow_folder_from_any_directory(tmp_path):
     checkout = checkout_copy(tmp_path / "checkout")
     for name in ("a.mid", "b.mid"):
@@ -325,6 +335,7 @@ def test_endpoint_files_resolve_against_the_workflow_folder_from_any_directory(t
 # ---------------------------------------------------------------- results of several configs
 
 
+@pytest.mark.snakemake
 def test_results_of_another_dataset_are_refused_with_a_clear_message(tmp_path):
     workdir = tmp_path / "work"
     (workdir / "results/download").mkdir(parents=True)
@@ -352,6 +363,7 @@ def with_second_variant(path, **changes):
     return write_config(path, variants=variants, **changes)
 
 
+@pytest.mark.snakemake
 def test_init_from_cycle_fails_while_planning_naming_the_variants_and_the_key(tmp_path):
     config = with_second_variant(
         tmp_path / "c.yaml",
@@ -375,6 +387,7 @@ def test_init_from_cycles_are_found_at_any_length_and_chains_pass():
         check_init_from_cycles(variants(a="b", b="c", c="d", d="b"))
 
 
+@pytest.mark.snakemake
 def test_init_from_of_another_model_shape_fails_while_planning_naming_both_variants_and_the_keys(tmp_path):
     config = with_second_variant(
         tmp_path / "c.yaml", **{"variants.tiny2.training.init_from": "tiny", "variants.tiny2.hparams.z_size": 8}
@@ -419,6 +432,7 @@ def test_num_steps_below_the_trained_checkpoints_fails_while_planning_unless_the
     assert result.returncode == 0 and "train_model" in result.stdout, output_of(result)
 
 
+@pytest.mark.snakemake
 def test_with_v1_config_adds_v1_beside_the_default_variants_with_v2s_recipe(tmp_path):
     result = dry_run(tmp_path, "--configfile", REPO / "config/config.yaml", REPO / "config/with-v1.yaml")
     assert result.returncode == 0, output_of(result)

@@ -48,11 +48,8 @@ rule compare_variants:
         "../scripts/compare_variants.py"
 
 
-rule evaluate_groove:
-    input:
-        model=rules.train_model.output[0],
-        held_out=variant_windows(*EVALUATION_SPLITS),
-        train=variant_windows("train"),
+# The same job on a groove model: evaluate_model's script chooses by the model's representation.
+use rule evaluate_model as evaluate_groove with:
     output:
         "results/eval/groove/{variant}.json",
     log:
@@ -61,13 +58,7 @@ rule evaluate_groove:
         "results/benchmarks/evaluate_groove/{variant}.tsv"
     wildcard_constraints:
         variant=any_of(GROOVE_VARIANTS),
-    conda:
-        "../envs/magenta.yaml"
-    params:
-        splits=EVALUATION_SPLITS,
-        evaluation=lookup(dpath="evaluation", within=config),
-    script:
-        "../scripts/evaluate_groove.py"
+    threads: 1
 
 
 rule compare_grooves:

@@ -138,6 +138,15 @@ def sample_report(
     }
 
 
+def evaluate_model(model_dir, split_paths: Mapping[str, str], train_path: str, evaluation: Mapping, threads=None) -> dict:
+    """What the workflow's evaluate jobs run, chosen by the model's representation: a groove model's
+    humanizing (`evaluate_groove`), or a beat model's reconstructions and samples (`evaluate_variant`
+    at `evaluation.temperature`)."""
+    if is_groove(TrainedModelDir.load(model_dir).representation):
+        return evaluate_groove(model_dir, split_paths, train_path, evaluation)
+    return evaluate_variant(model_dir, split_paths, train_path, evaluation, evaluation["temperature"], threads)
+
+
 def evaluate_groove(model_dir, split_paths: Mapping[str, str], train_path: str, evaluation: Mapping) -> dict:
     """Humanizes the quantized held-out windows of each split (`split_paths`) with a groove model and
     compares the result with what the drummers played, beside two baselines made from the training

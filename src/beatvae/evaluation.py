@@ -138,7 +138,9 @@ def sample_report(
     }
 
 
-def evaluate_model(model_dir, split_paths: Mapping[str, str], train_path: str, evaluation: Mapping, threads=None) -> dict:
+def evaluate_model(
+    model_dir, split_paths: Mapping[str, str], train_path: str, evaluation: Mapping, threads=None
+) -> dict:
     """What the workflow's evaluate jobs run, chosen by the model's representation: a groove model's
     humanizing (`evaluate_groove`), or a beat model's reconstructions and samples (`evaluate_variant`
     at `evaluation.temperature`)."""

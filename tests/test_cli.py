@@ -75,9 +75,28 @@ def test_bad_input_is_one_line_naming_the_file(tmp_path, args, expected):
     [
         (["-n", "1000"], "1000 is outside 1-256"),
         (["-t", "0"], "0.0 is not above 0"),
-        (["--qpm", "fast"], "'fast' is not a float"),
+        (["--qpm", "fast"], "'fast' is not a number"),
+        (["--seed", "1.5"], "'1.5' is not an integer"),
     ],
 )
 def test_options_out_of_bounds_are_refused_naming_the_option(tmp_path, args, expected):
     result = beatvae("sample", tmp_path, "-o", tmp_path / "out", *args)
     assert result.returncode == 2 and expected in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    "key", ["generation.num_samples", "generation.qpm", "generation.interpolation.num_steps", "generation.seed"]
+)
+def test_option_bounds_are_the_config_schemas(key):
+    """The command accepts what the workflow accepts: bounds read from config/schema.yaml, not typed again."""
+    import argparse
+
+    from beatvae.cli import SEED_MAX, _within
+    from beatvae.schema import setting_schema
+
+    entry = setting_schema(key)
+    parse, high = _within(key, SEED_MAX), entry.get("maximum", SEED_MAX)
+    assert parse(str(entry["minimum"])) == entry["minimum"] and parse(str(high)) == high
+    for outside in (entry["minimum"] - 1, high + 1):
+        with pytest.raises(argparse.ArgumentTypeError, match=f"outside {entry['minimum']}-{high}"):
+            parse(str(outside))

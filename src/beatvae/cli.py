@@ -20,8 +20,9 @@ import time
 import traceback
 from pathlib import Path
 
-MAX_SAMPLES = 256  # the schema's bound on generation.num_samples
-MAX_STEPS = 64  # and on generation.interpolation.num_steps
+from beatvae.schema import setting_schema
+
+SEED_MAX = 2**31 - 1  # numpy's and TensorFlow's seeds are 32-bit; the schema leaves seeds unbounded
 
 
 class CommandError(Exception):
@@ -55,27 +56,26 @@ def quiet_tensorflow():
         os.close(terminal)
 
 
-def _bounded(low: float, high: float, kind=int):
+def _within(key: str, maximum: float | None = None):
+    """An argparse type that checks a value as the config's schema checks the setting `key` (its
+    type and bounds), so the command and the workflow accept the same values."""
+    entry = setting_schema(key)
+    kind = int if entry["type"] == "integer" else float
+    low, above = entry.get("minimum"), entry.get("exclusiveMinimum")
+    high = entry.get("maximum", maximum)
+
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
-        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+        if above is not None and value <= above:
+            raise argparse.ArgumentTypeError(f"{value} is not above {above}")
+        if (low is not None and value < low) or (high is not None and value > high):
             raise argparse.ArgumentTypeError(f"{value} is outside {low}-{high}")
         return value
 
     return parse
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{value} is not above 0")
-    return value
 
 
 def load_model(model_dir: str, *, groove: bool | None):
@@ -196,10 +196,10 @@ def parser() -> argparse.ArgumentParser:
 
     beats = commands.add_parser("sample", help="new 4-bar beats from a drum model")
     beats.add_argument("model_dir", help="a trained drum model folder, e.g. results/models/v2-small")
-    beats.add_argument("-n", "--num-samples", type=_bounded(1, MAX_SAMPLES), default=8)
-    beats.add_argument("-t", "--temperature", type=_positive, default=0.75)
-    beats.add_argument("--seed", type=_bounded(0, 2**31 - 1), default=2018)
-    beats.add_argument("--qpm", type=_bounded(20, 400, float), default=120.0)
+    beats.add_argument("-n", "--num-samples", type=_within("generation.num_samples"), default=8)
+    beats.add_argument("-t", "--temperature", type=_within("generation.temperature"), default=0.75)
+    beats.add_argument("--seed", type=_within("generation.seed", SEED_MAX), default=2018)
+    beats.add_argument("--qpm", type=_within("generation.qpm"), default=120.0)
     beats.add_argument("-o", "--output", required=True, help="folder for sample_NN.mid and latents.npy")
     beats.set_defaults(run=sample)
 
@@ -207,18 +207,18 @@ def parser() -> argparse.ArgumentParser:
     walk.add_argument("model_dir")
     walk.add_argument("first", help="MIDI file the walk starts from")
     walk.add_argument("last", help="MIDI file the walk ends at")
-    walk.add_argument("--steps", type=_bounded(2, MAX_STEPS), default=8)
-    walk.add_argument("-t", "--temperature", type=_positive, default=0.5)
-    walk.add_argument("--seed", type=_bounded(0, 2**31 - 1), default=2018)
-    walk.add_argument("--qpm", type=_bounded(20, 400, float), default=None, help="default: the first file's tempo")
+    walk.add_argument("--steps", type=_within("generation.interpolation.num_steps"), default=8)
+    walk.add_argument("-t", "--temperature", type=_within("generation.interpolation.temperature"), default=0.5)
+    walk.add_argument("--seed", type=_within("generation.seed", SEED_MAX), default=2018)
+    walk.add_argument("--qpm", type=_within("generation.qpm"), default=None, help="default: the first file's tempo")
     walk.add_argument("-o", "--output", required=True, help="folder for interpolation.mid and step_NN.mid")
     walk.set_defaults(run=interpolate)
 
     groove = commands.add_parser("humanize", help="a drum MIDI file played with a groove model's feel")
     groove.add_argument("groove_dir", help="a trained GrooVAE humanize model folder, e.g. results/models/groove-small")
     groove.add_argument("midi")
-    groove.add_argument("-t", "--temperature", type=_positive, default=0.5)
-    groove.add_argument("--seed", type=_bounded(0, 2**31 - 1), default=2018)
+    groove.add_argument("-t", "--temperature", type=_within("humanize.temperature"), default=0.5)
+    groove.add_argument("--seed", type=_within("generation.seed", SEED_MAX), default=2018)
     groove.add_argument("-o", "--output", required=True, help="the humanized MIDI file to write")
     groove.set_defaults(run=humanize)
 

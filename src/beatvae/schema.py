@@ -29,3 +29,13 @@ def schema_defaults(key: str) -> dict:
     for part in key.split("."):
         section = section["properties"][part]
     return {name: copy.deepcopy(entry["default"]) for name, entry in section["properties"].items()}
+
+
+def setting_schema(key: str) -> dict:
+    """The schema entry of one setting named by its dotted key (`generation.num_samples`): its type,
+    bounds and default, for callers that check a value outside Snakemake (the `beatvae` command)."""
+    section = _schema()
+    *parents, leaf = key.split(".")
+    for part in parents:
+        section = section["properties"][part]
+    return copy.deepcopy(section["properties"][leaf])

@@ -393,6 +393,9 @@ CHECKPOINT_STATE_FILE = "checkpoint"  # TensorFlow's checkpoint state file: the 
 FINGERPRINT_FILE = "fingerprint.json"  # the settings a checkpoint folder's weights were trained with
 TRAINING_SUMMARY_FILE = "training.json"  # an exported model's summary (its fingerprint among others)
 SCALARS_FILE = "scalars.csv"  # the logged training and validation scalars, in both folders
+# A model exported for the browser (results/browser/<variant>, beatvae.browser_model), as @magenta/music
+# loads it: its MusicVAESpec, the TensorFlow.js weights manifest and the one weight shard it names.
+BROWSER_CONFIG_FILE, BROWSER_MANIFEST_FILE, BROWSER_WEIGHTS_FILE = "config.json", "weights_manifest.json", "weights.bin"
 # Where a folder's state file records the windows file it was trained on (its sha256), so planning can
 # tell, without reading the windows, that the training data have not changed.
 WINDOWS_FILE_KEY = "training_windows_file_sha256"

@@ -154,3 +154,76 @@ def test_the_page_decodes_a_latent_into_the_python_models_drum_notes(trained_dru
         decoded = browser.evaluate(NOTES_JS.format(name='"drums"', zs=json.dumps(z.tolist()), temperature=0))
         assert browser.console_errors() == []
     assert json.loads(decoded) == expected
+
+
+def downloaded(browser, link_js, path):
+    """Clicks a beat's MIDI link (its file is made on the click) and saves the file it links to."""
+    import base64
+
+    browser.evaluate(f"{link_js}.click()", user_gesture=True)
+    assert browser.wait_until(f"{link_js}.href.startsWith('blob:')", 30)
+    data = browser.evaluate(
+        f"fetch({link_js}.href).then((r) => r.arrayBuffer()).then((buffer) => {{"
+        " let text = ''; new Uint8Array(buffer).forEach((x) => { text += String.fromCharCode(x); });"
+        " return btoa(text); })"
+    )
+    path.write_bytes(base64.b64decode(data))
+    return path
+
+
+@pytest.mark.slow
+@in_headless_chromium
+def test_generate_on_the_report_page_makes_beats_that_play_one_at_a_time_and_download_as_4_bar_loops(
+    exported_drums, tmp_path
+):
+    from beatvae.midi import retimed, write_midi
+    from beatvae.report_page import build_report_page
+    from conftest import REPO
+    from headless_chromium import Browser
+    from test_midi import check_loop, magenta_decoded
+
+    midi = write_midi(retimed(magenta_decoded(), 120, num_bars=4), tmp_path / "sample_00.mid")
+    (tmp_path / "comparison.tsv").write_text("variant\tkl_bits\ndrums\t1.5\n")
+    common = ([{"variant": "drums", "name": "sample_00"}], [midi], None, tmp_path / "comparison.tsv")
+    explorer = {"models": {"drums": exported_drums[0]}, "groove": None}
+    generation = {"temperature": 0.5, "seed": 11}
+    page = build_report_page(
+        *common, tmp_path / "beats.html", REPO / "report", explorer=explorer, generation=generation
+    )
+    single = build_report_page(
+        *common, tmp_path / "single.html", REPO / "report", explorer=explorer, single_file_copy=True
+    )
+    assert 'class="explorer"' not in single.read_text() and "beatvaeExplorer" not in single.read_text()
+
+    section = "document.getElementById('explorer-drums')"
+    beats = f"Array.from({section}.querySelectorAll('li.explorer-beat'))"
+    with Browser() as browser:
+        browser.open(page.as_uri())
+        assert browser.wait_until(f"{section}.dataset.ready === 'true'", 60), "the model loads from file://"
+        browser.evaluate(f"{section}.querySelector('[data-action=generate]').click()", user_gesture=True)
+        assert browser.wait_until(f"{section}.dataset.beats === '4' && !{section}.dataset.busy", 60)
+        notes = browser.evaluate(f"{beats}.map((li) => Number(li.querySelector('svg').dataset.notes))")
+        assert len(notes) == 4 and sum(count > 0 for count in notes) >= 3, notes
+        titles = browser.evaluate(f"{beats}.map((li) => li.querySelector('.beat-title').textContent)")
+        assert "seed 11, temperature 0.5" in titles[-1], titles
+
+        # One beat plays at a time: starting another stops the first.
+        play = f"{beats}[{{}}].querySelector('button.play')"
+        browser.evaluate(f"{play.format(0)}.click()", user_gesture=True)
+        browser.evaluate(f"{play.format(1)}.click()", user_gesture=True)
+        pressed = browser.evaluate(f"{beats}.map((li) => li.querySelector('button.play').getAttribute('aria-pressed'))")
+        assert pressed == ["false", "true", "false", "false"]
+
+        # The download is the beat at the page's tempo: a 4-bar loop, at 120 and at 93 qpm.
+        with_notes = notes.index(max(notes))
+        link = f"{beats}[{with_notes}].querySelector('a.download')"
+        check_loop(downloaded(browser, link, tmp_path / "beat-120.mid"), bars=4, qpm=120)
+        browser.evaluate(f"{section}.querySelector('input[name=qpm]').value = '93'")
+        check_loop(downloaded(browser, link, tmp_path / "beat-93.mid"), bars=4, qpm=93)
+
+        # Beats stay listed: the next click adds new ones (the seed moved on) below nothing lost.
+        browser.evaluate(f"{section}.querySelector('[data-action=generate]').click()", user_gesture=True)
+        assert browser.wait_until(f"{section}.dataset.beats === '8' && !{section}.dataset.busy", 60)
+        assert "seed 12" in browser.evaluate(f"{beats}[0].querySelector('.beat-title').textContent")
+        assert browser.console_errors() == []
+        browser.screenshot(tmp_path / "explorer.png")

@@ -9,6 +9,7 @@
   const MODEL_URL = "beatvae-model:";  // magenta.js fetches MODEL_URL + name + "/" + file
   const inline = {};  // name -> {spec, manifest, weights (Uint8Array)}
   const loaded = {};  // name -> Promise of an initialized mm.MusicVAE
+  const DRUM_VELOCITY = 80;  // what Magenta's drum decoder writes (OUTPUT_VELOCITY), as the page's files have
 
   const pageFetch = window.fetch.bind(window);
   window.fetch = function (input, init) {
@@ -120,6 +121,45 @@
     }
   }
 
+  // A groove model's humanized version of a quantized drum beat, Magenta's humanize stage as
+  // beatvae.groove.apply_groove does it: the beat's hits (the model's input and its controls) are
+  // encoded and decoded; every note stays and takes the velocity and onset offset decoded at its step
+  // and class, moved `amount` (0-1) of the way from the quantized beat (velocity 80, on the grid).
+  async function humanize(name, sequence, amount) {
+    const vae = await model(name);
+    const spec = inline[name].spec;
+    const converter = vae.dataConverter;
+    const numSteps = spec.beatvae.numSteps;
+    const classes = converter.pitchClasses.length;
+    const classOf = (pitch) => converter.pitchToClass.get(pitch);
+    const hits = Array.from({length: numSteps}, () => new Array(classes).fill(0));
+    for (const note of sequence.notes) {
+      if (classOf(note.pitch) !== undefined && note.quantizedStartStep < numSteps) hits[note.quantizedStartStep][classOf(note.pitch)] = 1;
+    }
+    const hitsTensor = tf.tensor2d(hits);
+    const controls = spec.extraControls ? {extraControls: {[spec.extraControls[0].name]: hitsTensor}} : undefined;
+    const inputs = tf.tidy(() => tf.concat([hitsTensor, tf.zeros([numSteps, 2 * classes])], 1).expandDims(0));
+    const z = await vae.encodeTensors(inputs, controls);
+    const grooves = await vae.decodeTensors(z, undefined, controls);
+    const values = await grooves.data();
+    [hitsTensor, inputs, z, grooves].forEach((t) => t.dispose());
+    const stepSeconds = 60 / sequence.tempos[0].qpm / spec.beatvae.stepsPerQuarter;
+    const notes = sequence.notes.map((note) => {
+      const step = note.quantizedStartStep, drum = classOf(note.pitch);
+      const played = {pitch: note.pitch, velocity: note.velocity || DRUM_VELOCITY, isDrum: true,
+        startTime: step * stepSeconds, endTime: (step + 1) * stepSeconds};
+      if (drum === undefined || step >= numSteps) return played;
+      const at = step * 3 * classes;
+      const velocity = Math.min(127, Math.max(1, Math.round(values[at + classes + drum] * 127)));
+      const offset = Math.min(0.5, Math.max(-0.5, values[at + 2 * classes + drum] / 2));
+      played.velocity = Math.round(DRUM_VELOCITY + amount * (velocity - DRUM_VELOCITY));
+      played.startTime = Math.max(0, (step - amount * offset) * stepSeconds);
+      played.endTime = played.startTime + stepSeconds;
+      return played;
+    });
+    return {notes, tempos: sequence.tempos, totalTime: numSteps * stepSeconds};
+  }
+
   window.beatvaeExplorer = {
     register(name, spec, manifest, weightsBase64) {
       inline[name] = {spec, manifest, weights: fromBase64(weightsBase64)};
@@ -128,5 +168,6 @@
     names: () => Object.keys(inline),
     model,
     decode,
+    humanize,
   };
 })();

@@ -32,6 +32,7 @@ from beatvae.settings import (
     BROWSER_CONFIG_FILE,
     BROWSER_MANIFEST_FILE,
     BROWSER_WEIGHTS_FILE,
+    browser_export_problems,
     is_groove,
     window_steps,
 )
@@ -65,17 +66,8 @@ def model_weights(checkpoint: str) -> dict[str, np.ndarray]:
 
 
 def check_supported(model: TrainedModelDir) -> None:
-    """Refuses the model shapes magenta.js's MusicVAE cannot run (it names what it supports)."""
-    structure, hparams = model.variant["model"], model.variant["hparams"]
-    problems = []
-    if structure["encoder"] != "BidirectionalLstmEncoder" or len(hparams["enc_rnn_size"]) != 1:
-        problems.append("magenta.js runs a single-layer BidirectionalLstmEncoder only")
-    if len(structure.get("level_lengths") or []) > 2:
-        problems.append("the page runs one conductor level only (level_lengths of two numbers)")
-    if structure.get("decoder"):
-        problems.append(f"the decoder is the representation's own, not {structure['decoder']}")
-    if hparams.get("residual_encoder") or hparams.get("residual_decoder"):
-        problems.append("magenta.js has no residual LSTM layers")
+    """Refuses the model shapes the page cannot run with magenta.js (it names what it supports)."""
+    problems = browser_export_problems(model.variant, model.representation)
     if problems:
         raise ValueError(f"{model.path}: cannot export for the browser: {'; '.join(problems)}")
 
@@ -109,8 +101,6 @@ def model_spec(model: TrainedModelDir) -> dict:
         return {**spec, "beatvae": beatvae}
     # magenta.js's DrumsConverter pairs a drum roll in (9 classes + "no hit", as `roll_input: true`)
     # with a one-hot over the 512 class combinations out: the pairing this representation trains.
-    if not representation.get("roll_input"):
-        raise ValueError(f"{model.path}: magenta.js's DrumsConverter reads a drum roll: roll_input must be true")
     args = {"numSteps": steps, "pitchClasses": [list(pitches) for pitches in converter._pitch_classes]}
     if level_lengths:
         beatvae["conductor"] = {

@@ -419,6 +419,27 @@ def settings_parts(variant: Mapping, representation: Mapping) -> dict:
     }
 
 
+def browser_export_problems(variant: Mapping, representation: Mapping) -> list[str]:
+    """Why the page's beat explorer (@magenta/music's MusicVAE, beatvae.browser_model) cannot run a
+    variant's model; empty when it can. Planning leaves such variants without an explorer."""
+    structure, hparams = variant.get("model", {}), variant.get("hparams", {})
+    problems = []
+    if (
+        structure.get("encoder", "BidirectionalLstmEncoder") != "BidirectionalLstmEncoder"
+        or len(hparams.get("enc_rnn_size", [0])) != 1
+    ):
+        problems.append("magenta.js runs a single-layer BidirectionalLstmEncoder only")
+    if len(structure.get("level_lengths") or []) > 2:
+        problems.append("the page runs one conductor level only (level_lengths of two numbers)")
+    if structure.get("decoder"):
+        problems.append(f"the decoder is the representation's own, not {structure['decoder']}")
+    if hparams.get("residual_encoder") or hparams.get("residual_decoder"):
+        problems.append("magenta.js has no residual LSTM layers")
+    if not is_groove(representation) and not representation.get("roll_input", True):
+        problems.append("magenta.js's DrumsConverter reads a drum roll: roll_input must be true")
+    return problems
+
+
 def file_sha256(path: str | os.PathLike) -> str:
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -485,6 +485,7 @@ def documented_outputs():
         *expand(rules.evaluate_groove.output, variant=GROOVE_VARIANTS),
         *(rules.compare_variants.output if BEAT_VARIANTS else []),
         *rules.describe_variants.output,
+        *browser_models().values(),
     ]
     if AUDIO["enabled"]:
         targets += [*rendered("audio", "ogg"), *humanized("audio", "ogg")]

@@ -227,3 +227,58 @@ def test_generate_on_the_report_page_makes_beats_that_play_one_at_a_time_and_dow
         assert "seed 12" in browser.evaluate(f"{beats}[0].querySelector('.beat-title').textContent")
         assert browser.console_errors() == []
         browser.screenshot(tmp_path / "explorer.png")
+
+
+@pytest.fixture(scope="module")
+def trained_groove(data_half, tmp_path_factory):
+    """A GrooVAE humanize model with hits as controls (the default config's recipe, tiny), 60 steps."""
+    from conftest import GROOVE
+
+    data = data_half("all", {"time_signature": "4-4"}, GROOVE)
+    variant = small_variant(60)
+    variant["model"].update(level_lengths=None)
+    variant["hparams"].update(sampling_schedule="constant", sampling_rate=0.0)
+    root = tmp_path_factory.mktemp("browser-groove")
+    finished(
+        run_training(variant, data["windows"]["train"], root / "checkpoints", root / "model", representation=GROOVE)
+    )
+    return root / "model", data["windows"]["validation"]
+
+
+@pytest.mark.slow
+@in_headless_chromium
+def test_the_page_humanizes_a_window_of_hits_as_the_python_groove_model_does(trained_groove, tmp_path):
+    """Groove parity: for real held-out hits, the page's decoded hits are the Python model's and its
+    velocities and offsets agree to float precision (the decoder's hits at 1e-8 in Python, the most
+    likely ones in the page, as in the drums test)."""
+    from beatvae.dataset import Windows
+    from beatvae.groove import humanize_windows
+    from beatvae.model import TrainedModelDir
+    from headless_chromium import Browser
+
+    model_dir, validation = trained_groove
+    folder = tmp_path / "groove"
+    export(model_dir, folder)
+    spec = json.loads((folder / BROWSER_CONFIG_FILE).read_text())
+    assert spec["dataConverter"]["type"] == "GrooveConverter" and spec["extraControls"] == [
+        {"name": "hits", "depth": 9}
+    ]
+    windows = Windows.load(validation)
+    busiest = np.argsort(windows.controls.sum(axis=(1, 2)))[-3:]  # windows with many hits
+    trained = TrainedModelDir.load(model_dir).trained_model(batch_size=1, seed=0)
+    inputs, controls = windows.inputs[busiest].astype(np.float32), windows.controls[busiest]
+    inputs[..., 9:] = 0  # humanize: hits only in
+    expected = humanize_windows(trained, inputs, controls, temperature=1e-8)
+    assert expected[..., 9:18].std() > 0.01, "velocities that vary: a test worth running"
+
+    page = page_with_models(tmp_path, {"groove": folder})
+    with Browser() as browser:
+        browser.open(page.as_uri())
+        decoded = [
+            browser.evaluate(f"beatvaeExplorer.groove('groove', {json.dumps(hits.astype(int).tolist())})")
+            for hits in controls
+        ]
+        assert browser.console_errors() == []
+    decoded = np.asarray(decoded, np.float32)
+    np.testing.assert_array_equal(decoded[..., :9], expected[..., :9])
+    np.testing.assert_allclose(decoded[..., 9:], expected[..., 9:], atol=1e-4)

@@ -121,14 +121,32 @@
     }
   }
 
-  // A groove model's humanized version of a quantized drum beat, Magenta's humanize stage as
-  // beatvae.groove.apply_groove does it: the beat's hits (the model's input and its controls) are
-  // encoded and decoded; every note stays and takes the velocity and onset offset decoded at its step
-  // and class, moved `amount` (0-1) of the way from the quantized beat (velocity 80, on the grid).
-  async function humanize(name, sequence, amount) {
+  // A groove model's values for one window of hits ([steps][classes] of 0/1), as Magenta's humanize
+  // does it (beatvae.groove.humanize_windows): the hits (velocities and offsets zero) encoded to the
+  // mean of their posterior and decoded, the hits given as controls when the model takes them. The
+  // decoder's own hits are its most likely ones. Returns [steps][3 * classes]: hits, velocities (0-1)
+  // and offsets (-1..1, in half steps) per class.
+  async function groove(name, hits) {
     const vae = await model(name);
     const spec = inline[name].spec;
-    const converter = vae.dataConverter;
+    const classes = hits[0].length;
+    const hitsTensor = tf.tensor2d(hits);
+    const controls = spec.extraControls ? {extraControls: {[spec.extraControls[0].name]: hitsTensor}} : undefined;
+    const inputs = tf.tidy(() => tf.concat([hitsTensor, tf.zeros([hits.length, 2 * classes])], 1).expandDims(0));
+    const z = await vae.encodeTensors(inputs, controls);
+    const grooves = await vae.decodeTensors(z, undefined, controls);
+    const values = await grooves.array();
+    [hitsTensor, inputs, z, grooves].forEach((t) => t.dispose());
+    return values[0];
+  }
+
+  // A quantized drum beat played with a groove model's velocities and timing, as
+  // beatvae.groove.apply_groove does it: every note stays and takes the velocity and onset offset
+  // decoded at its step and class, moved `amount` (0-1) of the way from the beat as it was
+  // (velocity 80, on the grid).
+  async function humanize(name, sequence, amount) {
+    const spec = inline[name].spec;
+    const converter = (await model(name)).dataConverter;
     const numSteps = spec.beatvae.numSteps;
     const classes = converter.pitchClasses.length;
     const classOf = (pitch) => converter.pitchToClass.get(pitch);
@@ -136,22 +154,15 @@
     for (const note of sequence.notes) {
       if (classOf(note.pitch) !== undefined && note.quantizedStartStep < numSteps) hits[note.quantizedStartStep][classOf(note.pitch)] = 1;
     }
-    const hitsTensor = tf.tensor2d(hits);
-    const controls = spec.extraControls ? {extraControls: {[spec.extraControls[0].name]: hitsTensor}} : undefined;
-    const inputs = tf.tidy(() => tf.concat([hitsTensor, tf.zeros([numSteps, 2 * classes])], 1).expandDims(0));
-    const z = await vae.encodeTensors(inputs, controls);
-    const grooves = await vae.decodeTensors(z, undefined, controls);
-    const values = await grooves.data();
-    [hitsTensor, inputs, z, grooves].forEach((t) => t.dispose());
+    const values = await groove(name, hits);
     const stepSeconds = 60 / sequence.tempos[0].qpm / spec.beatvae.stepsPerQuarter;
     const notes = sequence.notes.map((note) => {
       const step = note.quantizedStartStep, drum = classOf(note.pitch);
       const played = {pitch: note.pitch, velocity: note.velocity || DRUM_VELOCITY, isDrum: true,
         startTime: step * stepSeconds, endTime: (step + 1) * stepSeconds};
       if (drum === undefined || step >= numSteps) return played;
-      const at = step * 3 * classes;
-      const velocity = Math.min(127, Math.max(1, Math.round(values[at + classes + drum] * 127)));
-      const offset = Math.min(0.5, Math.max(-0.5, values[at + 2 * classes + drum] / 2));
+      const velocity = Math.min(127, Math.max(1, Math.round(values[step][classes + drum] * 127)));
+      const offset = Math.min(0.5, Math.max(-0.5, values[step][2 * classes + drum] / 2));
       played.velocity = Math.round(DRUM_VELOCITY + amount * (velocity - DRUM_VELOCITY));
       played.startTime = Math.max(0, (step - amount * offset) * stepSeconds);
       played.endTime = played.startTime + stepSeconds;
@@ -168,6 +179,7 @@
     names: () => Object.keys(inline),
     model,
     decode,
+    groove,
     humanize,
   };
 })();

@@ -4,6 +4,7 @@ magenta.js looks up, and in headless Chromium the page decodes a latent vector i
 notes as the Python model (slow tier: a tiny model is trained on the real GMD sample)."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -156,12 +157,23 @@ def test_the_page_decodes_a_latent_into_the_python_models_drum_notes(trained_dru
     assert json.loads(decoded) == expected
 
 
+# Tone.js (inside @magenta/music's Player) refuses a drum hit scheduled no later than the one before it
+# on the same synth and logs this; seen in these tests only while a beat plays on a loaded machine
+# (the page's thread late for Tone's look-ahead). Playback goes on; any other error fails the tests.
+LATE_TONE_HIT = "Start time must be strictly greater than previous start time"
+
+
+def page_errors(browser):
+    return [error for error in browser.console_errors() if not error.startswith(f"Error: {LATE_TONE_HIT}")]
+
+
 def downloaded(browser, link_js, path):
     """Clicks a beat's MIDI link (its file is made on the click) and saves the file it links to."""
     import base64
 
+    before = browser.evaluate(f"{link_js}.href")
     browser.evaluate(f"{link_js}.click()", user_gesture=True)
-    assert browser.wait_until(f"{link_js}.href.startsWith('blob:')", 30)
+    assert browser.wait_until(f"{link_js}.href.startsWith('blob:') && {link_js}.href !== {json.dumps(before)}", 30)
     data = browser.evaluate(
         f"fetch({link_js}.href).then((r) => r.arrayBuffer()).then((buffer) => {{"
         " let text = ''; new Uint8Array(buffer).forEach((x) => { text += String.fromCharCode(x); });"
@@ -200,6 +212,7 @@ def test_generate_on_the_report_page_makes_beats_that_play_one_at_a_time_and_dow
     with Browser() as browser:
         browser.open(page.as_uri())
         assert browser.wait_until(f"{section}.dataset.ready === 'true'", 60), "the model loads from file://"
+        assert browser.wait_until("document.body.dataset.playersLoaded === '1'", 60), "the page's players still load"
         browser.evaluate(f"{section}.querySelector('[data-action=generate]').click()", user_gesture=True)
         assert browser.wait_until(f"{section}.dataset.beats === '4' && !{section}.dataset.busy", 60)
         notes = browser.evaluate(f"{beats}.map((li) => Number(li.querySelector('svg').dataset.notes))")
@@ -225,7 +238,7 @@ def test_generate_on_the_report_page_makes_beats_that_play_one_at_a_time_and_dow
         browser.evaluate(f"{section}.querySelector('[data-action=generate]').click()", user_gesture=True)
         assert browser.wait_until(f"{section}.dataset.beats === '8' && !{section}.dataset.busy", 60)
         assert "seed 12" in browser.evaluate(f"{beats}[0].querySelector('.beat-title').textContent")
-        assert browser.console_errors() == []
+        assert page_errors(browser) == []
         browser.screenshot(tmp_path / "explorer.png")
 
 
@@ -282,3 +295,90 @@ def test_the_page_humanizes_a_window_of_hits_as_the_python_groove_model_does(tra
     decoded = np.asarray(decoded, np.float32)
     np.testing.assert_array_equal(decoded[..., :9], expected[..., :9])
     np.testing.assert_allclose(decoded[..., 9:], expected[..., 9:], atol=1e-4)
+
+
+def midi_notes(path):
+    """[(onset in ticks, pitch, velocity)] of a type-0 drum file, and its length in ticks."""
+    import mido
+
+    midi = mido.MidiFile(path)
+    now, notes = 0, []
+    for message in midi.tracks[0]:
+        now += message.time
+        if message.type == "note_on" and message.velocity > 0:
+            notes.append((now, message.note, message.velocity))
+    return notes, now, midi.ticks_per_beat
+
+
+@pytest.mark.slow
+@in_headless_chromium
+def test_variations_interpolation_and_humanizing_on_the_page(exported_drums, trained_groove, tmp_path):
+    from beatvae.report_page import build_report_page
+    from conftest import REPO
+    from headless_chromium import Browser
+    from test_midi import check_loop
+
+    groove = tmp_path / "groove"
+    export(trained_groove[0], groove)
+    (tmp_path / "comparison.tsv").write_text("variant\tkl_bits\ndrums\t1.5\n")
+    from beatvae.midi import retimed, write_midi
+    from test_midi import magenta_decoded
+
+    midi = write_midi(retimed(magenta_decoded(), 120, num_bars=4), tmp_path / "sample_00.mid")
+    page = build_report_page(
+        [{"variant": "drums", "name": "sample_00"}], [midi], None, tmp_path / "comparison.tsv",
+        tmp_path / "beats.html", REPO / "report",
+        explorer={"models": {"drums": exported_drums[0], "groove": groove}, "groove": "groove"},
+        generation={"temperature": 0, "seed": 3},
+    )  # fmt: skip
+    text = page.read_text()
+    sections = re.findall(r'<section id="explorer-[^"]*" class="explorer"', text)
+    assert len(sections) == 1, "the groove model only humanizes"
+
+    section = "document.getElementById('explorer-drums')"
+    beats = f"Array.from({section}.querySelectorAll('li.explorer-beat'))"
+    idle = f"!{section}.dataset.busy"
+    with Browser() as browser:
+        browser.open(page.as_uri())
+        assert browser.wait_until(f"{section}.dataset.ready === 'true'", 60)
+        count = f"{section}.querySelector('input[name=count]')"
+        browser.evaluate(f"{count}.value = '6'")
+        browser.evaluate(f"{section}.querySelector('[data-action=generate]').click()", user_gesture=True)
+        assert browser.wait_until(f"{section}.dataset.beats === '6' && {idle}", 60)
+        rolls = f"{beats}.map((li) => li.querySelector('svg').innerHTML)"
+        notes = browser.evaluate(f"{beats}.map((li) => Number(li.querySelector('svg').dataset.notes))")
+        source = notes.index(max(notes))  # the beat with the most hits (newest first: beat 6 - source)
+        assert notes[source] > 0, notes  # a tiny model's most likely beats are often silent
+
+        # More like this: variations around it; no nudge at temperature 0 gives the beat again.
+        browser.evaluate(f"{section}.querySelector('input[name=nudge]').value = '0'; {count}.value = '2'")
+        browser.evaluate(f"{beats}[{source}].querySelector('button:not(.play)').click()", user_gesture=True)
+        assert browser.wait_until(f"{section}.dataset.beats === '8' && {idle}", 60)
+        drawn = browser.evaluate(rolls)
+        assert drawn[0] == drawn[1] == drawn[source + 2], "the two new beats are copies of their source"
+        assert f"like beat {6 - source}" in browser.evaluate(f"{beats}[0].querySelector('.beat-title').textContent")
+
+        # Interpolate two picked beats: 8 steps of 4 bars, its MIDI 32 bars long; the slider walks it.
+        for index in (source + 2, 2 if source else 3):
+            browser.evaluate(f"{beats}[{index}].querySelector('input.pick').click()")
+        browser.evaluate(f"{section}.querySelector('[data-action=interpolate]').click()", user_gesture=True)
+        assert browser.wait_until(f"{section}.dataset.beats === '9' && {idle}", 60)
+        assert "over 32 bars" in browser.evaluate(f"{beats}[0].querySelector('svg').getAttribute('aria-label')")
+        check_loop(downloaded(browser, f"{beats}[0].querySelector('a.download')", tmp_path / "walk.mid"), 32, 120)
+        walk = f"{section}.querySelector('input[name=walk]')"
+        browser.evaluate(f"{walk}.value = '3'; {walk}.dispatchEvent(new Event('input'))", user_gesture=True)
+        assert browser.wait_until(f"document.body.dataset.explorerPlaying === {beats}[0].id", 20)
+        assert "step 4 of 8" in browser.evaluate(f"{section}.querySelector('output').textContent")
+
+        # Humanize: the same hits, played with the groove model's velocities and timing.
+        link = f"{beats}[{source + 3}].querySelector('a.download')"
+        plain, plain_end, ticks = midi_notes(downloaded(browser, link, tmp_path / "plain.mid"))
+        browser.evaluate(f"{section}.querySelector('input[name=humanize]').checked = true")
+        played, played_end, _ = midi_notes(downloaded(browser, link, tmp_path / "played.mid"))
+        assert played_end == plain_end == 16 * ticks, "still exactly 4 bars"
+        assert sorted(pitch for _, pitch, _ in played) == sorted(pitch for _, pitch, _ in plain), "every hit stays"
+        assert len({velocity for _, _, velocity in played}) > 3 and {v for _, _, v in plain} == {80}
+        step = ticks // 4
+        assert any(onset % step for onset, _, _ in played), "some hits leave the grid"
+        assert all(abs(onset - round(onset / step) * step) <= step // 2 for onset, _, _ in played)
+        assert page_errors(browser) == []

@@ -81,13 +81,17 @@
   // --- Playback: one mm.Player for the page, so that one beat plays at a time ---
   const player = new mm.Player();
   let playing = null;  // the button of the beat playing
+  let stopped = 0;  // when the player last stopped (ms)
+  // Tone refuses a start at the audio time of the stop before it (a click on another beat right
+  // after one started): the next start waits out Tone's look-ahead.
+  const RESTART_MS = 150;
   function stop() {
-    if (player.isPlaying()) player.stop();
+    if (player.isPlaying()) { player.stop(); stopped = performance.now(); }
     if (playing) { playing.textContent = "Play"; playing.setAttribute("aria-pressed", "false"); }
     playing = null;
     document.body.dataset.explorerPlaying = "";
   }
-  function play(button, sequence) {
+  async function play(button, sequence) {
     const again = playing === button;
     stop();
     if (again) return;
@@ -95,7 +99,10 @@
     button.textContent = "Stop";
     button.setAttribute("aria-pressed", "true");
     document.body.dataset.explorerPlaying = button.closest("li").id;
-    mm.Player.tone.context.resume();
+    await mm.Player.tone.context.resume();
+    const wait = stopped + RESTART_MS - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (playing !== button) return;  // another beat was chosen meanwhile
     player.start(sequence).then(() => { if (playing === button) stop(); });
   }
 
@@ -113,7 +120,10 @@
     const value = (field) => Number(form.elements[field].value);
 
     function say(text) { status.textContent = text; }
+    // The model runs on the page's one thread: while it does, Tone cannot schedule the playing beat's
+    // notes in time (it drops them, with errors), so running the model stops playback first.
     async function busy(what, work) {
+      stop();
       section.dataset.busy = "true";
       say(what + "...");
       try { await work(); say(""); } catch (error) { say("Failed: " + error); console.error(error); }
@@ -128,8 +138,9 @@
       const notes = [];
       for (const [index, segment] of segments.entries()) {
         const tempoed = {...segment, tempos: [{time: 0, qpm}]};
-        const humanized = groove && form.elements.humanize.checked ?
-          await explorer.humanize(groove, tempoed, value("amount") / 100) : null;
+        const humanizing = groove && form.elements.humanize.checked;
+        if (humanizing) stop();  // the groove model runs: see busy()
+        const humanized = humanizing ? await explorer.humanize(groove, tempoed, value("amount") / 100) : null;
         const offset = index * numSteps * stepSeconds;
         const segmentNotes = humanized ? humanized.notes : segment.notes.map((note) => ({
           pitch: note.pitch, velocity: note.velocity || 80,

@@ -11,6 +11,7 @@ import base64
 import html
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -28,6 +29,7 @@ KITS = {"standard": 0, "room": 8, "power": 16, "electronic": 24, "TR-808": 25, "
 
 
 def _script(code: str) -> str:
+    code = re.sub(r"^//[#@] sourceMappingURL=.*$", "", code, flags=re.MULTILINE)  # no map to fetch
     return "<script>\n" + code.replace("</script", "<\\/script") + "\n</script>"
 
 

@@ -239,6 +239,7 @@ def test_generate_on_the_report_page_makes_beats_that_play_one_at_a_time_and_dow
         assert browser.wait_until(f"{section}.dataset.beats === '8' && !{section}.dataset.busy", 60)
         assert "seed 12" in browser.evaluate(f"{beats}[0].querySelector('.beat-title').textContent")
         assert page_errors(browser) == []
+        assert browser.accessibility_violations() == [], "every control named, reachable by keyboard"
         browser.screenshot(tmp_path / "explorer.png")
 
 

@@ -157,9 +157,10 @@ def test_the_page_decodes_a_latent_into_the_python_models_drum_notes(trained_dru
     assert json.loads(decoded) == expected
 
 
-# Tone.js (inside @magenta/music's Player) refuses a drum hit scheduled no later than the one before it
-# on the same synth and logs this; seen in these tests only while a beat plays on a loaded machine
-# (the page's thread late for Tone's look-ahead). Playback goes on; any other error fails the tests.
+# Tone.js (inside @magenta/music's Player, whose drum synths are one set per page) refuses to start a
+# synth before an event it still has scheduled, and logs this when a beat starts while the last one's
+# cymbals ring (explorer_ui.js, RESTART_MS). One hit is dropped, playback goes on; any other error
+# fails the tests.
 LATE_TONE_HIT = "Start time must be strictly greater than previous start time"
 
 

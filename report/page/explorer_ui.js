@@ -82,9 +82,12 @@
   const player = new mm.Player();
   let playing = null;  // the button of the beat playing
   let stopped = 0;  // when the player last stopped (ms)
-  // Tone refuses a start at the audio time of the stop before it (a click on another beat right
-  // after one started): the next start waits out Tone's look-ahead.
-  const RESTART_MS = 150;
+  // Magenta's drum synths are one set for the page, and Tone refuses to start a synth before the
+  // last event it has scheduled (notes up to its 0.1 s look-ahead, the kick's release 1/8 note
+  // later: 0.35 s at 120 qpm): a start right after a stop waits that out. Crash and ride ring for
+  // longer, so a switch may still drop one of their hits (Tone logs "Start time must be strictly
+  // greater than previous start time"); a page-wide fix needs a drum kit per player in magenta.js.
+  const RESTART_MS = 400;
   function stop() {
     if (player.isPlaying()) { player.stop(); stopped = performance.now(); }
     if (playing) { playing.textContent = "Play"; playing.setAttribute("aria-pressed", "false"); }

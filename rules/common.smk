@@ -19,6 +19,7 @@ from beatvae.held_out import print_empty_held_out_splits
 from beatvae.run_summary import closing_lines
 from beatvae.settings import (
     SPLITS,
+    browser_export_problems,
     check_dataset_endpoints,
     check_humanize,
     check_interpolation,
@@ -369,6 +370,37 @@ def render_targets():
     return targets
 
 
+# The page's beat explorer (rules/render.smk, export_browser_model): the drum variants whose model
+# magenta.js can run, and the humanize model for its Humanize switch; the others keep a page without it.
+def browser_ready(variant):
+    return not browser_export_problems(
+        config["variants"][variant], representation_of(variant)
+    )
+
+
+EXPLORED_VARIANTS = [
+    v
+    for v in BEAT_VARIANTS
+    if lookup(dpath="explorer/enabled", within=config) and browser_ready(v)
+]
+EXPLORER_GROOVE = (
+    config["humanize"]["model"]
+    if EXPLORED_VARIANTS
+    and config["humanize"]["model"]
+    and browser_ready(config["humanize"]["model"])
+    else None
+)
+BROWSER_VARIANTS = EXPLORED_VARIANTS + ([EXPLORER_GROOVE] if EXPLORER_GROOVE else [])
+
+
+def browser_models():
+    """{variant: its exported folder} for the page (rules.export_browser_model's outputs)."""
+    return {
+        v: expand(rules.export_browser_model.output, variant=v)[0]
+        for v in BROWSER_VARIANTS
+    }
+
+
 def report_page_inputs(wildcards):
     inputs = {
         "comparison": "results/eval/comparison.tsv",
@@ -389,6 +421,7 @@ def report_page_inputs(wildcards):
         inputs["groove"] = "results/eval/groove.tsv"
     # Every variant's training and validation curves.
     inputs["losses"] = expand("results/losses/{variant}.csv", variant=VARIANTS)
+    inputs["browser"] = list(browser_models().values())
     # Held-out splits without windows are stated on the page (beatvae.held_out).
     inputs["window_counts"] = sorted(
         {where["counts"] for where in held_out_windows().values()}
@@ -452,6 +485,7 @@ def documented_outputs():
         *expand(rules.evaluate_groove.output, variant=GROOVE_VARIANTS),
         *(rules.compare_variants.output if BEAT_VARIANTS else []),
         *rules.describe_variants.output,
+        *browser_models().values(),
     ]
     if AUDIO["enabled"]:
         targets += [*rendered("audio", "ogg"), *humanized("audio", "ogg")]

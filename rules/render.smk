@@ -118,6 +118,22 @@ rule describe_variants:
         "../scripts/describe_variants.py"
 
 
+# A trained model in the format @magenta/music loads, for the page's beat explorer.
+rule export_browser_model:
+    input:
+        model=lambda wildcards: trained_model(wildcards.variant),
+    output:
+        directory("results/browser/{variant}"),
+    log:
+        "results/logs/export_browser_model/{variant}.log",
+    wildcard_constraints:
+        variant=any_of(BROWSER_VARIANTS),
+    conda:
+        "../envs/magenta.yaml"
+    script:
+        "../scripts/export_browser_model.py"
+
+
 rule build_report_page:
     input:
         unpack(report_page_inputs),
@@ -147,5 +163,7 @@ rule build_report_page:
         },
         segment_bars={variant: segment_bars(variant) for variant in BEAT_VARIANTS},
         held_out=held_out_windows(),
+        # The beat explorer's models, in the order of input.browser, and the one that humanizes.
+        explorer={"models": BROWSER_VARIANTS, "groove": EXPLORER_GROOVE},
     script:
         "../scripts/build_report_page.py"

@@ -28,6 +28,10 @@ with redirect_to_log(snakemake.log[0]):
         "losses": {Path(path).stem: path for path in snakemake.input.losses},
         # Not inputs: batches of earlier generation settings, listed as long as they are on disk.
         "earlier": earlier_batches("results", params.entries),
+        "explorer": {
+            "models": dict(zip(params.explorer["models"], snakemake.input.browser, strict=True)),
+            "groove": params.explorer["groove"],
+        },
     }
     for batch in page["earlier"]:
         print(f"earlier batch on disk: {batch.variant} {batch.tag}, {len(batch.beats)} beats", flush=True)

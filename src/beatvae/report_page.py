@@ -20,6 +20,7 @@ from string import Template
 from beatvae.files import written_atomically
 from beatvae.page_cards import beat_card, element_id, midi_segments, roll_geometry
 from beatvae.page_charts import Series, line_chart
+from beatvae.page_explorer import controls_script, explorer_scripts, explorer_section
 from beatvae.page_tables import comparison_table, comparison_tables, scrolling
 
 __all__ = [
@@ -357,6 +358,25 @@ def _nav(variants: Sequence[str], styles: Mapping[str, str], with_targets: bool)
     return " ".join([*links, '<a href="#comparison">comparison</a>'])
 
 
+def explorer_parts(assets_dir: Path, explorer: Mapping, generation: Mapping) -> dict[str, str]:
+    """The page's beat explorer: its scripts (head), its section and its controls' script; "" each
+    without models. A section per drum variant among the models (the groove model only humanizes)."""
+    models = dict(explorer.get("models") or {})
+    groove = explorer.get("groove")
+    drums = [variant for variant in models if variant != groove]
+    if not drums:
+        return {"explorer_scripts": "", "explorer": "", "explorer_controls": ""}
+    sections = "\n".join(
+        explorer_section(variant, groove, generation.get("temperature", 0.75), generation.get("seed", 0))
+        for variant in drums
+    )
+    return {
+        "explorer_scripts": explorer_scripts(assets_dir, models),
+        "explorer": f'<section id="explorer">\n<h2>Make new beats in this page</h2>\n{sections}\n</section>',
+        "explorer_controls": controls_script(assets_dir),
+    }
+
+
 def build_report_page(
     entries: Sequence[Mapping],
     midi_paths: Sequence,
@@ -376,6 +396,7 @@ def build_report_page(
     losses: Mapping[str, object] | None = None,
     earlier: Sequence[Batch] = (),
     single_file_copy: bool = False,
+    explorer: Mapping | None = None,
 ) -> Path:
     """Write the page for `entries` ({"variant", "name"}, in the order of `midi_paths` and
     `audio_paths`; a name ending in "interpolation" is drawn one step per row, each of
@@ -388,9 +409,11 @@ def build_report_page(
     `targets_tsv` (results/eval/targets.tsv, first), `groove_tsv` (results/eval/groove.tsv, after the
     comparison), `held_out` ({variant: {subset, representation, counts}}, see held_out_section: splits
     left without windows, at the top). `single_file_copy`: the copy without audio for Snakemake's
-    single-file report, saying so at its top. Returns the page's path.
+    single-file report, saying so at its top. `explorer` ({"models": {variant: results/browser folder},
+    "groove": the one that humanizes or None}): a beat explorer per drum variant among the models,
+    left out of the single-file copy. Returns the page's path.
 
-    Over 60 lines only by its signature and this docstring (33 lines: each optional part of the page
+    Over 60 lines only by its signature and this docstring (35 lines: each optional part of the page
     is one keyword); the body is under 60."""
     assets_dir = Path(assets_dir)
     if len(midi_paths) != len(entries) or (audio_paths is not None and len(audio_paths) != len(entries)):
@@ -446,6 +469,7 @@ def build_report_page(
         groove=groove_section(groove_tsv, groove_curves),
         held_out=held_out_section(held_out),
         page_js=(assets_dir / "page" / "page.js").read_text(encoding="utf-8"),
+        **explorer_parts(assets_dir, {} if single_file_copy else explorer or {}, generation),
     )
     out_path = Path(out_path)
     with written_atomically(out_path, ".partial") as partial:

@@ -393,6 +393,9 @@ CHECKPOINT_STATE_FILE = "checkpoint"  # TensorFlow's checkpoint state file: the 
 FINGERPRINT_FILE = "fingerprint.json"  # the settings a checkpoint folder's weights were trained with
 TRAINING_SUMMARY_FILE = "training.json"  # an exported model's summary (its fingerprint among others)
 SCALARS_FILE = "scalars.csv"  # the logged training and validation scalars, in both folders
+# A model exported for the browser (results/browser/<variant>, beatvae.browser_model), as @magenta/music
+# loads it: its MusicVAESpec, the TensorFlow.js weights manifest and the one weight shard it names.
+BROWSER_CONFIG_FILE, BROWSER_MANIFEST_FILE, BROWSER_WEIGHTS_FILE = "config.json", "weights_manifest.json", "weights.bin"
 # Where a folder's state file records the windows file it was trained on (its sha256), so planning can
 # tell, without reading the windows, that the training data have not changed.
 WINDOWS_FILE_KEY = "training_windows_file_sha256"
@@ -414,6 +417,27 @@ def settings_parts(variant: Mapping, representation: Mapping) -> dict:
         # folders' fingerprints hash this name: renaming it would retrain every one of them.
         "converter": settings_digest(dict(representation)),
     }
+
+
+def browser_export_problems(variant: Mapping, representation: Mapping) -> list[str]:
+    """Why the page's beat explorer (@magenta/music's MusicVAE, beatvae.browser_model) cannot run a
+    variant's model; empty when it can. Planning leaves such variants without an explorer."""
+    structure, hparams = variant.get("model", {}), variant.get("hparams", {})
+    problems = []
+    if (
+        structure.get("encoder", "BidirectionalLstmEncoder") != "BidirectionalLstmEncoder"
+        or len(hparams.get("enc_rnn_size", [0])) != 1
+    ):
+        problems.append("magenta.js runs a single-layer BidirectionalLstmEncoder only")
+    if len(structure.get("level_lengths") or []) > 2:
+        problems.append("the page runs one conductor level only (level_lengths of two numbers)")
+    if structure.get("decoder"):
+        problems.append(f"the decoder is the representation's own, not {structure['decoder']}")
+    if hparams.get("residual_encoder") or hparams.get("residual_decoder"):
+        problems.append("magenta.js has no residual LSTM layers")
+    if not is_groove(representation) and not representation.get("roll_input", True):
+        problems.append("magenta.js's DrumsConverter reads a drum roll: roll_input must be true")
+    return problems
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -11,7 +11,7 @@ import pytest
 
 from beatvae.browser_model import export
 from beatvae.settings import BROWSER_CONFIG_FILE, BROWSER_MANIFEST_FILE, BROWSER_WEIGHTS_FILE
-from test_report_page import in_headless_chromium
+from test_report_page import ARTEFACTS, in_headless_chromium
 from test_training import finished, run_training, tiny_variant
 
 Z_SIZE, ENCODER_UNITS, DECODER_UNITS = 8, 32, 32
@@ -241,7 +241,7 @@ def test_generate_on_the_report_page_makes_beats_that_play_one_at_a_time_and_dow
         assert "seed 12" in browser.evaluate(f"{beats}[0].querySelector('.beat-title').textContent")
         assert page_errors(browser) == []
         assert browser.accessibility_violations() == [], "every control named, reachable by keyboard"
-        browser.screenshot(tmp_path / "explorer.png")
+        browser.screenshot(ARTEFACTS / "explorer_generate.png")
 
 
 @pytest.fixture(scope="module")
@@ -384,3 +384,4 @@ def test_variations_interpolation_and_humanizing_on_the_page(exported_drums, tra
         assert any(onset % step for onset, _, _ in played), "some hits leave the grid"
         assert all(abs(onset - round(onset / step) * step) <= step // 2 for onset, _, _ in played)
         assert page_errors(browser) == []
+        browser.screenshot(ARTEFACTS / "explorer_variations_and_walk.png")

@@ -22,6 +22,7 @@ from beatvae.page_cards import beat_card, element_id, midi_segments, roll_geomet
 from beatvae.page_charts import Series, line_chart
 from beatvae.page_explorer import controls_script, explorer_scripts, explorer_section
 from beatvae.page_tables import comparison_table, comparison_tables, scrolling
+from beatvae.schema import schema_defaults
 
 __all__ = [
     "Batch",
@@ -366,10 +367,8 @@ def explorer_parts(assets_dir: Path, explorer: Mapping, generation: Mapping) -> 
     drums = [variant for variant in models if variant != groove]
     if not drums:
         return {"explorer_scripts": "", "explorer": "", "explorer_controls": ""}
-    sections = "\n".join(
-        explorer_section(variant, groove, generation.get("temperature", 0.75), generation.get("seed", 0))
-        for variant in drums
-    )
+    start = {**schema_defaults("generation"), **generation}  # the run's settings, else the schema's defaults
+    sections = "\n".join(explorer_section(variant, groove, start["temperature"], start["seed"]) for variant in drums)
     return {
         "explorer_scripts": explorer_scripts(assets_dir, models),
         "explorer": f'<section id="explorer">\n<h2>Make new beats in this page</h2>\n{sections}\n</section>',

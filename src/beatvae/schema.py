@@ -25,17 +25,18 @@ def _schema() -> dict:
 def schema_defaults(key: str) -> dict:
     """{setting: default} of a config section named by its dotted key (`evaluation.targets`); a
     fresh dict each call."""
-    section = _schema()
-    for part in key.split("."):
-        section = section["properties"][part]
-    return {name: copy.deepcopy(entry["default"]) for name, entry in section["properties"].items()}
+    return {name: copy.deepcopy(entry["default"]) for name, entry in _entry(key)["properties"].items()}
 
 
 def setting_schema(key: str) -> dict:
     """The schema entry of one setting named by its dotted key (`generation.num_samples`): its type,
     bounds and default, for callers that check a value outside Snakemake (the `beatvae` command)."""
-    section = _schema()
-    *parents, leaf = key.split(".")
-    for part in parents:
-        section = section["properties"][part]
-    return copy.deepcopy(section["properties"][leaf])
+    return copy.deepcopy(_entry(key))
+
+
+def _entry(key: str) -> dict:
+    """The schema of the section or setting a dotted key names."""
+    entry = _schema()
+    for part in key.split("."):
+        entry = entry["properties"][part]
+    return entry

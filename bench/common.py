@@ -49,9 +49,11 @@ def load_config(path=REPO / "config" / "config.yaml") -> dict:
 
 
 def variant(size: str | None = None, base: str = "v2-small", **training) -> dict:
-    """A fully defaulted variant: `base` from config.yaml, optionally resized to TINY/REFERENCE."""
+    """A fully defaulted variant: `base` from config.yaml, optionally resized to TINY/REFERENCE; no
+    time limit (`max_minutes`) unless `training` sets one, as benchmarks compare equal steps."""
     config = load_config()
     result = copy.deepcopy(config["variants"][base])
+    result["training"]["max_minutes"] = None
     if size in SIZES:
         result["hparams"].update(SIZES[size]["hparams"])
         result["model"]["level_lengths"] = list(SIZES[size]["level_lengths"])

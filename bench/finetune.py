@@ -69,6 +69,7 @@ def run_variant(config: dict, base: str, num_steps: int) -> dict:
         validate_every_steps=VALIDATE_EVERY,
         checkpoint_every_steps=VALIDATE_EVERY,
         log_every_steps=50,
+        max_minutes=None,  # runs are compared at equal steps
     )
     return variant
 

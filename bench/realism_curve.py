@@ -34,7 +34,7 @@ REPRESENTATION = "drums-4bar"
 
 def train(name: str, overrides: dict) -> Path:
     """Trains config.yaml's v2-small with `overrides` (hparams, level_lengths, training, subset, init_from: a
-    model folder to start from) on one thread, keeping a checkpoint every 400 steps; returns the point's folder."""
+    model folder to start from, train_windows: another training windows file, e.g. bench/augment.py's) on one thread, keeping a checkpoint every 400 steps; returns the point's folder."""
     import copy
 
     from beatvae.training import TrainingRun, train_variant
@@ -46,7 +46,8 @@ def train(name: str, overrides: dict) -> Path:
     if "level_lengths" in overrides:
         variant["model"]["level_lengths"] = overrides["level_lengths"]
     variant["training"].update(
-        {"checkpoint_every_steps": 400, "checkpoints_to_keep": 100, **overrides.get("training", {})}
+        # Points are compared at equal steps: no time limit unless the point asks for one.
+        {"checkpoint_every_steps": 400, "checkpoints_to_keep": 100, "max_minutes": None, **overrides.get("training", {})}
     )
     point = WORK / "realism" / name
     tensors = REPO / "results" / "tensors" / variant["subset"] / REPRESENTATION
@@ -54,11 +55,11 @@ def train(name: str, overrides: dict) -> Path:
     point.mkdir(parents=True, exist_ok=True)
     # Written first, so checkpoints can be measured (with their training minutes) while it trains.
     (point / "started.json").write_text(json.dumps({"time": start}))
-    (point / "point.json").write_text(json.dumps({"name": name, "variant": variant}, indent=1))
+    (point / "point.json").write_text(json.dumps({"name": name, "variant": variant, "overrides": overrides}, indent=1))
     run = TrainingRun(
         variant,
         config["representations"][REPRESENTATION],
-        tensors / "train.npz",
+        overrides.get("train_windows", tensors / "train.npz"),
         point / "checkpoints",
         point / "model",
         validation_windows=tensors / "validation.npz",
@@ -68,7 +69,7 @@ def train(name: str, overrides: dict) -> Path:
         init_from=overrides.get("init_from"),
     )
     summary = train_variant(run)
-    record = {"name": name, "variant": variant, "wall": time.time() - start, "training": summary}
+    record = {"name": name, "variant": variant, "overrides": overrides, "wall": time.time() - start, "training": summary}
     (point / "point.json").write_text(json.dumps(record, indent=1, default=str))
     return point
 

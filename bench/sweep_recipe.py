@@ -42,6 +42,7 @@ def point_variant(config: dict, spec: dict) -> dict:
         num_steps=spec["num_steps"],
         log_every_steps=spec.get("log_every_steps", 50),
         checkpoint_every_steps=spec.get("checkpoint_every_steps", 500),
+        max_minutes=None,  # points are compared at equal steps
     )
     return variant
 

@@ -188,3 +188,25 @@ def test_readme_names_the_default_sample_folder_the_default_config_writes():
     readme = (repo / "README.md").read_text()
     named_defaults = set(re.findall(r"default `(temp[0-9.]+-seed\d+)`", readme))
     assert named_defaults == {sampling_tag(generation["temperature"], generation["seed"])}
+
+
+def test_the_closing_lines_say_which_variant_a_time_limit_cut_short(tmp_path):
+    import json
+    import time
+
+    from beatvae.run_summary import closing_lines
+
+    started = time.time() - 1
+    for variant, stopped, steps in (("v2", True, 1_234), ("groove", False, 2_400)):
+        (tmp_path / variant).mkdir()
+        summary = {
+            "steps": steps,
+            "steps_this_run": steps,
+            "train_seconds_this_run": 600.0,
+            "stopped_at_time_limit": stopped,
+            "variant": {"training": {"max_minutes": 10.0}},
+        }
+        (tmp_path / variant / "training.json").write_text(json.dumps(summary))
+    lines = closing_lines(started, ["v2", "groove"], models=str(tmp_path))
+    assert lines[2] == "  v2: 1,234 steps in 10m 00s, 2.06 steps/s (validation included), stopped at its time limit (10 min) at step 1,234"
+    assert lines[3] == "  groove: 2,400 steps in 10m 00s, 4.00 steps/s (validation included)"

@@ -365,6 +365,25 @@ def test_num_steps_below_the_newest_checkpoint_is_an_error(data, tmp_path):
 
 
 @pytest.mark.slow
+def test_a_time_limit_stops_training_saves_and_validates_its_last_step_and_a_rerun_resumes(data, tmp_path):
+    from beatvae.checkpoints import saved_checkpoints
+
+    # 0.6 s of steps: a handful of the 500 asked for, off the checkpoint and validation schedules.
+    variant = tiny_variant(num_steps=500, checkpoint_every=400, validate_every=400, max_minutes=0.01)
+    windows, validation = data["windows"]["train"], data["windows"]["validation"]
+    checkpoints, model = tmp_path / "checkpoints", tmp_path / "model"
+    summary, output = finished(run_training(variant, windows, checkpoints, model, validation))
+    steps = summary["steps"]
+    assert summary["stopped_at_time_limit"] and 0 < steps < 400, summary
+    assert "time limit: 0.01 minutes of training (training.max_minutes) reached at step" in output
+    assert [step for step, _ in saved_checkpoints(checkpoints)] == [steps], "the last step is saved"
+    assert summary["best_validation"]["step"] == steps == summary["exported"]["step"], "validated and exported"
+
+    again = finished_summary(run_training(variant, windows, checkpoints, model, validation))
+    assert again["resumed_from_step"] == steps and again["steps"] > steps and again["stopped_at_time_limit"]
+
+
+@pytest.mark.slow
 def test_fine_tuning_starts_from_the_source_models_weights(trained, data, tmp_path):
     import tensorflow as tf
 

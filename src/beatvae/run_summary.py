@@ -1,8 +1,9 @@
 """The lines a workflow run ends with: its wall time and how fast each variant trained.
 
 Standard library only: the Snakefile's `onsuccess:` handler imports it while Snakemake runs.
-A recipe is budgeted in steps, and machines of one kind differ by a third in speed, so the run
-says its own steps/s: the figure to compare with the budget (README, *The default run*).
+A recipe is budgeted in steps and minutes (`training.max_minutes`), and machines of one kind differ by
+a third in speed, so the run says its own steps/s and where a time limit cut the steps short: the
+figures to compare with the budget (README, *The default run*).
 """
 
 import json
@@ -40,6 +41,9 @@ def training_line(variant: str, model_dir: str, run_started: float) -> str | Non
         speed = f"{summary.get('steps', 0):,} steps, none trained in its last run"
     else:
         speed = f"{steps:,} steps in {duration(seconds)}, {steps / seconds:.2f} steps/s (validation included)"
+        if summary.get("stopped_at_time_limit"):
+            limit = summary.get("variant", {}).get("training", {}).get("max_minutes")
+            speed += f", stopped at its time limit ({limit:g} min) at step {summary['steps']:,}"
     when = "" if exported_at >= run_started else " [trained before this run]"
     return f"  {variant}: {speed}{when}"
 

@@ -135,6 +135,7 @@ class ScalarLog:
 
     def __init__(self, tf, checkpoint_dir: Path, start_step: int, num_steps: int):
         self.tf, self.num_steps = tf, num_steps
+        self.deadline = math.inf  # when a time limit (training.max_minutes) ends the run: the ETA's bound
         self.csv_path = scalars_path(checkpoint_dir)
         truncate_scalars(self.csv_path, start_step)
         # Open for the whole run (rows are appended and flushed as training goes); close() closes it.
@@ -166,6 +167,7 @@ class ScalarLog:
             started, first = self._interval
             steps_per_second = (step - first) / max(time.time() - started, 1e-9)
             remaining = (self.num_steps - step) / steps_per_second if steps_per_second else math.inf
+            remaining = min(remaining, max(0.0, self.deadline - time.time()))
             measured = " ".join(f"{key} {train[key]:.3f}" for key in DECODER_SCALARS if key in train)
             log.info(
                 "step %d/%d loss %.4f %s | %.0f examples/s, %.2f steps/s, ETA %s",
@@ -452,6 +454,7 @@ def _summary(loop: _Loop, prepared: _Prepared, start_step: int, result: Mapping,
         "fingerprint": prepared.fingerprint,
         "fingerprint_parts": prepared.parts,
         "stopped_early": result["stopped_early"],
+        "stopped_at_time_limit": result["stopped_at_time_limit"],
         "exported": {
             "step": checkpoint_step(exported["checkpoint"]),
             "checkpoint": Path(exported["checkpoint"]).name,
@@ -502,9 +505,15 @@ class _Loop:
         patience = self.run.training["early_stop_patience"]
         return bool(self.validator and patience and self.validator.best.validations_since >= patience)
 
-    def validates_at(self, step: int) -> bool:
+    def out_of_time(self, train_start: float) -> bool:
+        """`training.max_minutes` of steps have run since `train_start` (this job's first step)."""
+        limit = self.run.training["max_minutes"]
+        return bool(limit) and time.time() - train_start >= 60 * limit
+
+    def validates_at(self, step: int, last: bool = False) -> bool:
+        """A validation is due: on schedule, or at the run's last step (num_steps or a time limit)."""
         return self.validator is not None and (
-            step % self.run.training["validate_every_steps"] == 0 or step == self.run.training["num_steps"]
+            last or step % self.run.training["validate_every_steps"] == 0 or step == self.run.training["num_steps"]
         )
 
     def saves_at(self, step: int) -> bool:
@@ -528,7 +537,8 @@ def _start_session(loop: _Loop, session, start_from) -> int:
 
 
 def _train_loop(loop: _Loop, start_from) -> dict:
-    """Runs steps until num_steps, a stop signal or early stop; saves, validates and logs on schedule.
+    """Runs steps until num_steps, `training.max_minutes`, a stop signal or early stop; saves, validates
+    and logs on schedule, and saves and validates the last step whatever ends the run.
 
     `start_from` is the checkpoint to resume, or the TrainedModelDir of a fresh fine-tuning run.
     """
@@ -541,8 +551,11 @@ def _train_loop(loop: _Loop, start_from) -> dict:
         first_step_seconds = None
         throughput = _Throughput(graph.batch_size)
         train_start = time.time()
+        if loop.run.training["max_minutes"]:
+            loop.scalars.deadline = train_start + 60 * loop.run.training["max_minutes"]
         loop.scalars.start(step)
-        while step < num_steps and not stopped_early:
+        timed_out = False
+        while step < num_steps and not stopped_early and not timed_out:
             log_now = loop.logs_at(step + 1)
             fetches = {"train": graph.train_op, "metric_updates": graph.metric_updates}
             if log_now:
@@ -553,8 +566,9 @@ def _train_loop(loop: _Loop, start_from) -> dict:
             if first_step_seconds is None:
                 first_step_seconds = time.time() - loop.process_start
                 log.info("first training step done %.1f s after process start", first_step_seconds)
+            timed_out = loop.out_of_time(train_start) and step < num_steps
             train_row = _train_row(session, graph, fetched["scalars"], throughput) if log_now else None
-            validation_row = _save_on_schedule(loop, session, step, stop.signal)
+            validation_row = _save_on_schedule(loop, session, step, stop.signal, last=timed_out)
             stopped_early = loop.patience_spent()
             if train_row or validation_row:
                 loop.scalars.write(step, train_row, validation_row)
@@ -566,6 +580,13 @@ def _train_loop(loop: _Loop, start_from) -> dict:
                     step,
                     loop.run.training["early_stop_patience"],
                 )
+            if timed_out:
+                log.info(
+                    "time limit: %g minutes of training (training.max_minutes) reached at step %d of %d",
+                    loop.run.training["max_minutes"],
+                    step,
+                    num_steps,
+                )
             if stop.signal:
                 raise TrainingInterrupted(
                     f"stopped by signal {stop.signal} at step {step}; checkpoint saved, rerun to resume"
@@ -575,6 +596,7 @@ def _train_loop(loop: _Loop, start_from) -> dict:
         "first_step_seconds": first_step_seconds,
         "train_seconds": time.time() - train_start,
         "stopped_early": stopped_early,
+        "stopped_at_time_limit": timed_out,
         "final_checkpoint": tf.train.latest_checkpoint(str(loop.run.checkpoint_dir)),
     }
 
@@ -604,11 +626,12 @@ def _train_row(session, graph: TrainingGraph, scalars: Mapping, throughput: _Thr
     return row
 
 
-def _save_on_schedule(loop: _Loop, session, step: int, stop_signal) -> dict | None:
+def _save_on_schedule(loop: _Loop, session, step: int, stop_signal, last: bool = False) -> dict | None:
     """Saves a checkpoint when one is due (a validation, the checkpoint interval, the last step, a stop
-    request) and validates it when a validation is due; returns the validation row, if any."""
-    validate_now = loop.validates_at(step)
-    if not (validate_now or loop.saves_at(step) or stop_signal):
+    request; `last`: the run ends here) and validates it when a validation is due; returns the
+    validation row, if any."""
+    validate_now = loop.validates_at(step, last)
+    if not (validate_now or last or loop.saves_at(step) or stop_signal):
         return None
     saved = loop.graph.saver.save(
         session, checkpoint_prefix(loop.run.checkpoint_dir), global_step=step, write_meta_graph=False

@@ -1,0 +1,65 @@
+"""Beat-keeping augmentations of the rock training windows (issue 22, item 3): the same performances
+with their ghost notes dropped, or with the hi-hat played on the ride, converted by the workflow's
+own converter and de-duplicated as the workflow does.
+
+    .venv/bin/python bench/augment.py NAME '{"ghost_below": 40, "keep_original": true}'
+        # -> bench/work/augment/NAME/train.npz, then
+    .venv/bin/python bench/realism_curve.py train NAME '{"train_windows": "bench/work/augment/NAME/train.npz"}'
+
+Settings: `ghost_below` (drop snare-class notes softer than this velocity), `hat_on_ride` (closed
+hi-hat notes move to the ride), `keep_original` (the augmented copies are added to the original
+windows rather than replacing them). Reads results/tfrecord/<subset>/train.tfrecord (the workflow's).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+
+from common import REPO, WORK, load_config
+
+REPRESENTATION = "drums-4bar"
+
+
+def augmented(sequence, ghost_below: int = 0, hat_on_ride: bool = False):
+    """A copy of `sequence` with the snare's ghost notes dropped and/or the closed hi-hat on the ride."""
+    from beatvae.metrics import DRUM_PITCH_CLASSES
+
+    snare, closed_hat, ride = (set(DRUM_PITCH_CLASSES[i]) for i in (1, 2, 8))
+    notes = [n for n in sequence.notes if not (n.pitch in snare and n.velocity < ghost_below)]
+    result = copy.deepcopy(sequence)
+    del result.notes[:]
+    result.notes.extend(notes)
+    if hat_on_ride:
+        for note in result.notes:
+            if note.pitch in closed_hat:
+                note.pitch = DRUM_PITCH_CLASSES[8][0]
+    return result
+
+
+def build(name: str, settings: dict) -> None:
+    from beatvae.dataset import make_converter, read_note_sequences, windows_from_note_sequences
+    from beatvae.realism import structure
+    from beatvae.settings import window_steps
+
+    config = load_config()
+    representation = config["representations"][REPRESENTATION]
+    subset = config["variants"]["v2-small"]["subset"]
+    sequences = list(read_note_sequences(REPO / "results" / "tfrecord" / subset / "train.tfrecord"))
+    options = {key: settings[key] for key in ("ghost_below", "hat_on_ride") if key in settings}
+    changed = [augmented(sequence, **options) for sequence in sequences]
+    for sequence in changed:
+        sequence.id += "-augmented"  # its windows stay apart from the original's in the windows' sources
+    inputs = (sequences + changed) if settings.get("keep_original") else changed
+    windows = windows_from_note_sequences(inputs, make_converter(representation), window_steps(representation))
+    out = WORK / "augment" / name
+    out.mkdir(parents=True, exist_ok=True)
+    windows.save(out / "train.npz")
+    figures = {"settings": settings, "windows": len(windows), "structure": structure(windows.drum_rolls())}
+    (out / "windows.json").write_text(json.dumps(figures, indent=1))
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    build(sys.argv[1], json.loads(sys.argv[2]))

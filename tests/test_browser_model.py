@@ -447,6 +447,12 @@ def test_variations_interpolation_and_humanizing_on_the_page(exported_drums, tra
         browser.evaluate(f"{walk}.value = '3'; {walk}.dispatchEvent(new Event('input'))", user_gesture=True)
         assert browser.wait_until(f"document.body.dataset.explorerPlaying === {beats}[0].id", 20)
         assert "step 4 of 8" in browser.evaluate(f"{section}.querySelector('output').textContent")
+        # The next step plays at once, while the one before still does.
+        browser.evaluate(f"{walk}.value = '5'; {walk}.dispatchEvent(new Event('input'))", user_gesture=True)
+        assert browser.wait_until(f"{section}.querySelector('output').textContent.includes('step 6 of 8')", 20)
+        assert browser.wait_until(f"document.body.dataset.explorerPlaying === {beats}[0].id", 20)
+        time.sleep(0.5)  # a toggle-off would have come by now
+        assert browser.evaluate(f"{beats}[0].querySelector('button.play').getAttribute('aria-pressed')") == "true"
 
         # Humanize: the same hits, played with the groove model's velocities and timing.
         link = f"{beats}[{source + 3}].querySelector('a.download')"

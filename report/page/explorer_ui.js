@@ -338,6 +338,7 @@
       const step = Number(slider.value);
       form.querySelector("output[name=walk-step]").textContent = `step ${step + 1} of ${INTERPOLATION_STEPS}`;
       const made = await played({sequence: interpolation.segments[step]});
+      stop();  // a step plays even while the step before does (play() alone would toggle it off)
       play(interpolation.element.querySelector("button.play"), made.sequence, value("kit"));
     });
 

@@ -134,13 +134,15 @@ def explorer_section(variant: str, groove: str | None, start: Mapping, run: Sequ
     }
     opening = " ".join(f'{key}="{html.escape(str(value))}"' for key, value in attributes.items())
     temperature, seed = start["temperature"], start["seed"]
+    run_text = (
+        " The list starts with this run's own samples, each with the latent vector it was decoded from." if run else ""
+    )
     return f"""<section {opening}>
 <h3 id="{section_id}-title">Make new beats with {html.escape(variant)}</h3>
-<p class="settings">The model runs in this page (@magenta/music, nothing else needed). The list starts
-with this run's own samples, each with the latent vector it was decoded from. Generate draws new
-latent vectors from the seed; the decoder then samples each step at the temperature (0: the most likely
+<p class="settings">The model runs in this page (@magenta/music, nothing else needed).{run_text} Generate
+draws new latent vectors from the seed; the decoder then samples each step at the temperature (0: the most likely
 drums). Its sampling takes no seed, so one seed gives the same beats again only at temperature 0. Any two
-beats listed, the run's or new ones, can be interpolated. Beats made here stay listed until the page is
+beats listed can be interpolated. Beats made here stay listed until the page is
 closed; one plays at a time, with the kit chosen: General MIDI drum kits sampled from the FluidR3 GM
 soundfont, the kit the MIDI download asks a DAW for too.</p>
 <form class="explorer-controls">

@@ -3,6 +3,7 @@
 #   make test  -> set up, then run the test suite
 #   make test-fast -> the pure checks: no Snakemake, TensorFlow, browser or training; on every core
 #   make lint  -> snakemake --lint, snakefmt --check and ruff (lint + format check)
+#   make drum-kits -> render the report page's sampled drum kits again (report/vendor/drum-kits-fluidr3.json)
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
@@ -10,7 +11,7 @@ MAGENTA := magenta==2.1.4
 SNAKEMAKE_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup system-packages run test test-fast lint clean
+.PHONY: setup system-packages run test test-fast lint drum-kits clean
 
 setup: $(STAMP) system-packages
 
@@ -60,6 +61,12 @@ lint: setup
 	$(VENV)/bin/snakefmt --check Snakefile rules
 	$(VENV)/bin/ruff check
 	$(VENV)/bin/ruff format --check
+
+# The beat explorer's kits, vendored so that building the page never needs fluidsynth: rendered from
+# Debian's FluidR3 GM soundfont (MIT, report/vendor/LICENSE.fluid-soundfont.txt) by beatvae.drum_kits.
+SOUNDFONT ?= /usr/share/sounds/sf2/FluidR3_GM.sf2
+drum-kits: setup
+	$(VENV)/bin/python -m beatvae.drum_kits $(SOUNDFONT) report/vendor/drum-kits-fluidr3.json
 
 clean:
 	rm -rf results .snakemake

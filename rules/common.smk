@@ -422,6 +422,11 @@ def report_page_inputs(wildcards):
     # Every variant's training and validation curves.
     inputs["losses"] = expand("results/losses/{variant}.csv", variant=VARIANTS)
     inputs["browser"] = list(browser_models().values())
+    # The explorer lists each explored variant's samples with the latent vectors they came from.
+    inputs["latents"] = [
+        expand(rules.sample_beats.output.latents, variant=v)[0]
+        for v in EXPLORED_VARIANTS
+    ]
     # Held-out splits without windows are stated on the page (beatvae.held_out).
     inputs["window_counts"] = sorted(
         {where["counts"] for where in held_out_windows().values()}

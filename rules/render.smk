@@ -163,7 +163,12 @@ rule build_report_page:
         },
         segment_bars={variant: segment_bars(variant) for variant in BEAT_VARIANTS},
         held_out=held_out_windows(),
-        # The beat explorer's models, in the order of input.browser, and the one that humanizes.
-        explorer={"models": BROWSER_VARIANTS, "groove": EXPLORER_GROOVE},
+        # The beat explorer's models, in the order of input.browser, the one that humanizes, and
+        # the variants it explores, in the order of input.latents.
+        explorer={
+            "models": BROWSER_VARIANTS,
+            "groove": EXPLORER_GROOVE,
+            "explored": EXPLORED_VARIANTS,
+        },
     script:
         "../scripts/build_report_page.py"

@@ -31,6 +31,8 @@ with redirect_to_log(snakemake.log[0]):
         "explorer": {
             "models": dict(zip(params.explorer["models"], snakemake.input.browser, strict=True)),
             "groove": params.explorer["groove"],
+            # The run's samples' latent vectors, so that the explorer lists them as beats.
+            "latents": dict(zip(params.explorer["explored"], snakemake.input.latents, strict=True)),
         },
     }
     for batch in page["earlier"]:

@@ -449,3 +449,45 @@ def test_earlier_batches_on_disk_stay_on_the_page(tmp_path):
     assert "<summary>temp0.5-seed1: 2 samples and an interpolation, each with its humanized version</summary>" in text
     assert 'id="v2-temp0-5-seed1-sample_00-humanized"' in text and 'id="v2-temp0-5-seed1-interpolation"' in text
     assert text.count("<midi-player ") == len(entries) + 4 and 'data-players="8"' in text
+
+
+def test_the_explorer_lists_the_runs_samples_with_their_notes_and_latents(tmp_path):
+    """run_beats: each sample of the run (not its humanized copy, not the interpolation) with its MIDI's
+    notes on the 16th grid at the run's tempo and its row of latents.npy; the section carries them."""
+    import html
+    import json
+
+    import numpy as np
+
+    from beatvae.page_explorer import explorer_section, run_beats
+
+    qpm = 90
+    sample = retimed(magenta_decoded(last_step=61, pitches=(36, 42, 38, 51)), qpm, num_bars=4)
+    midi = write_midi(sample, tmp_path / "sample_01.mid")
+    latents = (np.arange(16, dtype=np.float32).reshape(2, 8) / 7).astype(np.float32)
+    np.save(tmp_path / "latents.npy", latents)
+    beats = [
+        {"name": "t0.5-s3/sample_01", "midi": midi, "humanized": False},
+        {"name": "t0.5-s3/sample_01", "midi": midi, "humanized": True},
+        {"name": "t0.5-s3/interpolation", "midi": midi, "humanized": False},
+    ]
+    generation = {"temperature": 0.5, "seed": 3, "qpm": qpm}
+    run = run_beats(beats, tmp_path / "latents.npy", generation)
+    assert [beat["label"] for beat in run] == ["run sample_01 (temperature 0.5, seed 3)"]
+    assert run[0]["z"] == latents[1].tolist()
+    assert run[0]["notes"] == [[step, note.pitch, 80] for step, note in zip(range(0, 62, 2), sample.notes, strict=True)]
+    assert run_beats(beats, None, generation) == [], "no latents given: no run beats"
+
+    section = explorer_section("drums", None, generation, run)
+    carried = re.search(r'data-run-beats="([^"]*)"', section)[1]
+    assert json.loads(html.unescape(carried)) == run
+
+
+def test_the_explorers_tempo_field_takes_the_schemas_bounds_and_the_runs_tempo():
+    from beatvae.page_explorer import explorer_section
+    from beatvae.schema import setting_schema
+
+    bounds = setting_schema("generation.qpm")
+    section = explorer_section("drums", None, {"temperature": 0.5, "seed": 3, "qpm": 93})
+    field = re.search(r'<input type="number" name="qpm" min="([\d.]+)" max="([\d.]+)" value="([\d.]+)">', section)
+    assert field and [float(x) for x in field.groups()] == [bounds["minimum"], bounds["maximum"], 93]

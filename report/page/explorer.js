@@ -181,5 +181,6 @@
     decode,
     groove,
     humanize,
+    fromBase64,  // the controls decode the kits' hits with it too
   };
 })();

@@ -1,7 +1,8 @@
 // The beat explorer's controls (one <section class="explorer"> per drum variant, written by
-// beatvae.page_explorer): Generate, More like this, Interpolate, Humanize, tempo and kit; each beat
-// made gets a play button, a piano roll and a loop-exact MIDI download, and stays listed until the
-// page is closed. One beat plays at a time. The model side is explorer.js (window.beatvaeExplorer).
+// beatvae.page_explorer): the run's own samples listed first, then Generate, More like this,
+// Interpolate, Humanize, tempo and kit; each beat gets a play button, a piano roll and a loop-exact
+// MIDI download, and stays listed until the page is closed. One beat plays at a time, with the
+// sampled kit chosen. The model side is explorer.js (window.beatvaeExplorer).
 (function () {
   "use strict";
   const explorer = window.beatvaeExplorer;
@@ -78,35 +79,67 @@
     return new Uint8Array([...header, 0x4d, 0x54, 0x72, 0x6b, ...length, ...track]);
   }
 
-  // --- Playback: one mm.Player for the page, so that one beat plays at a time ---
-  const player = new mm.Player();
-  let playing = null;  // the button of the beat playing
-  let stopped = 0;  // when the player last stopped (ms)
-  // Magenta's drum synths are one set for the page, and Tone refuses to start a synth before the
-  // last event it has scheduled (notes up to its 0.1 s look-ahead, the kick's release 1/8 note
-  // later: 0.35 s at 120 qpm): a start right after a stop waits that out. Crash and ride ring for
-  // longer, so a switch may still drop one of their hits (Tone logs "Start time must be strictly
-  // greater than previous start time"); a page-wide fix needs a drum kit per player in magenta.js.
-  const RESTART_MS = 400;
-  function stop() {
-    if (player.isPlaying()) { player.stop(); stopped = performance.now(); }
-    if (playing) { playing.textContent = "Play"; playing.setAttribute("aria-pressed", "false"); }
+  // --- Playback: a sampler of the chosen kit, one beat at a time ---
+  // The kits are FluidR3 GM's General MIDI drum kits, one OGG hit per kit and drum pitch
+  // (beatvae.drum_kits, inlined as window.beatvaeDrumKits), played on the page's own AudioContext:
+  // every note of a beat is an AudioBufferSourceNode scheduled when it starts, so a beat stopping
+  // and the next starting share no synth that could refuse a start time (as Tone did in mm.Player).
+  const drumKits = window.beatvaeDrumKits;
+  const kitOfProgram = {};  // General MIDI program (the Kit field's value) -> kit name
+  Object.entries(drumKits.kits).forEach(([kit, {program}]) => { kitOfProgram[program] = kit; });
+  const LEAD_SECONDS = 0.05;  // from the click to the first note: time to schedule every note
+  let audio = null;  // the AudioContext, made on the first Play (browsers allow sound after a click)
+  const decoded = {};  // kit -> Promise of {pitch: AudioBuffer}, decoded on the kit's first use
+
+  function kitBuffers(kit) {
+    if (!decoded[kit]) {
+      const samples = Object.entries(drumKits.kits[kit].samples);
+      decoded[kit] = Promise.all(samples.map(async ([pitch, ogg]) => [pitch, await audio.decodeAudioData(explorer.fromBase64(ogg).buffer)]))
+        .then(Object.fromEntries);
+    }
+    return decoded[kit];
+  }
+
+  let playing = null;  // {button, sources, timer}: the beat playing
+  // Ends the beat playing; `ringOut`: it reached its end, so its last hits ring on.
+  function stop(ringOut = false) {
+    if (!playing) return;
+    if (!ringOut) playing.sources.forEach((source) => source.stop());
+    clearTimeout(playing.timer);
+    playing.button.textContent = "Play";
+    playing.button.setAttribute("aria-pressed", "false");
     playing = null;
     document.body.dataset.explorerPlaying = "";
   }
-  async function play(button, sequence) {
-    const again = playing === button;
+  // `sequence`: {notes [{pitch, velocity, startTime}], totalTime} in seconds; `program`: the kit's.
+  async function play(button, sequence, program) {
+    const again = playing && playing.button === button;
     stop();
     if (again) return;
-    playing = button;
+    const beat = {button, sources: [], timer: null};
+    playing = beat;
     button.textContent = "Stop";
     button.setAttribute("aria-pressed", "true");
     document.body.dataset.explorerPlaying = button.closest("li").id;
-    await mm.Player.tone.context.resume();
-    const wait = stopped + RESTART_MS - performance.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    if (playing !== button) return;  // another beat was chosen meanwhile
-    player.start(sequence).then(() => { if (playing === button) stop(); });
+    audio = audio || new AudioContext();
+    await audio.resume();
+    const kit = kitOfProgram[program];
+    const buffers = await kitBuffers(kit);
+    if (playing !== beat) return;  // stopped, or another beat chosen, meanwhile
+    const start = audio.currentTime + LEAD_SECONDS;
+    for (const note of sequence.notes) {
+      if (!(note.pitch in buffers)) continue;  // the models only write the kit's pitches
+      const source = audio.createBufferSource();
+      source.buffer = buffers[note.pitch];
+      const gain = audio.createGain();
+      gain.gain.value = note.velocity / 127;
+      source.connect(gain).connect(audio.destination);
+      source.start(start + note.startTime);
+      beat.sources.push(source);
+    }
+    beat.timer = setTimeout(() => stop(true), (LEAD_SECONDS + sequence.totalTime) * 1000);
+    document.body.dataset.explorerKit = kit;
+    document.body.dataset.explorerSources = String(beat.sources.length);
   }
 
   // --- One explorer section ---
@@ -119,14 +152,13 @@
     const form = section.querySelector("form");
     const list = section.querySelector("ol.explorer-beats");
     const status = section.querySelector(".explorer-status");
-    const beats = [];  // every beat this session made: {id, z, sequence (quantized), label, element}
+    const beats = [];  // every beat listed, oldest first: {id, z, sequence (quantized) or segments, label, element}
+    section.explorerBeats = beats;  // for the page's tests and users' consoles
     const value = (field) => Number(form.elements[field].value);
 
     function say(text) { status.textContent = text; }
-    // The model runs on the page's one thread: while it does, Tone cannot schedule the playing beat's
-    // notes in time (it drops them, with errors), so running the model stops playback first.
+    // The model runs on the page's one thread; a beat playing goes on (its notes are all scheduled).
     async function busy(what, work) {
-      stop();
       section.dataset.busy = "true";
       say(what + "...");
       try { await work(); say(""); } catch (error) { say("Failed: " + error); console.error(error); }
@@ -142,7 +174,6 @@
       for (const [index, segment] of segments.entries()) {
         const tempoed = {...segment, tempos: [{time: 0, qpm}]};
         const humanizing = groove && form.elements.humanize.checked;
-        if (humanizing) stop();  // the groove model runs: see busy()
         const humanized = humanizing ? await explorer.humanize(groove, tempoed, value("amount") / 100) : null;
         const offset = index * numSteps * stepSeconds;
         const segmentNotes = humanized ? humanized.notes : segment.notes.map((note) => ({
@@ -208,7 +239,7 @@
       const title = document.createElement("p");
       title.className = "beat-title";
       title.textContent = `${beats.length}. ${beat.label}`;
-      const playButton = button("Play", async () => play(playButton, (await played(beat)).sequence));
+      const playButton = button("Play", async () => play(playButton, (await played(beat)).sequence, value("kit")));
       playButton.setAttribute("aria-pressed", "false");
       playButton.className = "play";
       const download = document.createElement("a");
@@ -241,6 +272,17 @@
       item.append(title, roll(beat), tools);
       list.prepend(item);  // the newest first
       beat.element = item;
+    }
+
+    // The run's own samples (beatvae.page_explorer.run_beats), listed first: [step, pitch, velocity]
+    // notes on the models' grid, and the z each was decoded from, for More like this and Interpolate.
+    function addRunBeats() {
+      for (const run of JSON.parse(section.dataset.runBeats || "[]")) {
+        const notes = run.notes.map(([step, pitch, velocity]) => ({pitch, velocity, isDrum: true,
+          quantizedStartStep: step, quantizedEndStep: step + 1}));
+        add({z: run.z, label: run.label, sequence: {notes, totalQuantizedSteps: numSteps, quantizationInfo: {stepsPerQuarter}}});
+      }
+      section.dataset.beats = String(beats.length);
     }
 
     async function decodeAll(zs, labels) {
@@ -296,14 +338,16 @@
       const step = Number(slider.value);
       form.querySelector("output[name=walk-step]").textContent = `step ${step + 1} of ${INTERPOLATION_STEPS}`;
       const made = await played({sequence: interpolation.segments[step]});
-      play(interpolation.element.querySelector("button.play"), made.sequence);
+      stop();  // a step plays even while the step before does (play() alone would toggle it off)
+      play(interpolation.element.querySelector("button.play"), made.sequence, value("kit"));
     });
 
+    addRunBeats();
     form.addEventListener("submit", (event) => event.preventDefault());
     form.querySelector("[data-action=generate]").addEventListener("click", generate);
     form.querySelector("[data-action=interpolate]").addEventListener("click", interpolate);
-    for (const field of ["qpm", "humanize", "amount"]) {
-      if (form.elements[field]) form.elements[field].addEventListener("change", stop);  // the next play uses them
+    for (const field of ["qpm", "kit", "humanize", "amount"]) {
+      if (form.elements[field]) form.elements[field].addEventListener("change", () => stop());  // the next play uses them
     }
     explorer.model(name).then(() => { section.dataset.ready = "true"; }, (error) => say("The model did not load: " + error));
     if (groove) explorer.model(groove).catch((error) => say("The groove model did not load: " + error));

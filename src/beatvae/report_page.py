@@ -20,7 +20,7 @@ from string import Template
 from beatvae.files import written_atomically
 from beatvae.page_cards import beat_card, element_id, midi_segments, roll_geometry
 from beatvae.page_charts import Series, line_chart
-from beatvae.page_explorer import controls_script, explorer_scripts, explorer_section
+from beatvae.page_explorer import controls_script, explorer_scripts, explorer_section, run_beats
 from beatvae.page_tables import comparison_table, comparison_tables, scrolling
 from beatvae.schema import schema_defaults
 
@@ -359,16 +359,24 @@ def _nav(variants: Sequence[str], styles: Mapping[str, str], with_targets: bool)
     return " ".join([*links, '<a href="#comparison">comparison</a>'])
 
 
-def explorer_parts(assets_dir: Path, explorer: Mapping, generation: Mapping) -> dict[str, str]:
+def explorer_parts(
+    assets_dir: Path, explorer: Mapping, generation: Mapping, beats: Mapping[str, Sequence[Mapping]]
+) -> dict[str, str]:
     """The page's beat explorer: its scripts (head), its section and its controls' script; "" each
-    without models. A section per drum variant among the models (the groove model only humanizes)."""
+    without models. A section per drum variant among the models (the groove model only humanizes),
+    listing first the run's samples among `beats` ({variant: page beats}) when explorer["latents"]
+    ({variant: its samples' latents.npy}) has the variant's latent vectors."""
     models = dict(explorer.get("models") or {})
     groove = explorer.get("groove")
+    latents = dict(explorer.get("latents") or {})
     drums = [variant for variant in models if variant != groove]
     if not drums:
         return {"explorer_scripts": "", "explorer": "", "explorer_controls": ""}
     start = {**schema_defaults("generation"), **generation}  # the run's settings, else the schema's defaults
-    sections = "\n".join(explorer_section(variant, groove, start["temperature"], start["seed"]) for variant in drums)
+    sections = "\n".join(
+        explorer_section(variant, groove, start, run_beats(beats.get(variant, ()), latents.get(variant), start))
+        for variant in drums
+    )
     return {
         "explorer_scripts": explorer_scripts(assets_dir, models),
         "explorer": f'<section id="explorer">\n<h2>Make new beats in this page</h2>\n{sections}\n</section>',
@@ -409,10 +417,11 @@ def build_report_page(
     comparison), `held_out` ({variant: {subset, representation, counts}}, see held_out_section: splits
     left without windows, at the top). `single_file_copy`: the copy without audio for Snakemake's
     single-file report, saying so at its top. `explorer` ({"models": {variant: results/browser folder},
-    "groove": the one that humanizes or None}): a beat explorer per drum variant among the models,
-    left out of the single-file copy. Returns the page's path.
+    "groove": the one that humanizes or None, "latents": {variant: its samples' latents.npy}}): a beat
+    explorer per drum variant among the models, starting with the run's samples, left out of the
+    single-file copy. Returns the page's path.
 
-    Over 60 lines only by its signature and this docstring (38 lines: each optional part of the page
+    Over 60 lines only by its signature and this docstring (39 lines: each optional part of the page
     is one keyword); the body is 60 lines."""
     assets_dir = Path(assets_dir)
     if len(midi_paths) != len(entries) or (audio_paths is not None and len(audio_paths) != len(entries)):
@@ -468,7 +477,7 @@ def build_report_page(
         groove=groove_section(groove_tsv, groove_curves),
         held_out=held_out_section(held_out),
         page_js=(assets_dir / "page" / "page.js").read_text(encoding="utf-8"),
-        **explorer_parts(assets_dir, {} if single_file_copy else explorer or {}, generation),
+        **explorer_parts(assets_dir, {} if single_file_copy else explorer or {}, generation, by_variant),
     )
     out_path = Path(out_path)
     with written_atomically(out_path, ".partial") as partial:

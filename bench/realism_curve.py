@@ -34,7 +34,8 @@ REPRESENTATION = "drums-4bar"
 
 def train(name: str, overrides: dict) -> Path:
     """Trains config.yaml's v2-small with `overrides` (hparams, level_lengths, training, subset, init_from: a
-    model folder to start from, train_windows: another training windows file, e.g. bench/augment.py's) on one thread, keeping a checkpoint every 400 steps; returns the point's folder."""
+    model folder to start from, train_windows: another training windows file, e.g. bench/augment.py's)
+    on one thread, keeping a checkpoint every 400 steps; returns the point's folder."""
     import copy
 
     from beatvae.training import TrainingRun, train_variant
@@ -47,7 +48,12 @@ def train(name: str, overrides: dict) -> Path:
         variant["model"]["level_lengths"] = overrides["level_lengths"]
     variant["training"].update(
         # Points are compared at equal steps: no time limit unless the point asks for one.
-        {"checkpoint_every_steps": 400, "checkpoints_to_keep": 100, "max_minutes": None, **overrides.get("training", {})}
+        {
+            "checkpoint_every_steps": 400,
+            "checkpoints_to_keep": 100,
+            "max_minutes": None,
+            **overrides.get("training", {}),
+        }
     )
     point = WORK / "realism" / name
     tensors = REPO / "results" / "tensors" / variant["subset"] / REPRESENTATION
@@ -69,7 +75,13 @@ def train(name: str, overrides: dict) -> Path:
         init_from=overrides.get("init_from"),
     )
     summary = train_variant(run)
-    record = {"name": name, "variant": variant, "overrides": overrides, "wall": time.time() - start, "training": summary}
+    record = {
+        "name": name,
+        "variant": variant,
+        "overrides": overrides,
+        "wall": time.time() - start,
+        "training": summary,
+    }
     (point / "point.json").write_text(json.dumps(record, indent=1, default=str))
     return point
 

@@ -83,7 +83,7 @@ def quantized_notes(midi_path, qpm: float) -> list[list[int]]:
 def run_beats(beats: Sequence[Mapping], latents_path, generation: Mapping) -> list[dict]:
     """The run's samples of one variant as its explorer lists them ({label, z, notes}, notes as
     quantized_notes): `beats` are the variant's page beats ({name, midi, humanized}); sample_{i:02d}'s
-    z is row i of `latents_path` (results/samples/{variant}/{tag}/latents.npy). None: no run beats."""
+    z is row i of `latents_path` (results/samples/{variant}/{tag}/latents.npy); none without it."""
     if latents_path is None:
         return []
     import numpy as np

@@ -441,3 +441,21 @@ def test_evaluation_report_states_targets_beside_the_baseline(rock_split):
     assert row["targets_met"] == "not all"
     assert row["real_median_nearest_hamming"] == report["real_baseline"]["nearest_hamming"]["median"]
     assert row["baseline_distance"] == report["real_baseline"]["distance"]
+    assert "trained_steps" not in row, "a report without training facts (written before them) has no such columns"
+
+
+def test_the_comparison_says_how_far_each_model_trained_and_whether_a_time_limit_cut_it_short(rock_split):
+    from beatvae.comparison import comparison_row, groove_row
+    from beatvae.evaluation import sample_report, training_facts
+    from beatvae.page_tables import topic_of
+
+    held_out, train = rock_split
+    report = sample_report(held_out[:4], held_out, train, temperature=0.5, seed=7)
+    report["reconstruction"] = {}
+    summary = {"steps": 1_873, "exported": {"step": 1_600}, "stopped_at_time_limit": True}
+    report["training"] = training_facts(summary)
+    row = comparison_row("v2", report)
+    assert (row["trained_steps"], row["exported_step"], row["stopped_at_time_limit"]) == (1_873, 1_600, "yes")
+    assert {topic_of(column) for column in ("trained_steps", "exported_step", "stopped_at_time_limit")} == {"Training"}
+    groove = groove_row("groove", {"held_out": None, "training": training_facts({"steps": 2_400})})
+    assert (groove["trained_steps"], groove["exported_step"], groove["stopped_at_time_limit"]) == (2_400, None, "no")

@@ -14,6 +14,7 @@ def comparison_row(variant: str, report: Mapping) -> dict:
     row = {"variant": variant}
     row.update(target_columns(report.get("targets")))
     row.update(realism_columns(report.get("realism")))
+    row.update(training_columns(report.get("training")))
     for split, modes in report["reconstruction"].items():
         for mode, values in modes.items():
             if values.get("windows"):
@@ -115,6 +116,7 @@ def groove_row(variant: str, report: Mapping) -> dict:
     row = {"variant": variant}
     held_out = report.get("held_out")
     if not held_out:
+        row.update(training_columns(report.get("training")))
         row["warnings"] = "; ".join(report.get("warnings", [])) or "no held-out windows"
         return row
     row["windows"] = held_out["windows"]
@@ -124,5 +126,17 @@ def groove_row(variant: str, report: Mapping) -> dict:
     row["hit_f1"] = held_out["model"]["hits"]["f1"]
     row["hit_cell_accuracy"] = held_out["model"]["hits"]["cell_accuracy"]
     row.update(target_columns(report["targets"]))
+    row.update(training_columns(report.get("training")))
     row["warnings"] = "; ".join(report.get("warnings", []))
     return row
+
+
+def training_columns(training: Mapping | None) -> dict:
+    """How far the model trained (evaluation.training_facts); none for reports written before."""
+    if not training:
+        return {}
+    return {
+        "trained_steps": training["steps"],
+        "exported_step": training["exported_step"],
+        "stopped_at_time_limit": "yes" if training["stopped_at_time_limit"] else "no",
+    }

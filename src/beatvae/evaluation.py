@@ -143,10 +143,23 @@ def evaluate_model(
 ) -> dict:
     """What the workflow's evaluate jobs run, chosen by the model's representation: a groove model's
     humanizing (`evaluate_groove`), or a beat model's reconstructions and samples (`evaluate_variant`
-    at `evaluation.temperature`)."""
-    if is_groove(TrainedModelDir.load(model_dir).representation):
-        return evaluate_groove(model_dir, split_paths, train_path, evaluation)
-    return evaluate_variant(model_dir, split_paths, train_path, evaluation, evaluation["temperature"], threads)
+    at `evaluation.temperature`), with how far the model trained (`training_facts`)."""
+    model = TrainedModelDir.load(model_dir)
+    if is_groove(model.representation):
+        report = evaluate_groove(model_dir, split_paths, train_path, evaluation)
+    else:
+        report = evaluate_variant(model_dir, split_paths, train_path, evaluation, evaluation["temperature"], threads)
+    return {**report, "training": training_facts(model.summary)}
+
+
+def training_facts(summary: Mapping) -> dict:
+    """How far a model trained, from its training.json: a time limit (`training.max_minutes`) makes
+    the steps depend on the machine, so the evaluation states them beside its figures."""
+    return {
+        "steps": summary.get("steps"),
+        "exported_step": (summary.get("exported") or {}).get("step"),
+        "stopped_at_time_limit": bool(summary.get("stopped_at_time_limit")),
+    }
 
 
 def evaluate_groove(model_dir, split_paths: Mapping[str, str], train_path: str, evaluation: Mapping) -> dict:

@@ -16,6 +16,7 @@ COMPARISON_TOPICS = (
     ("Memorization", ("exact_copies", "mean_nearest_hamming", "median_nearest_hamming", "real_median_nearest_hamming")),
     ("Realism: samples beside held-out real playing", ("two_sample_", "sample_", "real_")),
     ("Held-out reconstruction", ("train_", "validation_", "test_")),
+    ("Training", ("trained_steps", "exported_step", "stopped_at_time_limit")),
     ("Warnings", ("warnings",)),
 )
 PAGE_ORDER = ("Quality targets", "Realism: samples beside held-out real playing", "Held-out reconstruction")

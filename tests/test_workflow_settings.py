@@ -443,3 +443,19 @@ def test_with_v1_config_adds_v1_beside_the_default_variants_with_v2s_recipe(tmp_
     for section in ("model", "hparams"):
         assert v1[section] == default["v2-small"][section], section
     assert v1["training"]["num_steps"] == default["v2-small"]["training"]["num_steps"]
+
+
+def test_full_steps_config_lifts_the_default_time_limit_and_changes_nothing_else():
+    import copy
+
+    from snakemake.utils import update_config
+
+    default = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    merged = copy.deepcopy(default)
+    update_config(merged, yaml.safe_load((REPO / "config/full-steps.yaml").read_text()))
+    limited = {name for name, variant in default["variants"].items() if variant["training"].get("max_minutes")}
+    assert limited == {"v2-small", "groove-small"}, "the file names every variant that has a time limit"
+    for name in limited:
+        assert merged["variants"][name]["training"].pop("max_minutes") is None
+        assert default["variants"][name]["training"].pop("max_minutes") == 10
+    assert merged == default

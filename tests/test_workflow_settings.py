@@ -442,7 +442,8 @@ def test_with_v1_config_adds_v1_beside_the_default_variants_with_v2s_recipe(tmp_
     v1 = yaml.safe_load((REPO / "config/with-v1.yaml").read_text())["variants"]["v1-small"]
     for section in ("model", "hparams"):
         assert v1[section] == default["v2-small"][section], section
-    assert v1["training"]["num_steps"] == default["v2-small"]["training"]["num_steps"]
+    for key in ("num_steps", "max_minutes"):
+        assert v1["training"][key] == default["v2-small"]["training"][key], key
 
 
 def test_full_steps_config_lifts_the_default_time_limit_and_changes_nothing_else():

@@ -7,7 +7,7 @@ with redirect_to_log(snakemake.log[0]), exit_on_sigterm():
         WindowCount,
         check_window_counts,
         make_converter,
-        read_note_sequences,
+        split_sequences,
         windows_from_note_sequences,
     )
     from beatvae.settings import window_steps
@@ -16,9 +16,14 @@ with redirect_to_log(snakemake.log[0]), exit_on_sigterm():
     converter = make_converter(representation)
     steps = window_steps(representation)
     counts = {}
+    if representation.get("drop_training_ghost_notes_below"):
+        below = representation["drop_training_ghost_notes_below"]
+        print(f"train: snare hits softer than velocity {below} are left out (drop_training_ghost_notes_below)")
     for split, tfrecord, npz in zip(snakemake.params.splits, snakemake.input, snakemake.output.windows, strict=True):
         counts[split] = WindowCount(representation)
-        windows = windows_from_note_sequences(read_note_sequences(tfrecord), converter, steps, counts[split])
+        windows = windows_from_note_sequences(
+            split_sequences(tfrecord, split, representation), converter, steps, counts[split]
+        )
         windows.save(npz)
         print(f"{split}: {counts[split].describe(split)} -> {npz}")
         for reason, files in counts[split].without_windows.items():

@@ -467,3 +467,49 @@ def test_model_shape_names_exactly_the_settings_that_change_the_weights_shapes(s
     other = changed(section, key, value)
     graphs_differ = weight_shapes(VARIANT, DRUMS) != weight_shapes(other, representation)
     assert (model_shape(VARIANT, DRUMS) != model_shape(other, representation)) == graphs_differ
+
+
+def _drum_sequence():
+    import note_seq
+
+    sequence = note_seq.NoteSequence(id="groove/test", ticks_per_quarter=220)
+    sequence.tempos.add(qpm=120)
+    for start, pitch, velocity in ((0.0, 36, 20), (0.5, 38, 100), (0.75, 38, 20), (1.0, 40, 29), (1.25, 42, 10)):
+        sequence.notes.add(pitch=pitch, velocity=velocity, start_time=start, end_time=start + 0.1, is_drum=True)
+    sequence.total_time = 1.35
+    return sequence
+
+
+def test_ghost_notes_are_the_snare_hits_below_the_velocity_and_only_they_go():
+    from beatvae.dataset import without_ghost_notes
+
+    sequence = _drum_sequence()
+    kept = without_ghost_notes(sequence, 30)
+    assert [(n.pitch, n.velocity) for n in kept.notes] == [(36, 20), (38, 100), (42, 10)], "kick and hat stay, soft"
+    assert kept.id == sequence.id and kept.tempos == sequence.tempos
+    assert len(sequence.notes) == 5, "the original is left alone"
+    assert without_ghost_notes(sequence, 0) is sequence
+
+
+def test_dropping_ghost_notes_retrains_through_the_windows_digest_not_the_representations():
+    from beatvae.settings import settings_parts
+
+    # DRUMS is a representation as checkpoint folders trained before the setting existed hashed it.
+    parts = settings_parts(VARIANT, DRUMS)
+    assert parts["converter"] == settings_digest(DRUMS)
+    assert settings_parts(VARIANT, {**DRUMS, "drop_training_ghost_notes_below": 0}) == parts, "existing models stay"
+    assert settings_parts(VARIANT, {**DRUMS, "drop_training_ghost_notes_below": 30}) == parts
+    assert settings_parts(VARIANT, {**DRUMS, "slice_bars": 2})["converter"] != parts["converter"]
+
+
+@pytest.mark.tensorflow
+def test_only_the_training_split_loses_its_ghost_notes(tmp_path):
+    from beatvae.dataset import split_sequences, write_records
+
+    path = tmp_path / "split.tfrecord"
+    write_records([_drum_sequence().SerializeToString()], path)
+    representation = {"converter": "DrumsConverter", "drop_training_ghost_notes_below": 30}
+    assert [len(s.notes) for s in split_sequences(path, "train", representation)] == [3]
+    for split in ("validation", "test"):
+        assert [len(s.notes) for s in split_sequences(path, split, representation)] == [5], split
+    assert [len(s.notes) for s in split_sequences(path, "train", {"converter": "DrumsConverter"})] == [5]

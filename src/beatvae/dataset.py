@@ -99,6 +99,29 @@ def read_note_sequences(tfrecord_path: str | os.PathLike):
         yield note_seq.NoteSequence.FromString(record)
 
 
+def without_ghost_notes(sequence, below: int):
+    """A copy of `sequence` without its snare-class hits softer than velocity `below` (ghost notes):
+    they make a bar fail the clean-backbeat test and count towards fills (beatvae.realism). 0: as is."""
+    if not below:
+        return sequence
+    from note_seq import drums_encoder_decoder
+
+    snare = set(drums_encoder_decoder.DEFAULT_DRUM_TYPE_PITCHES[1])
+    result = type(sequence)()
+    result.CopyFrom(sequence)
+    del result.notes[:]
+    result.notes.extend(note for note in sequence.notes if not (note.pitch in snare and note.velocity < below))
+    return result
+
+
+def split_sequences(tfrecord_path: str | os.PathLike, split: str, representation: Mapping):
+    """The NoteSequences a split's windows are made from: the training split's without its ghost
+    notes where `drop_training_ghost_notes_below` says so; held-out splits always as played."""
+    sequences = read_note_sequences(tfrecord_path)
+    below = representation.get("drop_training_ghost_notes_below", 0) if split == "train" else 0
+    return (without_ghost_notes(sequence, below) for sequence in sequences) if below else sequences
+
+
 DRUMS_CONVERTER_KEYS = ("steps_per_quarter", "quarters_per_bar", "slice_bars", "max_bars", "gap_bars", "roll_input")
 GROOVE_CONVERTER_KEYS = (
     "steps_per_quarter",

@@ -406,6 +406,11 @@ def settings_digest(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+# Representation settings that change only the training split's windows (the fingerprint holds
+# those windows' digest), not how Magenta's converter makes windows.
+TRAINING_WINDOW_KEYS = ("drop_training_ghost_notes_below",)
+
+
 def settings_parts(variant: Mapping, representation: Mapping) -> dict:
     """The config-level parts of a checkpoint folder's fingerprint: a digest of each setting its
     weights depend on (the job adds the training windows' and an init_from source's)."""
@@ -414,8 +419,10 @@ def settings_parts(variant: Mapping, representation: Mapping) -> dict:
         "hparams": settings_digest(variant["hparams"]),
         "seed": settings_digest(variant["training"]["seed"]),
         # Named `converter` (the representation's name before the rename) because existing checkpoint
-        # folders' fingerprints hash this name: renaming it would retrain every one of them.
-        "converter": settings_digest(dict(representation)),
+        # folders' fingerprints hash this name: renaming it would retrain every one of them. What only
+        # changes the training windows is left out (their own digest is part of the fingerprint), so
+        # adding such a setting to the schema retrains nothing.
+        "converter": settings_digest({k: v for k, v in representation.items() if k not in TRAINING_WINDOW_KEYS}),
     }
 
 

@@ -8,7 +8,9 @@ own converter and de-duplicated as the workflow does.
 
 Settings: `ghost_below` (drop snare-class notes softer than this velocity), `hat_on_ride` (closed
 hi-hat notes move to the ride), `keep_original` (the augmented copies are added to the original
-windows rather than replacing them). Reads results/tfrecord/<subset>/train.tfrecord (the workflow's).
+windows rather than replacing them), `add_hat_ride_swaps` (the augmented performances plus copies of
+them in which the closed hi-hat and the ride trade places, both ways: twice the windows, the same
+beats on the other time-keeper). Reads results/tfrecord/<subset>/train.tfrecord (the workflow's).
 """
 
 from __future__ import annotations
@@ -20,6 +22,21 @@ import sys
 from common import REPO, WORK, load_config
 
 REPRESENTATION = "drums-4bar"
+
+
+def hat_ride_swapped(sequence):
+    """A copy of `sequence` with closed hi-hat notes on the ride and ride notes on the closed hi-hat."""
+    from beatvae.metrics import DRUM_PITCH_CLASSES
+
+    closed_hat, ride = DRUM_PITCH_CLASSES[2], DRUM_PITCH_CLASSES[8]
+    result = copy.deepcopy(sequence)
+    result.id += "-swapped"
+    for note in result.notes:
+        if note.pitch in closed_hat:
+            note.pitch = ride[0]
+        elif note.pitch in ride:
+            note.pitch = closed_hat[0]
+    return result
 
 
 def augmented(sequence, ghost_below: int = 0, hat_on_ride: bool = False):
@@ -52,6 +69,8 @@ def build(name: str, settings: dict) -> None:
     for sequence in changed:
         sequence.id += "-augmented"  # its windows stay apart from the original's in the windows' sources
     inputs = (sequences + changed) if settings.get("keep_original") else changed
+    if settings.get("add_hat_ride_swaps"):
+        inputs += [hat_ride_swapped(sequence) for sequence in inputs]
     windows = windows_from_note_sequences(inputs, make_converter(representation), window_steps(representation))
     out = WORK / "augment" / name
     out.mkdir(parents=True, exist_ok=True)

@@ -34,8 +34,10 @@ REPRESENTATION = "drums-4bar"
 
 def train(name: str, overrides: dict) -> Path:
     """Trains config.yaml's v2-small with `overrides` (hparams, level_lengths, training, subset, init_from: a
-    model folder to start from, train_windows: another training windows file, e.g. bench/augment.py's)
-    on one thread, keeping a checkpoint every 400 steps; returns the point's folder."""
+    model folder to start from, train_windows: another training windows file, e.g. bench/augment.py's,
+    validation_windows: another validation windows file, sample_control: the control frame every step
+    of a sample gets, for windows with controls, e.g. bench/style_control.py's) on one thread, keeping a
+    checkpoint every 400 steps; returns the point's folder."""
     import copy
 
     from beatvae.training import TrainingRun, train_variant
@@ -68,7 +70,7 @@ def train(name: str, overrides: dict) -> Path:
         overrides.get("train_windows", tensors / "train.npz"),
         point / "checkpoints",
         point / "model",
-        validation_windows=tensors / "validation.npz",
+        validation_windows=overrides.get("validation_windows", tensors / "validation.npz"),
         name=name,
         threads=1,
         process_start=start,
@@ -117,6 +119,30 @@ def judge(samples, train, held_out, seed: int) -> dict:
     return report
 
 
+def sample_rolls_with_control(model, num_samples: int, temperature: float, seed: int, control) -> np.ndarray:
+    """beatvae.evaluation.sample_rolls for a model trained on windows with controls: every step of
+    every sample gets the control frame `control` (e.g. bench/style_control.py's rock beat)."""
+    from magenta.models.music_vae import TrainedModel
+
+    from beatvae import magenta_env
+    from beatvae.model import sample_latents, seeded_graphs
+    from beatvae.settings import NUM_DRUM_CLASSES, window_steps
+
+    tf = magenta_env.tensorflow_v1()
+    config = model.config()
+    # DrumsConverter makes no controls, so its Config says depth 0; Magenta's TrainedModel sizes its
+    # control input from it.
+    config.data_converter._control_depth = len(control)
+    with seeded_graphs(tf, seed):
+        trained = TrainedModel(config, batch_size=min(num_samples, 64), checkpoint_dir_or_path=model.checkpoint)
+    steps = window_steps(model.representation)
+    z = sample_latents(num_samples, model.z_size, seed)
+    c_input = np.tile(np.asarray(control, np.float32), (steps, 1))
+    outputs = trained.decode_to_tensors(z, length=steps, temperature=temperature, c_input=c_input)
+    labels = np.argmax(np.asarray(outputs), axis=-1)
+    return ((labels[..., None] >> np.arange(NUM_DRUM_CLASSES)) & 1).astype(bool)
+
+
 def measurer(point: Path):
     """`measure(checkpoint, seed)`: the figures of 256 samples (evaluation.num_samples at
     evaluation.temperature) of one of POINT's checkpoints, against its subset's real windows."""
@@ -125,7 +151,9 @@ def measurer(point: Path):
 
     config = load_config()
     evaluation = config["evaluation"]
-    variant = json.loads((point / "point.json").read_text())["variant"]
+    record = json.loads((point / "point.json").read_text())
+    variant = record["variant"]
+    control = record.get("overrides", {}).get("sample_control")
     if (point / "model").exists():
         model = TrainedModelDir.load(point / "model")
     else:  # still training: no exported model yet, only checkpoints
@@ -136,7 +164,12 @@ def measurer(point: Path):
 
     def measure(checkpoint: str, seed: int) -> dict:
         model_at = dataclasses.replace(model, checkpoint=checkpoint)
-        samples = sample_rolls(model_at, evaluation["num_samples"], evaluation["temperature"], seed)
+        if control is None:
+            samples = sample_rolls(model_at, evaluation["num_samples"], evaluation["temperature"], seed)
+        else:
+            samples = sample_rolls_with_control(
+                model_at, evaluation["num_samples"], evaluation["temperature"], seed, control
+            )
         return judge(samples, train, held_out, seed)
 
     return evaluation, measure

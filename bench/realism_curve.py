@@ -5,6 +5,7 @@ recipe point and judge the samples as the evaluation does (beatvae.realism, beat
     .venv/bin/python bench/realism_curve.py POINT_DIR [POINT_DIR ...]     # -> bench/realism/NAME.json
     .venv/bin/python bench/realism_curve.py --every 2400 POINT_DIR        # only checkpoints at multiples of 2400
     .venv/bin/python bench/realism_curve.py seeds POINT_DIR 1600,2400 1,2,3,4  # -> bench/realism/NAME.seeds.json
+    .venv/bin/python bench/realism_curve.py temperatures POINT_DIR 1200 0.5,1.0  # -> NAME.temperatures.json
     .venv/bin/python bench/realism_curve.py --table                       # bench/realism/*.json -> table
 
 A POINT_DIR holds `model/` (an exported model folder: its settings) and `checkpoints/` (every
@@ -162,14 +163,13 @@ def measurer(point: Path):
     train = rolls_and_sources(windows(subset, "train"))
     held_out = rolls_and_sources(windows(subset, "validation"), windows(subset, "test"))
 
-    def measure(checkpoint: str, seed: int) -> dict:
+    def measure(checkpoint: str, seed: int, temperature: float | None = None) -> dict:
         model_at = dataclasses.replace(model, checkpoint=checkpoint)
+        temperature = evaluation["temperature"] if temperature is None else temperature
         if control is None:
-            samples = sample_rolls(model_at, evaluation["num_samples"], evaluation["temperature"], seed)
+            samples = sample_rolls(model_at, evaluation["num_samples"], temperature, seed)
         else:
-            samples = sample_rolls_with_control(
-                model_at, evaluation["num_samples"], evaluation["temperature"], seed, control
-            )
+            samples = sample_rolls_with_control(model_at, evaluation["num_samples"], temperature, seed, control)
         return judge(samples, train, held_out, seed)
 
     return evaluation, measure
@@ -222,6 +222,22 @@ def seeds(point: Path, steps: list[int], sampling_seeds: list[int]) -> dict:
             print(point.name, step, seed, rows[-1]["two_sample"]["accuracy"], flush=True)
     result = {"name": point.name, "temperature": evaluation["temperature"], "rows": rows}
     (OUT / f"{point.name}.seeds.json").write_text(json.dumps(result, indent=1, default=str))
+    return result
+
+
+def temperatures(point: Path, steps: list[int], values: list[float]) -> dict:
+    """The figures at chosen checkpoints over sampling temperatures (evaluation.seed): does sampling
+    hotter or colder buy realism at the steps the time limit reaches?"""
+    evaluation, measure = measurer(point)
+    checkpoint = dict(checkpoints(point))
+    rows = []
+    for step in steps:
+        for temperature in values:
+            rows.append({"step": step, "temperature": temperature,
+                         **measure(checkpoint[step], evaluation["seed"], temperature)})  # fmt: skip
+            print(point.name, step, temperature, rows[-1]["two_sample"]["accuracy"], flush=True)
+    result = {"name": point.name, "seed": evaluation["seed"], "rows": rows}
+    (OUT / f"{point.name}.temperatures.json").write_text(json.dumps(result, indent=1, default=str))
     return result
 
 
@@ -283,6 +299,10 @@ def seeds_table() -> str:
 if __name__ == "__main__":
     if sys.argv[1] == "seeds":  # seeds POINT_DIR STEP,STEP SEED,SEED
         seeds(Path(sys.argv[2]), [int(s) for s in sys.argv[3].split(",")], [int(s) for s in sys.argv[4].split(",")])
+    elif sys.argv[1] == "temperatures":  # temperatures POINT_DIR STEP,STEP T,T
+        temperatures(
+            Path(sys.argv[2]), [int(s) for s in sys.argv[3].split(",")], [float(t) for t in sys.argv[4].split(",")]
+        )
     elif sys.argv[1] == "train":  # train NAME OVERRIDES [--no-curve]
         point = train(sys.argv[2], json.loads(sys.argv[3]))
         if "--no-curve" not in sys.argv:

@@ -28,6 +28,7 @@ from beatvae.settings import (
     humanize_files,
     is_groove,
     sampling_tag,
+    training_windows_description,
     window_bars,
 )
 
@@ -118,6 +119,16 @@ VARIANTS = list(config["variants"])
 def representation_of(variant):
     """The representation (a named entry of `representations:`) a variant's windows are made with."""
     return REPRESENTATIONS[config["variants"][variant]["representation"]]
+
+
+def variant_description(variant):
+    """The page's line under a variant's heading: its description, and what its training windows
+    leave out of the playing."""
+    parts = (
+        config["variants"][variant]["description"],
+        training_windows_description(representation_of(variant)),
+    )
+    return "; ".join(part for part in parts if part)
 
 
 # Shape errors fail here, naming the key, before any job (or GPU hour) is spent.

@@ -103,8 +103,7 @@ rule describe_variants:
         "../envs/magenta.yaml"
     params:
         descriptions={
-            variant: config["variants"][variant]["description"]
-            for variant in BEAT_VARIANTS
+            variant: variant_description(variant) for variant in BEAT_VARIANTS
         },
         # The style each variant plays (its subset's description), named in its heading.
         styles={

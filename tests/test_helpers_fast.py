@@ -211,3 +211,12 @@ def test_the_closing_lines_say_which_variant_a_time_limit_cut_short(tmp_path):
     cut_short = ", stopped at its time limit (10 min) at step 1,234"
     assert lines[2] == "  v2: 1,234 steps in 10m 00s, 2.06 steps/s (validation included)" + cut_short
     assert lines[3] == "  groove: 2,400 steps in 10m 00s, 4.00 steps/s (validation included)"
+
+
+def test_training_windows_description_names_the_ghost_note_velocity_or_says_nothing():
+    from beatvae.settings import training_windows_description
+
+    assert "snare hits below velocity 45" in training_windows_description({"drop_training_ghost_notes_below": 45})
+    assert "held-out beats as played" in training_windows_description({"drop_training_ghost_notes_below": 45})
+    assert training_windows_description({"drop_training_ghost_notes_below": 0}) == ""
+    assert training_windows_description({"converter": "DrumsConverter"}) == ""

@@ -460,3 +460,24 @@ def test_full_steps_config_lifts_the_default_time_limit_and_changes_nothing_else
         assert merged["variants"][name]["training"].pop("max_minutes") is None
         assert default["variants"][name]["training"].pop("max_minutes") == 10
     assert merged == default
+
+
+@pytest.mark.snakemake
+def test_the_page_says_what_the_training_windows_leave_out_of_the_playing(tmp_path):
+    import json
+
+    target = "results/report/descriptions.json"
+    default = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    below = default["representations"]["drums-4bar"]["drop_training_ghost_notes_below"]
+    assert below, "config.yaml no longer drops ghost notes: this test needs another setting to read"
+    for name in ("default", "as-played"):
+        (tmp_path / name).mkdir()
+    run_snakemake(tmp_path / "default", target, check=True)
+    described = json.loads((tmp_path / "default" / target).read_text())["descriptions"]["v2-small"]
+    assert described.startswith(default["variants"]["v2-small"]["description"] + "; "), described
+    assert f"ghost notes (snare hits below velocity {below})" in described, described
+
+    as_played = "representations={drums-4bar: {drop_training_ghost_notes_below: 0}}"
+    run_snakemake(tmp_path / "as-played", target, "--config", as_played, check=True)
+    described = json.loads((tmp_path / "as-played" / target).read_text())["descriptions"]["v2-small"]
+    assert described == default["variants"]["v2-small"]["description"]

@@ -411,6 +411,18 @@ def settings_digest(value) -> str:
 TRAINING_WINDOW_KEYS = ("drop_training_ghost_notes_below",)
 
 
+def training_windows_description(representation: Mapping) -> str:
+    """What a representation's training windows leave out of the drummers' playing, in words for
+    the page ("" when they keep all of it)."""
+    below = representation.get("drop_training_ghost_notes_below") or 0
+    if not below:
+        return ""
+    return (
+        f"trained without the drummers' ghost notes (snare hits below velocity {below}), "
+        "judged against held-out beats as played"
+    )
+
+
 def settings_parts(variant: Mapping, representation: Mapping) -> dict:
     """The config-level parts of a checkpoint folder's fingerprint: a digest of each setting its
     weights depend on (the job adds the training windows' and an init_from source's)."""

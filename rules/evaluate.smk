@@ -16,7 +16,9 @@ rule evaluate_model:
         variant=any_of(BEAT_VARIANTS),
     conda:
         "../envs/magenta.yaml"
-    threads: 2
+    # The variant's own threads, as its training: with the default's one each, the beat and groove
+    # evaluations run side by side on 2 cores instead of one after the other.
+    threads: lookup(dpath="variants/{variant}/resources/threads", within=config)
     params:
         splits=EVALUATION_SPLITS,
         evaluation=lookup(dpath="evaluation", within=config),
@@ -58,7 +60,6 @@ use rule evaluate_model as evaluate_groove with:
         "results/benchmarks/evaluate_groove/{variant}.tsv"
     wildcard_constraints:
         variant=any_of(GROOVE_VARIANTS),
-    threads: 1
 
 
 rule compare_grooves:

@@ -24,35 +24,33 @@ from common import REPO, WORK, load_config
 REPRESENTATION = "drums-4bar"
 
 
+def with_pitches_moved(sequence, moves: dict[int, int]):
+    """A copy of `sequence` with each note whose pitch is a key of `moves` on that key's value."""
+    result = copy.deepcopy(sequence)
+    for note in result.notes:
+        note.pitch = moves.get(note.pitch, note.pitch)
+    return result
+
+
 def hat_ride_swapped(sequence):
     """A copy of `sequence` with closed hi-hat notes on the ride and ride notes on the closed hi-hat."""
     from beatvae.metrics import DRUM_PITCH_CLASSES
 
     closed_hat, ride = DRUM_PITCH_CLASSES[2], DRUM_PITCH_CLASSES[8]
-    result = copy.deepcopy(sequence)
+    result = with_pitches_moved(sequence, {**dict.fromkeys(closed_hat, ride[0]), **dict.fromkeys(ride, closed_hat[0])})
     result.id += "-swapped"
-    for note in result.notes:
-        if note.pitch in closed_hat:
-            note.pitch = ride[0]
-        elif note.pitch in ride:
-            note.pitch = closed_hat[0]
     return result
 
 
 def augmented(sequence, ghost_below: int = 0, hat_on_ride: bool = False):
-    """A copy of `sequence` with the snare's ghost notes dropped and/or the closed hi-hat on the ride."""
+    """A copy of `sequence` with the snare's ghost notes dropped (as the workflow's
+    `drop_training_ghost_notes_below` does) and/or the closed hi-hat on the ride."""
+    from beatvae.dataset import without_ghost_notes
     from beatvae.metrics import DRUM_PITCH_CLASSES
 
-    snare, closed_hat, ride = (set(DRUM_PITCH_CLASSES[i]) for i in (1, 2, 8))
-    notes = [n for n in sequence.notes if not (n.pitch in snare and n.velocity < ghost_below)]
-    result = copy.deepcopy(sequence)
-    del result.notes[:]
-    result.notes.extend(notes)
-    if hat_on_ride:
-        for note in result.notes:
-            if note.pitch in closed_hat:
-                note.pitch = DRUM_PITCH_CLASSES[8][0]
-    return result
+    closed_hat, ride = DRUM_PITCH_CLASSES[2], DRUM_PITCH_CLASSES[8]
+    moves = dict.fromkeys(closed_hat, ride[0]) if hat_on_ride else {}
+    return with_pitches_moved(without_ghost_notes(sequence, ghost_below), moves)
 
 
 def build(name: str, settings: dict) -> None:

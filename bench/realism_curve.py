@@ -126,8 +126,9 @@ def sample_rolls_with_control(model, num_samples: int, temperature: float, seed:
     from magenta.models.music_vae import TrainedModel
 
     from beatvae import magenta_env
+    from beatvae.evaluation import decoded_rolls
     from beatvae.model import sample_latents, seeded_graphs
-    from beatvae.settings import NUM_DRUM_CLASSES, window_steps
+    from beatvae.settings import window_steps
 
     tf = magenta_env.tensorflow_v1()
     config = model.config()
@@ -137,11 +138,8 @@ def sample_rolls_with_control(model, num_samples: int, temperature: float, seed:
     with seeded_graphs(tf, seed):
         trained = TrainedModel(config, batch_size=min(num_samples, 64), checkpoint_dir_or_path=model.checkpoint)
     steps = window_steps(model.representation)
-    z = sample_latents(num_samples, model.z_size, seed)
     c_input = np.tile(np.asarray(control, np.float32), (steps, 1))
-    outputs = trained.decode_to_tensors(z, length=steps, temperature=temperature, c_input=c_input)
-    labels = np.argmax(np.asarray(outputs), axis=-1)
-    return ((labels[..., None] >> np.arange(NUM_DRUM_CLASSES)) & 1).astype(bool)
+    return decoded_rolls(trained, sample_latents(num_samples, model.z_size, seed), steps, temperature, c_input)
 
 
 def measurer(point: Path):
@@ -210,35 +208,38 @@ def curve(point: Path, every: int = 1) -> dict:
     return result
 
 
-def seeds(point: Path, steps: list[int], sampling_seeds: list[int]) -> dict:
-    """The same figures at chosen checkpoints over several sampling seeds (each seeds the latents,
-    the decoder's sampling and the classifier's draws): how much of a difference is noise."""
+def measured_grid(point: Path, steps: list[int], settings: list[dict], name: str, fixed: str) -> dict:
+    """The figures at chosen checkpoints for each sampling setting (`{"seed": 3}` or
+    `{"temperature": 0.9}`; the other one from the evaluation config, named by `fixed`), written to
+    bench/realism/POINT.NAME.json."""
     evaluation, measure = measurer(point)
     checkpoint = dict(checkpoints(point))
     rows = []
     for step in steps:
-        for seed in sampling_seeds:
-            rows.append({"step": step, "seed": seed, **measure(checkpoint[step], seed)})
-            print(point.name, step, seed, rows[-1]["two_sample"]["accuracy"], flush=True)
-    result = {"name": point.name, "temperature": evaluation["temperature"], "rows": rows}
-    (OUT / f"{point.name}.seeds.json").write_text(json.dumps(result, indent=1, default=str))
+        for setting in settings:
+            sampling = {"seed": evaluation["seed"], **setting}
+            rows.append({"step": step, **setting, **measure(checkpoint[step], **sampling)})
+            print(point.name, step, *setting.values(), rows[-1]["two_sample"]["accuracy"], flush=True)
+    result = {"name": point.name, fixed: evaluation[fixed], "rows": rows}
+    (OUT / f"{point.name}.{name}.json").write_text(json.dumps(result, indent=1, default=str))
     return result
+
+
+def seeds(point: Path, steps: list[int], sampling_seeds: list[int]) -> dict:
+    """The same figures at chosen checkpoints over several sampling seeds (each seeds the latents,
+    the decoder's sampling and the classifier's draws): how much of a difference is noise."""
+    return measured_grid(point, steps, [{"seed": seed} for seed in sampling_seeds], "seeds", "temperature")
 
 
 def temperatures(point: Path, steps: list[int], values: list[float]) -> dict:
     """The figures at chosen checkpoints over sampling temperatures (evaluation.seed): does sampling
     hotter or colder buy realism at the steps the time limit reaches?"""
-    evaluation, measure = measurer(point)
-    checkpoint = dict(checkpoints(point))
-    rows = []
-    for step in steps:
-        for temperature in values:
-            rows.append({"step": step, "temperature": temperature,
-                         **measure(checkpoint[step], evaluation["seed"], temperature)})  # fmt: skip
-            print(point.name, step, temperature, rows[-1]["two_sample"]["accuracy"], flush=True)
-    result = {"name": point.name, "seed": evaluation["seed"], "rows": rows}
-    (OUT / f"{point.name}.temperatures.json").write_text(json.dumps(result, indent=1, default=str))
-    return result
+    return measured_grid(point, steps, [{"temperature": value} for value in values], "temperatures", "seed")
+
+
+def numbers(text: str, kind: type) -> list:
+    """A command line's comma-separated list: "1200,1600" -> [1200, 1600]."""
+    return [kind(item) for item in text.split(",")]
 
 
 STRUCTURE = ("clean_backbeat", "bar_change", "fill", "steady_pulse")
@@ -298,11 +299,9 @@ def seeds_table() -> str:
 
 if __name__ == "__main__":
     if sys.argv[1] == "seeds":  # seeds POINT_DIR STEP,STEP SEED,SEED
-        seeds(Path(sys.argv[2]), [int(s) for s in sys.argv[3].split(",")], [int(s) for s in sys.argv[4].split(",")])
+        seeds(Path(sys.argv[2]), numbers(sys.argv[3], int), numbers(sys.argv[4], int))
     elif sys.argv[1] == "temperatures":  # temperatures POINT_DIR STEP,STEP T,T
-        temperatures(
-            Path(sys.argv[2]), [int(s) for s in sys.argv[3].split(",")], [float(t) for t in sys.argv[4].split(",")]
-        )
+        temperatures(Path(sys.argv[2]), numbers(sys.argv[3], int), numbers(sys.argv[4], float))
     elif sys.argv[1] == "train":  # train NAME OVERRIDES [--no-curve]
         point = train(sys.argv[2], json.loads(sys.argv[3]))
         if "--no-curve" not in sys.argv:

@@ -61,7 +61,15 @@ def sample_rolls(
     """bool [n, steps, classes] drum rolls of `num_samples` fresh samples (no MIDI round trip)."""
     trained = model.trained_model(batch_size=min(num_samples, 64), seed=seed)
     z = sample_latents(num_samples, model.z_size, seed)
-    outputs = trained.decode_to_tensors(z, length=window_steps(model.representation), temperature=temperature)
+    return decoded_rolls(trained, z, window_steps(model.representation), temperature, num_classes=num_classes)
+
+
+def decoded_rolls(
+    trained, z: np.ndarray, steps: int, temperature: float, c_input=None, num_classes: int = NUM_DRUM_CLASSES
+) -> np.ndarray:
+    """bool [n, steps, classes]: the drum rolls Magenta's TrainedModel `trained` decodes from latents `z`
+    (with `c_input` [steps, control depth] on every step, for a model trained with controls)."""
+    outputs = trained.decode_to_tensors(z, length=steps, temperature=temperature, c_input=c_input)
     labels = np.argmax(np.asarray(outputs), axis=-1)
     return ((labels[..., None] >> np.arange(num_classes)) & 1).astype(bool)
 
